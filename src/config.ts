@@ -1,0 +1,88 @@
+// Configuration is parsed once, here, from the environment and the command line.
+// Each sub-command's composition root calls its parse function and passes the
+// result down; nothing else reads process.env.
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type Env = Record<string, string | undefined>;
+
+function str(env: Env, key: string, fallback: string): string {
+  const v = env[key];
+  return v === undefined || v === '' ? fallback : v;
+}
+
+function optional(env: Env, key: string): string | undefined {
+  const v = env[key];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function int(env: Env, key: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${key} must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function bool(env: Env, key: string, fallback: boolean): boolean {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  if (['true', '1', 'yes'].includes(raw.toLowerCase())) return true;
+  if (['false', '0', 'no'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(`${key} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+export interface CommonConfig {
+  logLevel: string;
+  /** Path to a kubeconfig; unset means in-cluster, then the default kubeconfig. */
+  kubeconfig: string | undefined;
+  /** The namespace kcr runs in (kcr-system). */
+  namespace: string;
+}
+
+export function parseCommonConfig(env: Env): CommonConfig {
+  return {
+    logLevel: str(env, 'KCR_LOG_LEVEL', 'info'),
+    kubeconfig: optional(env, 'KUBECONFIG'),
+    namespace: str(env, 'KCR_NAMESPACE', 'kcr-system'),
+  };
+}
+
+export interface WebhookConfig extends CommonConfig {
+  port: number;
+  host: string;
+  /** 'self' (kcr makes and rotates its own CA) or 'files' (cert-manager mounts tls.crt/tls.key). */
+  certSource: 'self' | 'files';
+  certDir: string;
+  secretName: string;
+  serviceName: string;
+  webhookConfigurationName: string;
+  certValidityDays: number;
+  /** Largest AdmissionReview body accepted, in bytes; larger gets 413. */
+  maxBodyBytes: number;
+}
+
+export function parseWebhookConfig(env: Env): WebhookConfig {
+  const certSource = str(env, 'KCR_WEBHOOK_CERT_SOURCE', 'self');
+  if (certSource !== 'self' && certSource !== 'files') {
+    throw new ConfigError(`KCR_WEBHOOK_CERT_SOURCE must be "self" or "files", got ${JSON.stringify(certSource)}`);
+  }
+  return {
+    ...parseCommonConfig(env),
+    port: int(env, 'KCR_WEBHOOK_PORT', 9443, 1, 65535),
+    host: str(env, 'KCR_WEBHOOK_HOST', '0.0.0.0'),
+    certSource,
+    certDir: str(env, 'KCR_WEBHOOK_CERT_DIR', '/tmp/kcr-webhook-certs'),
+    secretName: str(env, 'KCR_WEBHOOK_SECRET', 'kcr-webhook-tls'),
+    serviceName: str(env, 'KCR_WEBHOOK_SERVICE', 'kcr-webhook'),
+    webhookConfigurationName: str(env, 'KCR_WEBHOOK_CONFIGURATION', 'kcr-restore'),
+    certValidityDays: int(env, 'KCR_WEBHOOK_CERT_VALIDITY_DAYS', 365, 1, 3650),
+    maxBodyBytes: int(env, 'KCR_WEBHOOK_MAX_BODY_BYTES', 3 * 1024 * 1024, 1024),
+  };
+}
+
+export const parse = { int, bool, str, optional };

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// kcr: one binary, a sub-command per component. Each sub-command has its own
+// composition root under src/commands/.
+const usage = `usage: kcr <command>
+
+commands:
+  webhook      the restore admission webhook (HTTPS)
+`;
+
+const commands: Record<string, () => Promise<{ run: (argv: string[]) => Promise<void> }>> = {
+  webhook: () => import('./commands/webhook.ts'),
+};
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage);
+    return;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`kcr: unknown command ${JSON.stringify(name)}\n\n${usage}`);
+    process.exitCode = 2;
+    return;
+  }
+  const mod = await load();
+  await mod.run(rest);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exit(1);
+});
