@@ -1,10 +1,24 @@
-// CONTRACT STUB (to be implemented): the restore decision, a pure function.
-// DESIGN.md restore rules 1-6. Input: the AdmissionRequest, the index snapshot
-// (namespace labels, schedules, workloads, pods, checkpoints), the policy, now.
-// Output: allow-with-patch or allow-unchanged with a reason; never a denial.
+// The restore decision (DESIGN.md "Restore rules" 1-6), a pure function: from the
+// AdmissionRequest, the index snapshot, the policy and now, either a JSON patch that makes
+// the new pod start from a checkpoint, or "unchanged" with a short reason. Never a denial,
+// never an exception: a pod kcr cannot judge starts fresh.
 import type { Operation as JsonPatchOperation } from 'fast-json-patch';
+import { ANNOTATIONS } from '../src/api/types.ts';
 import type { AdmissionRequest } from './admission.ts';
+import {
+  REJECTIONS,
+  archFits,
+  candidatesFor,
+  compareByPreference,
+  furthest,
+  type Rejection,
+} from './checkpoint-choice.ts';
+import { podIdentity, type PodIdentity } from './identity.ts';
+import { optIn, type OptInSurface } from './opt-in.ts';
+import { ARCH_LABEL, restorePatch, type RestorePlan } from './patch.ts';
 import type { RestoreIndex } from './restore-index.ts';
+import { array, isRecord, record, str, stringMap, type JsonRecord } from './shape.ts';
+import type { IndexedCheckpoint } from './trim.ts';
 
 export interface RestorePolicy {
   /** Name of the dockerconfigjson Secret added to restored pods' imagePullSecrets (per namespace). */
@@ -19,9 +33,40 @@ export interface RestoredContainer {
   image: string;
 }
 
+/**
+ * Every reason a decision can carry: a small, stable set, fit for a Prometheus label.
+ * 'restored' is the only reason of a patch decision.
+ */
+export const REASONS = [
+  'restored',
+  'already-restored',
+  'not-pod',
+  'not-create',
+  'dry-run',
+  'excluded-namespace',
+  'malformed',
+  'opted-out',
+  'not-opted-in',
+  'no-identity',
+  ...REJECTIONS,
+  'error',
+] as const;
+export type Reason = (typeof REASONS)[number];
+
 export type Decision =
-  | { kind: 'patch'; reason: string; patch: JsonPatchOperation[]; restored: RestoredContainer[] }
-  | { kind: 'unchanged'; reason: string };
+  | {
+      kind: 'patch';
+      reason: 'restored';
+      patch: JsonPatchOperation[];
+      /** Every container of the patched pod that starts from a checkpoint. */
+      restored: RestoredContainer[];
+      identity: string;
+      /** How the pod opted in. */
+      via: OptInSurface;
+      /** The pinned kubernetes.io/arch, when the checkpoints recorded one. */
+      architecture: string | undefined;
+    }
+  | { kind: 'unchanged'; reason: Reason; identity?: string };
 
 export interface DecisionInput {
   request: AdmissionRequest;
@@ -30,6 +75,130 @@ export interface DecisionInput {
   now: Date;
 }
 
-export function decide(_input: DecisionInput): Decision {
-  return { kind: 'unchanged', reason: 'not-implemented' };
+export function decide(input: DecisionInput): Decision {
+  try {
+    return decideUnchecked(input);
+  } catch {
+    // Unexpected shapes must not fail pod creation: the pod starts fresh.
+    return { kind: 'unchanged', reason: 'error' };
+  }
+}
+
+const unchanged = (reason: Reason, identity?: string): Decision =>
+  identity === undefined ? { kind: 'unchanged', reason } : { kind: 'unchanged', reason, identity };
+
+interface Container {
+  index: number;
+  name: string;
+  image: string;
+}
+
+function decideUnchecked({ request, index, policy }: DecisionInput): Decision {
+  const kind = record(request.kind);
+  const resource = record(request.resource);
+  if (kind.kind !== 'Pod' || resource.resource !== 'pods' || str(kind.group) !== undefined || str(request.subResource) !== undefined) {
+    return unchanged('not-pod');
+  }
+  if (request.operation !== 'CREATE') return unchanged('not-create');
+  if (request.dryRun === true) return unchanged('dry-run');
+
+  const pod = request.object;
+  if (!isRecord(pod)) return unchanged('malformed');
+  const metadata = record(pod.metadata);
+  const namespace = str(request.namespace) ?? str(metadata.namespace);
+  if (namespace === undefined) return unchanged('malformed');
+  if (array(policy.excludedNamespaces).includes(namespace)) return unchanged('excluded-namespace');
+  const spec = pod.spec;
+  if (!isRecord(spec) || !Array.isArray(spec.containers)) return unchanged('malformed');
+
+  const annotations = stringMap(metadata.annotations);
+  const identity = podIdentity(metadata, namespace, index);
+  const opt = optIn(index, namespace, stringMap(metadata.labels), annotations, identity);
+  if (!opt.optedIn) return unchanged(opt.reason, identity?.identity);
+  if (identity === undefined) return unchanged('no-identity');
+
+  const containers: Container[] = [];
+  spec.containers.forEach((c: unknown, i: number) => {
+    const name = str(record(c).name);
+    const image = str(record(c).image);
+    if (name !== undefined && image !== undefined) containers.push({ index: i, name, image });
+  });
+
+  // Containers already restored (the API server may call the webhook again on the patched pod).
+  const recognised = new Map<string, IndexedCheckpoint>();
+  for (const c of containers) {
+    const named = annotations[`${ANNOTATIONS.restoredFromContainerPrefix}${c.name}`];
+    const cp = named === undefined ? undefined : index.checkpoint(namespace, named);
+    if (cp !== undefined && cp.runtimeImage === c.image) recognised.set(c.name, cp);
+  }
+
+  const fresh = containers.filter((c) => !recognised.has(c.name));
+  const candidates = new Map(fresh.map((c) => [c.name, candidatesFor(index, namespace, identity, c.name, c.image)]));
+  const architecture = targetArchitecture(spec, [...recognised.values()], [...candidates.values()].map((x) => x.eligible));
+
+  const chosen = new Map<string, IndexedCheckpoint>();
+  let rejection: Rejection = 'no-checkpoint';
+  for (const c of fresh) {
+    const { eligible, rejection: why } = candidates.get(c.name) ?? { eligible: [], rejection: 'no-checkpoint' as const };
+    const fit = eligible.find((cp) => archFits(cp, architecture));
+    if (fit !== undefined) chosen.set(c.name, fit);
+    else rejection = furthest(rejection, eligible.length > 0 ? 'arch-mismatch' : why);
+  }
+  if (chosen.size === 0 && recognised.size === 0) return unchanged(rejection, identity.identity);
+
+  const plan = planOf(containers, recognised, chosen, identity, architecture, policy);
+  const patch = restorePatch(pod, plan);
+  if (patch.length === 0) return unchanged('already-restored', identity.identity);
+  return {
+    kind: 'patch',
+    reason: 'restored',
+    patch,
+    restored: plan.containers.map((c) => ({ container: c.name, checkpoint: c.checkpoint, image: c.image })),
+    identity: identity.identity,
+    via: opt.via,
+    architecture,
+  };
+}
+
+/**
+ * The architecture the pod will run on: the pod's own kubernetes.io/arch node selector,
+ * else that of a container already restored, else that of the best checkpoint among the
+ * containers' best candidates. Containers whose checkpoints disagree start fresh.
+ */
+function targetArchitecture(
+  spec: JsonRecord,
+  recognised: IndexedCheckpoint[],
+  eligible: IndexedCheckpoint[][],
+): string | undefined {
+  const pinned = str(record(spec.nodeSelector)[ARCH_LABEL]);
+  if (pinned !== undefined) return pinned;
+  const restoredArch = recognised.find((cp) => cp.architecture !== undefined)?.architecture;
+  if (restoredArch !== undefined) return restoredArch;
+  const best = eligible
+    .map((list) => list[0])
+    .filter((cp): cp is IndexedCheckpoint => cp?.architecture !== undefined)
+    .sort(compareByPreference)[0];
+  return best?.architecture;
+}
+
+function planOf(
+  containers: Container[],
+  recognised: Map<string, IndexedCheckpoint>,
+  chosen: Map<string, IndexedCheckpoint>,
+  identity: PodIdentity,
+  architecture: string | undefined,
+  policy: RestorePolicy,
+): RestorePlan {
+  const restored: RestorePlan['containers'] = [];
+  for (const c of containers) {
+    const cp = recognised.get(c.name) ?? chosen.get(c.name);
+    // runtimeImage is present: recognised ones equal the image, chosen ones passed isReady.
+    if (cp?.runtimeImage !== undefined) restored.push({ index: c.index, name: c.name, checkpoint: cp.name, image: cp.runtimeImage });
+  }
+  return {
+    containers: restored,
+    identity: identity.identity,
+    architecture,
+    pullSecretName: str(policy.pullSecretName),
+  };
 }

@@ -1,0 +1,52 @@
+// The restore patch: mutate a structuredClone of the admitted pod, then let fast-json-patch
+// compare() produce the RFC 6902 operations (it escapes '/' in annotation keys as ~1).
+// Setting a value that is already there yields no operation, which makes the patch idempotent.
+import jsonpatch from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
+import { ANNOTATIONS } from '../src/api/types.ts';
+import { array, isRecord, type JsonRecord } from './shape.ts';
+
+export const ARCH_LABEL = 'kubernetes.io/arch';
+
+export interface RestorePlan {
+  /** Containers restored, in spec.containers order; index is the position in spec.containers. */
+  containers: { index: number; name: string; checkpoint: string; image: string }[];
+  identity: string;
+  architecture: string | undefined;
+  pullSecretName: string | undefined;
+}
+
+function child(parent: JsonRecord, key: string): JsonRecord {
+  const v = parent[key];
+  if (isRecord(v)) return v;
+  const fresh: JsonRecord = {};
+  parent[key] = fresh;
+  return fresh;
+}
+
+/** The pod as the plan wants it (a new object; `pod` is not modified). */
+export function applyPlan(pod: JsonRecord, plan: RestorePlan): JsonRecord {
+  const clone = structuredClone(pod);
+  const spec = child(clone, 'spec');
+  const containers = array(spec.containers);
+  const annotations = child(child(clone, 'metadata'), 'annotations');
+  for (const c of plan.containers) {
+    const container = containers[c.index];
+    if (isRecord(container)) container.image = c.image;
+    annotations[`${ANNOTATIONS.restoredFromContainerPrefix}${c.name}`] = c.checkpoint;
+  }
+  annotations[ANNOTATIONS.restoredFrom] = plan.containers.map((c) => c.checkpoint).join(',');
+  annotations[ANNOTATIONS.identity] = plan.identity;
+  if (plan.architecture !== undefined) child(spec, 'nodeSelector')[ARCH_LABEL] = plan.architecture;
+  if (plan.pullSecretName !== undefined) {
+    const secrets = Array.isArray(spec.imagePullSecrets) ? spec.imagePullSecrets : (spec.imagePullSecrets = []);
+    if (!secrets.some((s: unknown) => isRecord(s) && s.name === plan.pullSecretName)) {
+      secrets.push({ name: plan.pullSecretName });
+    }
+  }
+  return clone;
+}
+
+export function restorePatch(pod: JsonRecord, plan: RestorePlan): Operation[] {
+  return jsonpatch.compare(pod, applyPlan(pod, plan));
+}
