@@ -72,6 +72,9 @@ function altNames(dnsNames: string[], ipAddresses: string[]) {
   return [...names, ...ips];
 }
 
+// forge writes CRLF; Node, OpenSSL and kubectl output use LF.
+const lf = (pem: string) => pem.replace(/\r\n/g, '\n');
+
 /** A fresh CA and a serving certificate for the Service's DNS names, signed by it. */
 export function generateCertificateBundle(opts: CertificateBundleOptions): CertificateBundle {
   const dnsNames = [...serviceDnsNames(opts.serviceName, opts.namespace), ...(opts.extraDnsNames ?? [])];
@@ -96,9 +99,9 @@ export function generateCertificateBundle(opts: CertificateBundleOptions): Certi
   cert.sign(ca.key, forge.md.sha256.create());
 
   return {
-    caCert: forge.pki.certificateToPem(ca.cert),
-    caKey: forge.pki.privateKeyToPem(ca.key),
-    cert: forge.pki.certificateToPem(cert),
-    key: forge.pki.privateKeyToPem(keys.privateKey),
+    caCert: lf(forge.pki.certificateToPem(ca.cert)),
+    caKey: lf(forge.pki.privateKeyToPem(ca.key)),
+    cert: lf(forge.pki.certificateToPem(cert)),
+    key: lf(forge.pki.privateKeyToPem(keys.privateKey)),
   };
 }
