@@ -1,0 +1,670 @@
+// The install manifests (manifests/, redis/) as a user applies them: every file parses, every
+// kustomization names files that exist, the CRDs carry every field of src/api/types.ts, the
+// webhook can never block pod creation, RBAC has no wildcards, and Redis keeps its jobs.
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { CronExpressionParser } from 'cron-parser';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import type {
+  CheckpointRequestSpec,
+  CheckpointRequestStatus,
+  CheckpointScheduleSpec,
+  CheckpointScheduleStatus,
+  CheckpointSpec,
+  CheckpointStatus,
+  RestoreRequestSpec,
+  RestoreRequestStatus,
+} from '../../src/api/types.ts';
+import { GROUP, PLURALS, VERSION } from '../../src/api/types.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+// ---------- loading ----------
+
+type Obj = Record<string, unknown>;
+interface Doc {
+  file: string;
+  obj: Obj;
+}
+
+function yamlFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...yamlFiles(p));
+    else if (/\.ya?ml$/.test(name)) out.push(p);
+  }
+  return out.sort();
+}
+
+function parseFile(file: string): Obj[] {
+  const docs = parseAllDocuments(readFileSync(file, 'utf8'));
+  const out: Obj[] = [];
+  for (const d of docs) {
+    if (d.errors.length > 0) throw new Error(`${relative(ROOT, file)}: ${d.errors.map((e) => e.message).join('; ')}`);
+    const v: unknown = d.toJS();
+    if (v === null) continue;
+    if (typeof v !== 'object' || Array.isArray(v)) throw new Error(`${relative(ROOT, file)}: a document is not a mapping`);
+    out.push(v as Obj);
+  }
+  return out;
+}
+
+const files = [...yamlFiles(join(ROOT, 'manifests')), ...yamlFiles(join(ROOT, 'redis'))];
+const docs: Doc[] = files.flatMap((file) => parseFile(file).map((obj) => ({ file, obj })));
+
+function get(o: unknown, ...path: (string | number)[]): unknown {
+  let cur = o;
+  for (const k of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[k];
+  }
+  return cur;
+}
+
+function kindOf(d: Doc): string {
+  return String(d.obj.kind);
+}
+function nameOf(d: Doc): string {
+  return String(get(d.obj, 'metadata', 'name'));
+}
+function find(kind: string, name: string): Obj {
+  const found = docs.filter((d) => kindOf(d) === kind && nameOf(d) === name && !d.file.includes('/overlays/'));
+  expect(found, `${kind}/${name} in manifests/`).toHaveLength(1);
+  return found[0]!.obj;
+}
+
+// ---------- YAML and kustomize structure ----------
+
+describe('YAML files', () => {
+  it('finds the manifests and every document is an object with apiVersion and kind', () => {
+    expect(files.length).toBeGreaterThan(15);
+    for (const d of docs) {
+      expect(typeof d.obj.apiVersion, relative(ROOT, d.file)).toBe('string');
+      expect(typeof d.obj.kind, relative(ROOT, d.file)).toBe('string');
+    }
+  });
+});
+
+describe('kustomizations', () => {
+  const kustomizations = docs.filter((d) => kindOf(d) === 'Kustomization');
+
+  it('exist for manifests, its parts, samples, the cert-manager overlay and redis', () => {
+    const dirs = kustomizations.map((k) => relative(ROOT, dirname(k.file))).sort();
+    for (const want of ['manifests', 'manifests/crds', 'manifests/rbac', 'manifests/webhook', 'manifests/samples', 'manifests/overlays/cert-manager', 'redis']) {
+      expect(dirs).toContain(want);
+    }
+  });
+
+  it('name only files and directories that exist', () => {
+    for (const k of kustomizations) {
+      const dir = dirname(k.file);
+      const refs: string[] = [
+        ...((k.obj.resources as string[] | undefined) ?? []),
+        ...((k.obj.patches as { path?: string }[] | undefined) ?? []).flatMap((p) => (p.path ? [p.path] : [])),
+        ...((k.obj.configMapGenerator as { files?: string[] }[] | undefined) ?? []).flatMap((g) => g.files ?? []),
+      ];
+      expect(refs.length, relative(ROOT, k.file)).toBeGreaterThan(0);
+      for (const ref of refs) {
+        const p = join(dir, ref.replace(/^[^=]+=/, ''));
+        expect(existsSync(p), `${relative(ROOT, k.file)} names ${ref}`).toBe(true);
+        if (statSync(p).isDirectory()) expect(existsSync(join(p, 'kustomization.yaml')), `${ref} is a kustomization`).toBe(true);
+      }
+    }
+  });
+
+  it('the top-level one installs into kcr-system and includes every component', () => {
+    const top = kustomizations.find((k) => relative(ROOT, k.file) === 'manifests/kustomization.yaml')!;
+    expect(top.obj.namespace).toBe('kcr-system');
+    const resources = top.obj.resources as string[];
+    for (const r of ['namespace.yaml', 'crds', 'rbac', 'webhook', 'controller/deployment.yaml', 'agent/daemonset.yaml', '../redis']) {
+      expect(resources).toContain(r);
+    }
+  });
+
+  it('every YAML file under manifests/ and redis/ is reachable from some kustomization or is a sample', () => {
+    const named = new Set<string>();
+    for (const k of kustomizations) {
+      named.add(k.file);
+      const dir = dirname(k.file);
+      for (const r of [
+        ...((k.obj.resources as string[] | undefined) ?? []),
+        ...((k.obj.patches as { path?: string }[] | undefined) ?? []).flatMap((p) => (p.path ? [p.path] : [])),
+      ]) {
+        named.add(join(dir, r));
+      }
+    }
+    // samples/restorerequest.yaml is applied by hand (it migrates a pod at once).
+    const orphans = files.filter((f) => !named.has(f) && !f.endsWith('samples/restorerequest.yaml'));
+    expect(orphans.map((f) => relative(ROOT, f))).toEqual([]);
+  });
+});
+
+// ---------- CRDs mirror src/api/types.ts ----------
+
+// `satisfies Record<keyof T, true>` makes tsc fail when types.ts gains or loses a field and this
+// list is not updated; the tests then hold the CRDs to the list.
+const fields = {
+  CheckpointSchedule: {
+    spec: {
+      schedule: true, selector: true, timeZone: true, containerNames: true, suspend: true,
+      timeoutSeconds: true, retention: true, restore: true,
+    } satisfies Record<keyof CheckpointScheduleSpec, true>,
+    status: {
+      lastRunTime: true, nextRunTime: true, lastSuccessfulTime: true, checkpointsCreated: true,
+      conditions: true, observedGeneration: true,
+    } satisfies Record<keyof CheckpointScheduleStatus, true>,
+    required: ['schedule', 'selector'],
+  },
+  CheckpointRequest: {
+    spec: {
+      podReference: true, containerName: true, checkpointScheduleRef: true, timeoutSeconds: true,
+      ttlSecondsAfterFinished: true,
+    } satisfies Record<keyof CheckpointRequestSpec, true>,
+    status: {
+      phase: true, startTime: true, completionTime: true, checkpoint: true, message: true,
+      nodeName: true, attempts: true, conditions: true,
+    } satisfies Record<keyof CheckpointRequestStatus, true>,
+    required: ['podReference', 'containerName'],
+  },
+  Checkpoint: {
+    spec: {
+      checkpointData: true, checkpointID: true, checkpointTimestamp: true, containerName: true,
+      nodeName: true, schedule: true, selector: true, checkpointScheduleRef: true, podName: true,
+      podUID: true, workload: true, identity: true, originalImage: true, originalImageDigest: true,
+      architecture: true, sizeBytes: true, archiveDigest: true,
+    } satisfies Record<keyof CheckpointSpec, true>,
+    status: {
+      phase: true, checkpointImage: true, runtimeImage: true, conditions: true, failedReason: true,
+      restoreCount: true, failedRestoreCount: true, lastRestoreTime: true, bad: true, badReason: true,
+    } satisfies Record<keyof CheckpointStatus, true>,
+    required: ['containerName'],
+  },
+  RestoreRequest: {
+    spec: {
+      podReference: true, checkpointRef: true, targetNode: true, checkpointFirst: true,
+    } satisfies Record<keyof RestoreRequestSpec, true>,
+    status: {
+      phase: true, checkpoint: true, newPod: true, message: true, startTime: true,
+      completionTime: true, conditions: true,
+    } satisfies Record<keyof RestoreRequestStatus, true>,
+    required: ['podReference'],
+  },
+} as const;
+
+const phases: Record<string, string[]> = {
+  CheckpointRequest: ['Pending', 'InProgress', 'Completed', 'Failed'],
+  Checkpoint: ['Created', 'Processing', 'ImageBuilt', 'Failed'],
+  RestoreRequest: ['Pending', 'Checkpointing', 'Restoring', 'Completed', 'Failed'],
+};
+
+function crd(kind: keyof typeof fields): Obj {
+  return find('CustomResourceDefinition', `${PLURALS[kind]}.${GROUP}`);
+}
+function version(kind: keyof typeof fields): Obj {
+  const versions = get(crd(kind), 'spec', 'versions') as Obj[];
+  expect(versions).toHaveLength(1);
+  return versions[0]!;
+}
+function schema(kind: keyof typeof fields, ...path: string[]): Obj {
+  return get(version(kind), 'schema', 'openAPIV3Schema', ...path.flatMap((p) => ['properties', p])) as Obj;
+}
+
+/** Every x-kubernetes-validations rule in a schema, with the path it sits at. */
+function celRules(s: unknown, path = ''): { path: string; rule: string; message: string }[] {
+  if (s === null || typeof s !== 'object') return [];
+  const o = s as Obj;
+  const here = ((o['x-kubernetes-validations'] as { rule: string; message?: string }[] | undefined) ?? []).map((r) => ({
+    path,
+    rule: r.rule,
+    message: r.message ?? '',
+  }));
+  const props = Object.entries((o.properties as Obj | undefined) ?? {}).flatMap(([k, v]) => celRules(v, `${path}.${k}`));
+  const items = o.items ? celRules(o.items, `${path}[]`) : [];
+  const extra = o.additionalProperties && typeof o.additionalProperties === 'object' ? celRules(o.additionalProperties, `${path}{}`) : [];
+  return [...here, ...props, ...items, ...extra];
+}
+
+/** Every string and array schema, to check the bounds CEL's cost estimate needs. */
+function unbounded(s: unknown, path = ''): string[] {
+  if (s === null || typeof s !== 'object') return [];
+  const o = s as Obj;
+  const out: string[] = [];
+  const isStatus = path.startsWith('.status') || path === '.metadata';
+  if (!isStatus && o.type === 'string' && o.maxLength === undefined && o.enum === undefined && o.format !== 'date-time' && path !== '.apiVersion' && path !== '.kind') out.push(path);
+  if (!isStatus && o.type === 'array' && o.maxItems === undefined) out.push(path);
+  for (const [k, v] of Object.entries((o.properties as Obj | undefined) ?? {})) out.push(...unbounded(v, `${path}.${k}`));
+  if (o.items) out.push(...unbounded(o.items, `${path}[]`));
+  if (o.additionalProperties && typeof o.additionalProperties === 'object') out.push(...unbounded(o.additionalProperties, `${path}{}`));
+  return out;
+}
+
+describe('CRDs', () => {
+  for (const kind of Object.keys(fields) as (keyof typeof fields)[]) {
+    describe(kind, () => {
+      it(`is ${GROUP}/${VERSION}, namespaced, served and stored, with a status subresource, a short name and the kcr category`, () => {
+        const c = crd(kind);
+        expect(get(c, 'apiVersion')).toBe('apiextensions.k8s.io/v1');
+        expect(get(c, 'spec', 'group')).toBe(GROUP);
+        expect(get(c, 'spec', 'scope')).toBe('Namespaced');
+        expect(get(c, 'spec', 'names', 'kind')).toBe(kind);
+        expect(get(c, 'spec', 'names', 'plural')).toBe(PLURALS[kind]);
+        expect((get(c, 'spec', 'names', 'shortNames') as string[]).length).toBeGreaterThan(0);
+        expect(get(c, 'spec', 'names', 'categories')).toContain('kcr');
+        const v = version(kind);
+        expect(v).toMatchObject({ name: VERSION, served: true, storage: true, subresources: { status: {} } });
+        const columns = (v.additionalPrinterColumns as { name: string; jsonPath: string }[]).map((col) => col.name);
+        expect(columns).toContain('Age');
+      });
+
+      it('has a schema property for every spec and status field of src/api/types.ts, and no others', () => {
+        const spec = Object.keys(schema(kind, 'spec').properties as Obj).sort();
+        const status = Object.keys(schema(kind, 'status').properties as Obj).sort();
+        expect(spec).toEqual(Object.keys(fields[kind].spec).sort());
+        expect(status).toEqual(Object.keys(fields[kind].status).sort());
+        expect([...((schema(kind, 'spec').required as string[] | undefined) ?? [])].sort()).toEqual([...fields[kind].required].sort());
+        for (const [name, s] of [...Object.entries(schema(kind, 'spec').properties as Obj), ...Object.entries(schema(kind, 'status').properties as Obj)]) {
+          expect(typeof get(s, 'type'), `${kind} ${name} has a type`).toBe('string');
+        }
+      });
+
+      it('bounds every string and list in spec, so the CEL cost estimate fits', () => {
+        expect(unbounded(schema(kind, 'spec'), '.spec')).toEqual([]);
+      });
+
+      it('gives every CEL rule a message that names a field', () => {
+        const rules = celRules(get(version(kind), 'schema', 'openAPIV3Schema'));
+        for (const r of rules) {
+          expect(r.message, `${kind} rule at ${r.path}: ${r.rule}`).toMatch(/\b(spec|status)\b/);
+        }
+      });
+
+      if (phases[kind]) {
+        it('enumerates the phases', () => {
+          expect(get(schema(kind, 'status', 'phase'), 'enum')).toEqual(phases[kind]);
+        });
+      }
+    });
+  }
+
+  it('defaults what types.ts documents: timeoutSeconds 300, retention 3 / no orphans, restore Replacement', () => {
+    expect(get(schema('CheckpointRequest', 'spec', 'timeoutSeconds'), 'default')).toBe(300);
+    expect(schema('CheckpointRequest', 'spec', 'timeoutSeconds')).toMatchObject({ minimum: 1, maximum: 3600 });
+    expect(schema('CheckpointSchedule', 'spec', 'timeoutSeconds')).toMatchObject({ minimum: 1, maximum: 3600 });
+    expect(get(schema('CheckpointRequest', 'spec', 'ttlSecondsAfterFinished'), 'minimum')).toBe(0);
+    expect(get(schema('CheckpointSchedule', 'spec', 'retention', 'maxCheckpointsPerContainer'), 'default')).toBe(3);
+    expect(get(schema('CheckpointSchedule', 'spec', 'retention', 'retainOrphan'), 'default')).toBe(false);
+    expect(schema('CheckpointSchedule', 'spec', 'restore', 'mode')).toMatchObject({ enum: ['Replacement', 'Never'], default: 'Replacement' });
+    // Parents default to {} so the nested defaults show on every object.
+    expect(get(schema('CheckpointSchedule', 'spec', 'retention'), 'default')).toEqual({});
+    expect(get(schema('CheckpointSchedule', 'spec', 'restore'), 'default')).toEqual({});
+  });
+
+  it('makes RestoreRequest spec immutable and Checkpoint source fields set-once', () => {
+    expect(celRules(schema('RestoreRequest', 'spec'), '.spec')).toContainEqual(expect.objectContaining({ path: '.spec', rule: 'self == oldSelf' }));
+    const checkpointRules = celRules(schema('Checkpoint', 'spec'), '.spec');
+    for (const f of ['containerName', 'podUID', 'identity', 'originalImage', 'architecture', 'nodeName']) {
+      expect(checkpointRules).toContainEqual(expect.objectContaining({ path: `.spec.${f}`, rule: 'self == oldSelf' }));
+    }
+  });
+
+  it('requires a non-empty schedule selector and a positive quantity for maxTotalSize', () => {
+    const selectorRules = celRules(schema('CheckpointSchedule', 'spec', 'selector')).map((r) => r.rule);
+    expect(selectorRules.some((r) => r.includes('size(self.matchLabels) > 0') && r.includes('size(self.matchExpressions) > 0'))).toBe(true);
+    expect(celRules(schema('CheckpointSchedule', 'spec', 'retention', 'maxTotalSize')).map((r) => r.rule).join()).toMatch(/isQuantity\(self\)/);
+  });
+});
+
+// ---------- the schedule's cron rules, evaluated as the API server would ----------
+
+// The CRD's rules on spec.schedule are of three forms; this mirrors their logic with the same
+// regular expressions (RE2 and JavaScript agree on this subset, including (?i:...) groups).
+const scheduleRules = celRules(schema('CheckpointSchedule', 'spec', 'schedule'));
+function regexesOf(rule: string): RegExp[] {
+  return [...rule.matchAll(/r'([^']*)'/g)].map((m) => new RegExp(m[1]!));
+}
+function celAccepts(s: string): { ok: boolean; failed: string[] } {
+  const failed: string[] = [];
+  for (const r of scheduleRules) {
+    const res = regexesOf(r.rule);
+    let ok: boolean;
+    if (r.rule.startsWith("self.matches(r'^@")) {
+      ok = res[0]!.test(s) || res[1]!.test(s); // macro || shape
+    } else {
+      ok = s.startsWith('@') || !res[0]!.test(s) || res[1]!.test(s); // not applicable || field
+    }
+    if (!ok) failed.push(r.message);
+  }
+  return { ok: failed.length === 0, failed };
+}
+function cronParserAccepts(s: string): boolean {
+  try {
+    CronExpressionParser.parse(s, { currentDate: new Date('2026-01-01T00:00:00Z'), tz: 'UTC' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('CheckpointSchedule spec.schedule rules', () => {
+  it('has the shape rule and one rule per cron field', () => {
+    expect(scheduleRules).toHaveLength(6);
+  });
+
+  const accepted = [
+    '*/1 * * * *', '0 2 * * MON-FRI', '0 0 1 JAN *', '0 0 1 jan *', '5/15 * * * *', '0,15,30,45 * * * *',
+    '1-5/2 * * * *', '0 0 ? * *', '0 0 * * ?', '0 0 * * 7', '0 0 * * sun', '59 23 31 12 6', '0 0 1-31/2 * *',
+    '  */5   *  *  *  *  ', '0 9-17 * * 1-5', '0 0 1 1,4,7,10 *', '00 05 01 01 0',
+    '@hourly', '@daily', '@weekly', '@monthly', '@yearly', '@annually',
+  ];
+  it.each(accepted)('accepts %j, and so does cron-parser', (s) => {
+    expect(celAccepts(s)).toEqual({ ok: true, failed: [] });
+    expect(cronParserAccepts(s)).toBe(true);
+  });
+
+  const rejected: [string, RegExp][] = [
+    ['* * * *', /5-field/],
+    ['* * * * * *', /5-field/],
+    ['TZ=UTC * * * * *', /5-field/],
+    ['@midnight', /5-field/],
+    ['@every 5m', /5-field/],
+    ['60 * * * *', /minute/],
+    ['*/0 * * * *', /minute/],
+    ['* 24 * * *', /hour/],
+    ['* * 0 * *', /day-of-month/],
+    ['* * 32 * *', /day-of-month/],
+    ['0 0 L * *', /day-of-month/],
+    ['* * * 13 *', /month/],
+    ['* * * FOO *', /month/],
+    ['* * * * 8', /day-of-week/],
+    ['0 0 * * 1#2', /day-of-week/],
+    ['0 0 * * 5L', /day-of-week/],
+    ['H * * * *', /minute/],
+    ['a b c d e', /minute/],
+  ];
+  it.each(rejected)('rejects %j with a message naming the field', (s, message) => {
+    const res = celAccepts(s);
+    expect(res.ok).toBe(false);
+    expect(res.failed.join('\n')).toMatch(message);
+  });
+
+  it('accepts nothing cron-parser cannot evaluate, except reversed ranges (the controller reports those)', () => {
+    const value = fc.oneof(fc.constantFrom('*', '?', 'JAN', 'mon', 'SAT', 'L', 'x'), fc.integer({ min: 0, max: 70 }).map(String));
+    const element = fc
+      .tuple(value, fc.option(value, { nil: undefined }), fc.option(fc.integer({ min: 0, max: 120 }), { nil: undefined }))
+      .map(([a, b, step]) => `${a}${b === undefined ? '' : `-${b}`}${step === undefined ? '' : `/${step}`}`);
+    const field = fc.array(element, { minLength: 1, maxLength: 3 }).map((xs) => xs.join(','));
+    fc.assert(
+      fc.property(fc.array(field, { minLength: 4, maxLength: 6 }), (fs) => {
+        const s = fs.join(' ');
+        if (!celAccepts(s).ok) return;
+        const reversed = fs.some((f) => f.split(',').some((e) => /^(\d+)-(\d+)/.test(e) && Number(/^(\d+)-(\d+)/.exec(e)![1]) > Number(/^(\d+)-(\d+)/.exec(e)![2])));
+        // cron-parser rejects steps larger than the field's range; the controller reports those too.
+        const bigStep = fs.some((f) => /\/(\d+)/.test(f) && Number(/\/(\d+)/.exec(f)![1]) > 23);
+        const names = fs.some((f) => /[A-Za-z]-|-[A-Za-z]/.test(f));
+        if (reversed || bigStep || names) return;
+        expect(cronParserAccepts(s), s).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+// ---------- the webhook never blocks the cluster ----------
+
+describe('MutatingWebhookConfiguration kcr-restore', () => {
+  const cfg = find('MutatingWebhookConfiguration', 'kcr-restore');
+  const hooks = cfg.webhooks as Obj[];
+
+  it('fails open, quickly, without side effects, on v1 reviews of pod CREATE only', () => {
+    expect(hooks.length).toBeGreaterThan(0);
+    for (const h of hooks) {
+      expect(h.failurePolicy).toBe('Ignore');
+      expect(h.timeoutSeconds).toBeLessThanOrEqual(5);
+      expect(['None', 'NoneOnDryRun']).toContain(h.sideEffects);
+      expect(h.admissionReviewVersions).toEqual(['v1']);
+      expect(h.rules).toEqual([{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
+      expect(get(h, 'clientConfig', 'service')).toMatchObject({ name: 'kcr-webhook', namespace: 'kcr-system', path: '/mutate', port: 443 });
+      // caBundle is published at runtime; a static one would be wiped back on every apply.
+      expect(get(h, 'clientConfig', 'caBundle')).toBeUndefined();
+    }
+  });
+
+  it('leaves kube-system and kcr-system out, and kcr-system is also labelled out', () => {
+    for (const h of hooks) {
+      const exprs = get(h, 'namespaceSelector', 'matchExpressions') as { key: string; operator: string; values: string[] }[];
+      const byName = exprs.find((e) => e.key === 'kubernetes.io/metadata.name');
+      expect(byName?.operator).toBe('NotIn');
+      expect(byName?.values).toEqual(expect.arrayContaining(['kube-system', 'kcr-system']));
+      const byLabel = exprs.find((e) => e.key === 'kcr.io/restore');
+      expect(byLabel).toEqual({ key: 'kcr.io/restore', operator: 'NotIn', values: ['disabled'] });
+    }
+    expect(get(find('Namespace', 'kcr-system'), 'metadata', 'labels', 'kcr.io/restore')).toBe('disabled');
+  });
+});
+
+describe('webhook Deployment', () => {
+  const dep = find('Deployment', 'kcr-webhook');
+  const pod = get(dep, 'spec', 'template', 'spec') as Obj;
+  const container = (pod.containers as Obj[])[0]!;
+
+  it('runs 2 replicas of `kcr webhook` on 9443 behind the kcr-webhook Service (443) and a PDB', () => {
+    expect(get(dep, 'spec', 'replicas')).toBe(2);
+    expect(container.args).toEqual(['webhook']);
+    expect(container.image).toBe('kcr:0.1.0');
+    expect(get(container, 'ports', 0, 'containerPort')).toBe(9443);
+    const svc = find('Service', 'kcr-webhook');
+    expect(get(svc, 'spec', 'ports', 0)).toMatchObject({ port: 443, targetPort: 'https' });
+    expect(get(svc, 'spec', 'selector')).toEqual(get(dep, 'spec', 'selector', 'matchLabels'));
+    expect(get(find('PodDisruptionBudget', 'kcr-webhook'), 'spec', 'minAvailable')).toBe(1);
+    expect(pod.serviceAccountName).toBe('kcr-webhook');
+  });
+
+  it('has probes and resources', () => {
+    expect(get(container, 'readinessProbe', 'httpGet')).toMatchObject({ path: '/readyz', scheme: 'HTTPS' });
+    expect(get(container, 'livenessProbe', 'httpGet')).toMatchObject({ path: '/livez', scheme: 'HTTPS' });
+    expect(get(container, 'resources', 'requests', 'memory')).toBeDefined();
+    expect(get(container, 'resources', 'limits', 'memory')).toBeDefined();
+  });
+
+  it('is locked down: non-root, read-only root, no privilege escalation, no capabilities, RuntimeDefault seccomp', () => {
+    expect(get(pod, 'securityContext', 'runAsNonRoot')).toBe(true);
+    expect(get(pod, 'securityContext', 'seccompProfile', 'type')).toBe('RuntimeDefault');
+    expect(get(container, 'securityContext')).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    // The certificate directory (under /tmp) must be writable on a read-only root.
+    expect((container.volumeMounts as { mountPath: string }[]).map((m) => m.mountPath)).toContain('/tmp');
+  });
+});
+
+describe('controller, agent and Redis wiring', () => {
+  it('the controller and the agent reach the kcr-redis Service', () => {
+    const svc = find('Service', 'kcr-redis');
+    const port = get(svc, 'spec', 'ports', 0, 'port');
+    for (const [kind, name] of [['Deployment', 'kcr-controller'], ['DaemonSet', 'kcr-agent']] as const) {
+      const env = get(find(kind, name), 'spec', 'template', 'spec', 'containers', 0, 'env') as { name: string; value?: string }[];
+      expect(env.find((e) => e.name === 'KCR_REDIS_URL')?.value).toBe(`redis://kcr-redis.kcr-system.svc:${String(port)}`);
+    }
+  });
+
+  it('the agent knows its node and mounts the kubelet checkpoint folder read-write', () => {
+    const pod = get(find('DaemonSet', 'kcr-agent'), 'spec', 'template', 'spec') as Obj;
+    const env = get(pod, 'containers', 0, 'env') as { name: string; valueFrom?: Obj }[];
+    expect(env.find((e) => e.name === 'NODE_NAME')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'spec.nodeName' } });
+    expect(get(pod, 'volumes', 0, 'hostPath', 'path')).toBe('/var/lib/kubelet/checkpoints');
+    const mount = (get(pod, 'containers', 0, 'volumeMounts') as { name: string; readOnly?: boolean }[]).find((m) => m.name === 'checkpoints');
+    expect(mount?.readOnly ?? false).toBe(false);
+    expect(get(pod, 'containers', 0, 'securityContext', 'capabilities', 'drop')).toEqual(['ALL']);
+  });
+
+  it('every kcr pod runs under its own ServiceAccount', () => {
+    expect(get(find('Deployment', 'kcr-controller'), 'spec', 'template', 'spec', 'serviceAccountName')).toBe('kcr-controller');
+    expect(get(find('DaemonSet', 'kcr-agent'), 'spec', 'template', 'spec', 'serviceAccountName')).toBe('kcr-agent');
+    for (const sa of ['kcr-webhook', 'kcr-controller', 'kcr-agent']) find('ServiceAccount', sa);
+  });
+});
+
+// ---------- RBAC ----------
+
+interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+const roles = docs.filter((d) => kindOf(d) === 'ClusterRole' || kindOf(d) === 'Role');
+function rulesOf(kind: string, name: string): Rule[] {
+  return find(kind, name).rules as Rule[];
+}
+function allows(rules: Rule[], group: string, resource: string, verb: string, name?: string): boolean {
+  return rules.some(
+    (r) =>
+      (r.apiGroups ?? []).includes(group) &&
+      (r.resources ?? []).includes(resource) &&
+      r.verbs.includes(verb) &&
+      (r.resourceNames === undefined || (name !== undefined && r.resourceNames.includes(name))),
+  );
+}
+
+describe('RBAC', () => {
+  it('has no wildcard verbs, resources or API groups', () => {
+    expect(roles.length).toBeGreaterThan(5);
+    for (const r of roles) {
+      for (const rule of r.obj.rules as Rule[]) {
+        for (const v of [...rule.verbs, ...(rule.resources ?? []), ...(rule.apiGroups ?? [])]) {
+          expect(v, `${kindOf(r)}/${nameOf(r)}`).not.toContain('*');
+        }
+      }
+    }
+  });
+
+  it('binds every role to an existing ServiceAccount or the documented kubelet-client user', () => {
+    const bindings = docs.filter((d) => kindOf(d) === 'ClusterRoleBinding' || kindOf(d) === 'RoleBinding');
+    for (const b of bindings) {
+      const ref = b.obj.roleRef as { kind: string; name: string };
+      find(ref.kind, ref.name);
+      for (const s of b.obj.subjects as { kind: string; name: string }[]) {
+        if (s.kind === 'ServiceAccount') find('ServiceAccount', s.name);
+        else expect(s).toMatchObject({ kind: 'User', name: 'kube-apiserver-kubelet-client' });
+      }
+    }
+  });
+
+  it('limits the webhook to its own Secret and webhook configuration', () => {
+    const cluster = rulesOf('ClusterRole', 'kcr:webhook');
+    const ns = rulesOf('Role', 'kcr:webhook');
+    expect(allows(cluster, 'admissionregistration.k8s.io', 'mutatingwebhookconfigurations', 'patch', 'kcr-restore')).toBe(true);
+    expect(allows(cluster, 'admissionregistration.k8s.io', 'mutatingwebhookconfigurations', 'patch', 'someone-else')).toBe(false);
+    expect(allows(ns, '', 'secrets', 'update', 'kcr-webhook-tls')).toBe(true);
+    expect(allows(ns, '', 'secrets', 'get', 'other-secret')).toBe(false);
+    expect(allows(cluster, '', 'secrets', 'get', 'kcr-webhook-tls')).toBe(false);
+    expect(allows(cluster, '', 'pods', 'watch')).toBe(true);
+    expect(allows(cluster, '', 'pods', 'create')).toBe(false);
+    expect(allows(cluster, 'checkpoint-restore.kcr.io', 'checkpoints', 'list')).toBe(true);
+  });
+
+  it('gives the agent the node proxy and the API server kubelet identity nodes/checkpoint', () => {
+    expect(allows(rulesOf('ClusterRole', 'kcr:agent'), '', 'nodes/proxy', 'create')).toBe(true);
+    expect(allows(rulesOf('ClusterRole', 'kcr:agent'), '', 'pods', 'delete')).toBe(false);
+    expect(allows(rulesOf('ClusterRole', 'kcr:kubelet-checkpoint'), '', 'nodes/checkpoint', 'create')).toBe(true);
+  });
+
+  it('lets the controller restore pods and hold its Lease, but read only the registry Secret', () => {
+    const cluster = rulesOf('ClusterRole', 'kcr:controller');
+    expect(allows(cluster, '', 'pods', 'delete')).toBe(true);
+    expect(allows(cluster, '', 'pods', 'patch')).toBe(true);
+    expect(allows(cluster, 'checkpoint-restore.kcr.io', 'restorerequests/status', 'update')).toBe(true);
+    const ns = rulesOf('Role', 'kcr:controller');
+    expect(allows(ns, 'coordination.k8s.io', 'leases', 'update', 'kcr-controller')).toBe(true);
+    expect(allows(ns, '', 'secrets', 'get', 'kcr-registry')).toBe(true);
+    expect(allows(ns, '', 'secrets', 'list')).toBe(false);
+  });
+});
+
+// ---------- Redis ----------
+
+describe('redis.conf', () => {
+  const conf = new Map(
+    readFileSync(join(ROOT, 'redis', 'redis.conf'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'))
+      .map((l) => {
+        const [k, ...v] = l.split(/\s+/);
+        return [k!.toLowerCase(), v.join(' ')] as const;
+      }),
+  );
+
+  it('never evicts BullMQ keys and keeps an fsynced append-only file', () => {
+    expect(conf.get('maxmemory-policy')).toBe('noeviction');
+    expect(conf.get('appendonly')).toBe('yes');
+    expect(conf.get('appendfsync')).toBe('everysec');
+  });
+
+  it('is the file the redis StatefulSet mounts', () => {
+    const sts = find('StatefulSet', 'kcr-redis');
+    expect(get(sts, 'spec', 'replicas')).toBe(1);
+    expect(get(sts, 'spec', 'template', 'spec', 'containers', 0, 'command')).toEqual(['redis-server', '/etc/redis/redis.conf']);
+    expect(get(sts, 'spec', 'template', 'spec', 'securityContext', 'runAsNonRoot')).toBe(true);
+    expect(get(sts, 'spec', 'volumeClaimTemplates', 0, 'spec', 'resources', 'requests', 'storage')).toBeDefined();
+  });
+});
+
+// ---------- kubectl kustomize, when the control plane has been built ----------
+
+const cacheRoot = process.env.KCR_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kcr');
+const versions = Object.fromEntries(
+  readFileSync(join(ROOT, 'test', 'cluster', 'controlplane', 'versions.env'), 'utf8')
+    .split('\n')
+    .filter((l) => /^[A-Z_]+=/.test(l))
+    .map((l) => l.split('=') as [string, string]),
+);
+const kubectlPath = join(cacheRoot, 'controlplane', `k8s-${versions.KUBERNETES_VERSION}-etcd-${versions.ETCD_VERSION}`, 'kubectl');
+const haveKubectl = existsSync(kubectlPath);
+const skipNote = haveKubectl ? '' : ` (SKIPPED: no kubectl at ${kubectlPath}; run test/cluster/controlplane/build.sh)`;
+
+async function kustomize(dir: string): Promise<Obj[]> {
+  const { stdout } = await promisify(execFile)(kubectlPath, ['kustomize', join(ROOT, dir)], { maxBuffer: 64 * 1024 * 1024 });
+  return parseAllDocuments(stdout).map((d) => {
+    if (d.errors.length > 0) throw new Error(d.errors[0]!.message);
+    return d.toJS() as Obj;
+  });
+}
+
+describe(`kubectl kustomize${skipNote}`, () => {
+  it.skipIf(!haveKubectl)('renders manifests/ with everything namespaced in kcr-system and the hashed Redis ConfigMap wired in', async () => {
+    const objs = await kustomize('manifests');
+    const kinds = new Set(objs.map((o) => o.kind));
+    for (const k of ['Namespace', 'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'Role', 'Deployment', 'DaemonSet', 'StatefulSet', 'Service', 'MutatingWebhookConfiguration', 'PodDisruptionBudget', 'ConfigMap']) {
+      expect(kinds).toContain(k);
+    }
+    const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+    for (const o of objs) {
+      if (clusterScoped.has(String(o.kind))) expect(get(o, 'metadata', 'namespace'), `${String(o.kind)} is cluster-scoped`).toBeUndefined();
+      else expect(get(o, 'metadata', 'namespace'), `${String(o.kind)}/${String(get(o, 'metadata', 'name'))}`).toBe('kcr-system');
+    }
+    const cm = objs.find((o) => o.kind === 'ConfigMap' && String(get(o, 'metadata', 'name')).startsWith('kcr-redis-config'))!;
+    expect(get(cm, 'data', 'redis.conf')).toContain('maxmemory-policy noeviction');
+    const sts = objs.find((o) => o.kind === 'StatefulSet')!;
+    expect(get(sts, 'spec', 'template', 'spec', 'volumes', 0, 'configMap', 'name')).toBe(get(cm, 'metadata', 'name'));
+  });
+
+  it.skipIf(!haveKubectl)('renders redis/, the samples and the cert-manager overlay', async () => {
+    expect((await kustomize('redis')).map((o) => o.kind).sort()).toEqual(['ConfigMap', 'NetworkPolicy', 'Service', 'StatefulSet']);
+    expect((await kustomize('manifests/samples')).map((o) => o.kind).sort()).toEqual(['CheckpointRequest', 'CheckpointSchedule', 'Service', 'StatefulSet']);
+    const overlay = await kustomize('manifests/overlays/cert-manager');
+    const dep = overlay.find((o) => o.kind === 'Deployment' && get(o, 'metadata', 'name') === 'kcr-webhook')!;
+    const env = get(dep, 'spec', 'template', 'spec', 'containers', 0, 'env') as { name: string; value?: string }[];
+    expect(env.find((e) => e.name === 'KCR_WEBHOOK_CERT_SOURCE')?.value).toBe('files');
+    const mwc = overlay.find((o) => o.kind === 'MutatingWebhookConfiguration')!;
+    expect(get(mwc, 'metadata', 'annotations', 'cert-manager.io/inject-ca-from')).toBe('kcr-system/kcr-webhook');
+    expect(get(mwc, 'webhooks', 0, 'failurePolicy')).toBe('Ignore');
+    expect(overlay.some((o) => o.kind === 'Certificate')).toBe(true);
+  });
+
+});
