@@ -160,7 +160,7 @@ function seedOf(text: string): number {
   return h >>> 0;
 }
 
-async function writeEntry(pack: tar.Pack, header: tar.Headers, content: Buffer): Promise<void> {
+async function writeEntry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, content: Buffer): Promise<void> {
   await new Promise<void>((res, rej) => pack.entry(header, content, (err) => (err ? rej(err) : res())));
 }
 
@@ -214,7 +214,7 @@ export async function writeCheckpointArchive(path: string, input: ArchiveInput):
     await piping;
     await rename(tmp, path);
   } catch (err) {
-    pack.destroy();
+    pack.destroy(err as Error);
     await piping.catch(() => undefined);
     await rm(tmp, { force: true });
     throw err;
