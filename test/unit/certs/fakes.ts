@@ -80,6 +80,13 @@ export class ManualTimers {
   delays(): number[] {
     return [...this.pending.values()].map((t) => t.ms);
   }
+  /** Fires the pending timers scheduled with exactly this delay; returns how many. */
+  fire(ms: number): number {
+    const due = [...this.pending.entries()].filter(([, t]) => t.ms === ms);
+    for (const [id] of due) this.pending.delete(id);
+    for (const [, t] of due) t.fn();
+    return due.length;
+  }
   /** Fires every pending timer once. */
   fireAll(): void {
     const due = [...this.pending.entries()];
