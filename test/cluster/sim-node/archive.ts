@@ -185,7 +185,7 @@ async function writePages(pack: tar.Pack, name: string, mtime: Date, input: Arch
       for (const c of chunks()) {
         if (!entry.write(c)) await once(entry, 'drain');
       }
-      entry.end();
+      entry.end(null);
     })().catch(rej);
   });
   await done;
