@@ -1,0 +1,103 @@
+// Per-node checkpoint queues. The controller adds one job per container with a deterministic job
+// id (BullMQ adds a job id only once while it is kept); each node's agent works its own queue
+// with a concurrency limit, so a node never freezes too many containers at once.
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { explainRedisError } from './connection.ts';
+import type { CheckpointJob, CheckpointJobData } from '../schedule/fan-out.ts';
+import { nodeQueueName } from '../schedule/names.ts';
+
+export const CHECKPOINT_JOB = 'checkpoint';
+export const DEFAULT_NODE_CONCURRENCY = 2;
+
+export interface CheckpointJobOptions {
+  attempts: number;
+  backoffMs: number;
+  /** Completed jobs (and so their ids) are kept this long: a double fire within it is ignored. */
+  keepCompletedSeconds: number;
+  keepFailedSeconds: number;
+}
+
+export const DEFAULT_CHECKPOINT_JOB_OPTIONS: CheckpointJobOptions = {
+  attempts: 5,
+  backoffMs: 5000,
+  keepCompletedSeconds: 24 * 3600,
+  keepFailedSeconds: 7 * 24 * 3600,
+};
+
+/** Producer side, in the controller: a Queue per node, made on first use. */
+export class CheckpointQueues {
+  readonly #connection: Redis;
+  readonly #prefix: string;
+  readonly #jobOptions: CheckpointJobOptions;
+  readonly #queues = new Map<string, Queue>();
+
+  constructor(options: { connection: Redis; prefix: string; jobOptions?: Partial<CheckpointJobOptions> }) {
+    this.#connection = options.connection;
+    this.#prefix = options.prefix;
+    this.#jobOptions = { ...DEFAULT_CHECKPOINT_JOB_OPTIONS, ...options.jobOptions };
+  }
+
+  queue(queueName: string): Queue {
+    let q = this.#queues.get(queueName);
+    if (!q) {
+      // skipWaitingForReady: with a producer connection (no offline queue) a call fails at once
+      // while Redis is down instead of waiting for it forever.
+      q = new Queue(queueName, { connection: this.#connection, prefix: this.#prefix, skipWaitingForReady: true });
+      // Errors reach callers through rejected calls; keep the emitter from throwing.
+      q.on('error', () => {});
+      this.#queues.set(queueName, q);
+    }
+    return q;
+  }
+
+  /** Adds the job; adding an id that is already there (a double fire) leaves the queue unchanged. */
+  async enqueue(job: CheckpointJob): Promise<Job<CheckpointJobData>> {
+    const o = this.#jobOptions;
+    try {
+      return await this.queue(job.queueName).add(CHECKPOINT_JOB, job.data, {
+        jobId: job.jobId,
+        attempts: o.attempts,
+        backoff: { type: 'exponential', delay: o.backoffMs },
+        removeOnComplete: { age: o.keepCompletedSeconds },
+        removeOnFail: { age: o.keepFailedSeconds },
+      });
+    } catch (err) {
+      throw explainRedisError(this.#connection, err);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#queues.values()].map((q) => q.close()));
+    this.#queues.clear();
+  }
+}
+
+export type CheckpointProcessor = (data: CheckpointJobData, job: Job<CheckpointJobData>) => Promise<unknown>;
+
+/** Agent side: the worker of one node's queue. */
+export function createCheckpointWorker(options: {
+  nodeName: string;
+  connection: Redis;
+  prefix: string;
+  process: CheckpointProcessor;
+  concurrency?: number;
+  /** How long a job may run without renewing its lock before it counts as stalled. */
+  lockDurationMs?: number;
+  autorun?: boolean;
+}): Worker<CheckpointJobData> {
+  return new Worker<CheckpointJobData>(
+    nodeQueueName(options.nodeName),
+    async (job) => {
+      if (job.name !== CHECKPOINT_JOB) throw new Error(`unexpected job ${JSON.stringify(job.name)} on a node queue`);
+      return options.process(job.data, job);
+    },
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency ?? DEFAULT_NODE_CONCURRENCY,
+      autorun: options.autorun ?? true,
+      ...(options.lockDurationMs !== undefined ? { lockDuration: options.lockDurationMs } : {}),
+    },
+  );
+}
