@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 // Configuration is parsed once, here, from the environment and the command line.
 // Each sub-command's composition root calls its parse function and passes the
 // result down; nothing else reads process.env.
@@ -64,6 +66,35 @@ export interface WebhookConfig extends CommonConfig {
   certValidityDays: number;
   /** Largest AdmissionReview body accepted, in bytes; larger gets 413. */
   maxBodyBytes: number;
+  /** dockerconfigjson Secret (per namespace) added to restored pods' imagePullSecrets. */
+  pullSecretName: string | undefined;
+  /** Namespaces the webhook never mutates; default kube-system and kcr's own. */
+  excludedNamespaces: string[];
+  /** How long shutdown waits for in-flight admissions before dropping connections. */
+  shutdownDeadlineMs: number;
+  /**
+   * Extra serving-certificate SANs beyond the Service's DNS names (KCR_WEBHOOK_EXTRA_SANS,
+   * comma-separated), split by kind: needed when the API server dials a URL, e.g. 127.0.0.1.
+   */
+  extraDnsNames: string[];
+  extraIpAddresses: string[];
+}
+
+function sans(env: Env, key: string): { dnsNames: string[]; ipAddresses: string[] } {
+  const dnsNames: string[] = [];
+  const ipAddresses: string[] = [];
+  for (const item of list(env, key) ?? []) {
+    if (isIP(item) !== 0) ipAddresses.push(item);
+    else if (/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i.test(item)) dnsNames.push(item);
+    else throw new ConfigError(`${key}: ${JSON.stringify(item)} is neither an IP address nor a DNS name`);
+  }
+  return { dnsNames, ipAddresses };
+}
+
+function list(env: Env, key: string): string[] | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
 export function parseWebhookConfig(env: Env): WebhookConfig {
@@ -71,6 +102,7 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
   if (certSource !== 'self' && certSource !== 'files') {
     throw new ConfigError(`KCR_WEBHOOK_CERT_SOURCE must be "self" or "files", got ${JSON.stringify(certSource)}`);
   }
+  const extra = sans(env, 'KCR_WEBHOOK_EXTRA_SANS');
   return {
     ...parseCommonConfig(env),
     port: int(env, 'KCR_WEBHOOK_PORT', 9443, 1, 65535),
@@ -82,7 +114,12 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
     webhookConfigurationName: str(env, 'KCR_WEBHOOK_CONFIGURATION', 'kcr-restore'),
     certValidityDays: int(env, 'KCR_WEBHOOK_CERT_VALIDITY_DAYS', 365, 1, 3650),
     maxBodyBytes: int(env, 'KCR_WEBHOOK_MAX_BODY_BYTES', 3 * 1024 * 1024, 1024),
+    pullSecretName: optional(env, 'KCR_WEBHOOK_PULL_SECRET'),
+    excludedNamespaces: list(env, 'KCR_WEBHOOK_EXCLUDED_NAMESPACES') ?? ['kube-system', str(env, 'KCR_NAMESPACE', 'kcr-system')],
+    shutdownDeadlineMs: int(env, 'KCR_WEBHOOK_SHUTDOWN_DEADLINE_MS', 10_000, 0, 120_000),
+    extraDnsNames: extra.dnsNames,
+    extraIpAddresses: extra.ipAddresses,
   };
 }
 
-export const parse = { int, bool, str, optional };
+export const parse = { int, bool, str, optional, list };

@@ -1,4 +1,171 @@
-// CONTRACT STUB (to be implemented): composition root of `kcr webhook`.
-export async function run(_argv: string[]): Promise<void> {
-  throw new Error('kcr webhook: not implemented yet');
+// Composition root of `kcr webhook`: config -> logger -> kube clients -> index and
+// informers -> serving certificate -> HTTPS server; graceful shutdown on signals.
+// startWebhook() is the part without the cluster and the process, so tests run
+// exactly what this command runs with fake informer sources.
+import type https from 'node:https';
+import { pino } from 'pino';
+import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import {
+  CertificateFileWatcher,
+  CertificateRotator,
+  attachHotReload,
+  ensureServingCertificate,
+  kubeCaBundleTarget,
+  kubeSecretStore,
+  publishCaBundle,
+  type ServingCertificateSource,
+  type ServingKeyPair,
+} from '../../certs/index.ts';
+import { decide as restoreDecision, type Decision, type DecisionInput } from '../../webhooks/decision.ts';
+import { InformerSet, kubeIndexFeeds, type Backoff, type IndexFeed } from '../../webhooks/informers.ts';
+import { createWebhookMetrics, type WebhookMetrics } from '../../webhooks/metrics.ts';
+import { RestoreIndex } from '../../webhooks/restore-index.ts';
+import { closeWebhookServer, createWebhookApp, serverPort, startWebhookServer } from '../../webhooks/server.ts';
+import { parseWebhookConfig, type Env, type WebhookConfig } from '../config.ts';
+import { loadKubeConfig } from '../kube/config.ts';
+import { createLogger, type Logger } from '../log.ts';
+
+export type WebhookServingConfig = Pick<
+  WebhookConfig,
+  'host' | 'port' | 'maxBodyBytes' | 'pullSecretName' | 'excludedNamespaces'
+>;
+
+export interface StartWebhookOptions {
+  config: WebhookServingConfig;
+  /** Informer sources feeding the index (kubeIndexFeeds in a cluster, fakes in tests). */
+  feeds: IndexFeed[];
+  tls: ServingKeyPair;
+  logger: Logger;
+  clock?: () => Date;
+  backoff?: Backoff;
+  /** Replaceable for benchmarks of the adapter alone; defaults to the restore decision. */
+  decide?: (input: DecisionInput) => Decision;
+  /** Process metrics in /metrics (default true; tests that build many servers turn them off). */
+  defaultMetrics?: boolean;
+}
+
+export interface RunningWebhook {
+  server: https.Server;
+  port: number;
+  index: RestoreIndex;
+  informers: InformerSet;
+  metrics: WebhookMetrics;
+  /** Turns /readyz 503, stops the informers, then closes the server within deadlineMs. */
+  close(deadlineMs: number): Promise<void>;
+}
+
+/** Index, informers, metrics, app and HTTPS listener: everything but the cluster and the process. */
+export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWebhook> {
+  const { config, logger } = opts;
+  const index = new RestoreIndex();
+  const informers = new InformerSet({ feeds: opts.feeds, index, logger, ...(opts.backoff ? { backoff: opts.backoff } : {}) });
+  const metrics = createWebhookMetrics({ indexSizes: () => index.sizes(), defaultMetrics: opts.defaultMetrics ?? true });
+  let draining = false;
+  const app = createWebhookApp({
+    index,
+    decide: opts.decide ?? restoreDecision,
+    metrics,
+    logger,
+    clock: opts.clock ?? (() => new Date()),
+    policy: {
+      excludedNamespaces: config.excludedNamespaces,
+      ...(config.pullSecretName !== undefined ? { pullSecretName: config.pullSecretName } : {}),
+    },
+    readiness: informers,
+    draining: () => draining,
+    maxBodyBytes: config.maxBodyBytes,
+  });
+  informers.start();
+  let server: https.Server;
+  try {
+    server = await startWebhookServer({ app, tls: opts.tls, host: config.host, port: config.port });
+  } catch (err) {
+    await informers.stop();
+    throw err;
+  }
+  const port = serverPort(server);
+  logger.info({ host: config.host, port }, 'webhook listening (HTTPS)');
+  return {
+    server,
+    port,
+    index,
+    informers,
+    metrics,
+    async close(deadlineMs) {
+      draining = true;
+      await informers.stop();
+      await closeWebhookServer(server, deadlineMs);
+    },
+  };
+}
+
+interface CertificateSourceHandle {
+  tls: ServingKeyPair;
+  source: ServingCertificateSource;
+  stop(): void;
+}
+
+/** 'self': kcr's own CA in a Secret, rotated, caBundle published. 'files': cert-manager's mounted pair. */
+async function servingCertificate(config: WebhookConfig, kc: ReturnType<typeof loadKubeConfig>, logger: Logger): Promise<CertificateSourceHandle> {
+  if (config.certSource === 'files') {
+    const watcher = await CertificateFileWatcher.start({ certDir: config.certDir, log: logger });
+    return { tls: watcher.current, source: watcher, stop: () => watcher.stop() };
+  }
+  const now = () => new Date();
+  const secrets = kubeSecretStore(kc.makeApiClient(CoreV1Api));
+  const target = kubeCaBundleTarget(kc.makeApiClient(AdmissionregistrationV1Api));
+  const rotator = new CertificateRotator({
+    ensure: async () => (await ensureServingCertificate({ secrets, now, log: logger }, {
+      namespace: config.namespace,
+      secretName: config.secretName,
+      serviceName: config.serviceName,
+      validityDays: config.certValidityDays,
+      extraDnsNames: config.extraDnsNames,
+      ipAddresses: config.extraIpAddresses,
+    })).bundle,
+    publishCa: (caCert) => publishCaBundle({ target, now, log: logger }, config.webhookConfigurationName, caCert),
+    now,
+    log: logger,
+  });
+  const bundle = await rotator.start();
+  return { tls: { cert: bundle.cert, key: bundle.key }, source: rotator, stop: () => rotator.stop() };
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(signal);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}
+
+export async function run(argv: string[], env: Env = process.env): Promise<void> {
+  if (argv.length > 0) {
+    throw new Error(`kcr webhook takes no arguments (got ${argv.join(' ')}); configure it with KCR_WEBHOOK_* environment variables`);
+  }
+  const config = parseWebhookConfig(env);
+  // Asynchronous stdout: log writes never block an admission.
+  const destination = pino.destination({ dest: 1, sync: false });
+  const logger = createLogger('webhook', config.logLevel, destination);
+  const kc = loadKubeConfig({ kubeconfig: config.kubeconfig });
+  const certs = await servingCertificate(config, kc, logger);
+  const webhook = await startWebhook({ config, feeds: kubeIndexFeeds(kc), tls: certs.tls, logger });
+  const detach = attachHotReload(webhook.server, certs.source, logger);
+  void webhook.informers.whenSynced().then(() => logger.info({}, 'restore index ready'));
+
+  const signal = await waitForSignal();
+  logger.info({ signal, deadlineMs: config.shutdownDeadlineMs }, 'shutting down');
+  detach();
+  certs.stop();
+  await webhook.close(config.shutdownDeadlineMs);
+  logger.info({}, 'webhook stopped');
+  try {
+    destination.flushSync();
+  } catch {
+    // not opened yet: nothing buffered
+  }
 }

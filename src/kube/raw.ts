@@ -1,0 +1,53 @@
+// Plain-JSON GETs against the API server. client-node's typed list calls turn
+// timestamps into Date objects while watch events carry strings; informers that
+// feed one index need both in the same (wire) form, so they list with this.
+import http from 'node:http';
+import https from 'node:https';
+import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** GET path on the current cluster and parse the JSON body. Non-2xx throws ApiException with .code. */
+export async function getJson<T = unknown>(kc: KubeConfig, path: string, signal?: AbortSignal): Promise<T> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('no current cluster in the kubeconfig');
+  const url = new URL(cluster.server.replace(/\/$/, '') + path);
+  const opts: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json' } };
+  await kc.applyToHTTPSOptions(opts);
+  const transport = url.protocol === 'http:' ? http : https;
+  return new Promise<T>((resolve, reject) => {
+    const req = transport.request(url, { ...opts, ...(signal ? { signal } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const status = res.statusCode ?? 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (status >= 200 && status < 300) chunks.push(c);
+        else if (size <= MAX_ERROR_BODY) chunks.push(c);
+      });
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (status < 200 || status >= 300) {
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // not JSON: keep the text
+          }
+          const message = (body as { message?: unknown })?.message;
+          reject(new ApiException(status, `GET ${path}: HTTP ${status}${typeof message === 'string' ? `: ${message}` : ''}`,
+            body, res.headers as Record<string, string>));
+          return;
+        }
+        try {
+          resolve(JSON.parse(text) as T);
+        } catch (err) {
+          reject(new Error(`GET ${path}: response is not JSON: ${(err as Error).message}`));
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -1,0 +1,261 @@
+// The HTTPS adapter of the restore webhook: parse and validate the AdmissionReview,
+// call the pure decision, answer with an AdmissionReview. It never denies a pod:
+// every answer it builds has allowed: true, and on its own failures it answers an
+// error status, which the API server ignores (failurePolicy: Ignore).
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from '../src/log.ts';
+import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './admission.ts';
+import type { Decision, DecisionInput, RestorePolicy } from './decision.ts';
+import type { AdmissionOutcome, WebhookMetrics } from './metrics.ts';
+import type { RestoreIndex } from './restore-index.ts';
+import { InvalidReviewError, parseAdmissionReview, uidOf } from './review.ts';
+
+/** Whether the informer caches hold the cluster's state yet. */
+export interface Readiness {
+  synced(): boolean;
+  /** Names of the caches still waiting for their initial list. */
+  unsynced(): string[];
+}
+
+export interface WebhookAppDeps {
+  index: RestoreIndex;
+  decide: (input: DecisionInput) => Decision;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  clock: () => Date;
+  policy: RestorePolicy;
+  readiness: Readiness;
+  /** True once shutdown began: /readyz turns 503 so the Service stops routing here. */
+  draining?: () => boolean;
+  /** Largest body accepted on /mutate; larger gets 413. */
+  maxBodyBytes: number;
+}
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+/** An error answered with its own status and message (bad input, not a bug of ours). */
+class HttpError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string) {
+    super(message);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+function sendJson(res: Response, status: number, body: unknown): void {
+  res.status(status).type('application/json').send(JSON.stringify(body));
+}
+
+/** The pod's name for logs: pods made by controllers only have a generateName at CREATE. */
+function podName(request: AdmissionRequest): string | undefined {
+  if (request.name) return request.name;
+  const meta = (request.object as { metadata?: { name?: unknown; generateName?: unknown } } | undefined)?.metadata;
+  if (typeof meta?.name === 'string' && meta.name !== '') return meta.name;
+  return typeof meta?.generateName === 'string' ? `${meta.generateName}*` : undefined;
+}
+
+/** What the adapter answers: the decision, or "unchanged" for its own reasons (not synced). */
+type Answer = Decision | { kind: 'unchanged'; reason: string };
+
+export function buildAdmissionResponse(uid: string, decision: Answer): AdmissionReview {
+  const response: AdmissionResponse = { uid, allowed: true };
+  if (decision.kind === 'patch' && decision.patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(decision.patch)).toString('base64');
+  }
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
+}
+
+/** The express app, built from its dependencies only: tests build it without a cluster. */
+export function createWebhookApp(deps: WebhookAppDeps): express.Express {
+  const { logger, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  // ETags would hash every response body; nobody caches admission answers.
+  app.set('etag', false);
+
+  app.get('/livez', (_req, res) => {
+    sendJson(res, 200, { status: 'ok' });
+  });
+
+  app.get('/readyz', (_req, res) => {
+    if (deps.draining?.()) {
+      sendJson(res, 503, { status: 'shutting down', unsynced: [] });
+    } else if (deps.readiness.synced()) {
+      sendJson(res, 200, { status: 'ok' });
+    } else {
+      sendJson(res, 503, { status: 'not ready', unsynced: deps.readiness.unsynced() });
+    }
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    const text = await metrics.registry.metrics();
+    res.status(200).type(metrics.registry.contentType).send(text);
+  });
+
+  const rawJson = express.raw({ type: JSON_TYPES, limit: deps.maxBodyBytes });
+  app.post('/mutate', (req, res, next) => {
+    res.locals.started = performance.now();
+    // req.is: null without a body, false for another type.
+    const type = req.is(JSON_TYPES);
+    if (type === null) return next(new HttpError(400, 'empty-body', 'request body is empty: expected an AdmissionReview'));
+    if (type === false) {
+      return next(new HttpError(415, 'unsupported-media-type',
+        `Content-Type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? '')}`));
+    }
+    rawJson(req, res, next);
+  }, (req, res, next) => {
+    const started = res.locals.started as number;
+    const raw = req.body as Buffer | undefined;
+    if (raw === undefined || raw.length === 0) {
+      return next(new HttpError(400, 'empty-body', 'request body is empty: expected an AdmissionReview'));
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      return next(new HttpError(400, 'invalid-json', `request body is not valid JSON: ${(err as Error).message}`));
+    }
+    res.locals.uid = uidOf(body);
+    let request: AdmissionRequest;
+    try {
+      request = parseAdmissionReview(body);
+    } catch (err) {
+      if (err instanceof InvalidReviewError) {
+        return next(new HttpError(400, 'invalid-review', `not an admission.k8s.io/v1 AdmissionReview: ${err.message}`));
+      }
+      throw err;
+    }
+    res.locals.request = request;
+
+    // Before the caches hold the cluster, "the source pod is gone" cannot be told from
+    // "not listed yet": restoring then could clone a running pod, so the pod starts fresh.
+    const decision: Answer = deps.readiness.synced()
+      ? deps.decide({ request, index: deps.index, policy: deps.policy, now: deps.clock() })
+      : { kind: 'unchanged', reason: 'index-not-synced' };
+    const review = buildAdmissionResponse(request.uid, decision);
+    sendJson(res, 200, review);
+
+    const durationMs = performance.now() - started;
+    const outcome: AdmissionOutcome = review.response!.patch ? 'patched' : 'unchanged';
+    metrics.recordAdmission(outcome, decision.reason, durationMs / 1000);
+    if (outcome === 'patched') {
+      const restored = decision.kind === 'patch' ? decision.restored : [];
+      logger.info({ namespace: request.namespace, pod: podName(request), uid: request.uid, reason: decision.reason,
+        outcome, durationMs, restored }, 'pod restored from checkpoint');
+    } else if (logger.isLevelEnabled('debug')) {
+      logger.debug({ namespace: request.namespace, pod: podName(request), uid: request.uid, reason: decision.reason,
+        outcome, durationMs, operation: request.operation }, 'admission unchanged');
+    }
+  });
+
+  app.use((req, res) => {
+    sendJson(res, 404, { message: `no route for ${req.method} ${req.path}` });
+  });
+
+  // Express 5 routes both thrown errors and body-parser failures here.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const started = res.locals.started as number | undefined;
+    const durationMs = started === undefined ? undefined : performance.now() - started;
+    const uid = res.locals.uid as string | undefined;
+    const request = res.locals.request as AdmissionRequest | undefined;
+    let status: number;
+    let reason: string;
+    let message: string;
+    if (err instanceof HttpError) {
+      ({ status, reason, message } = err);
+    } else if (isBodyParserError(err)) {
+      status = err.status;
+      reason = err.type === 'entity.too.large' ? 'body-too-large' : err.type;
+      message = err.type === 'entity.too.large'
+        ? `request body is larger than the limit of ${deps.maxBodyBytes} bytes`
+        : err.message;
+    } else {
+      status = 500;
+      reason = 'internal-error';
+      message = 'internal error while deciding on the pod; see the webhook logs';
+    }
+    if (durationMs !== undefined) metrics.recordAdmission('error', reason, durationMs / 1000);
+    const fields = { namespace: request?.namespace, pod: request ? podName(request) : undefined, uid, reason,
+      outcome: 'error', durationMs, status, path: req.path };
+    if (status >= 500) logger.error({ ...fields, err }, 'admission failed');
+    else logger.warn({ ...fields, error: message }, 'rejected admission request');
+    if (res.headersSent) return;
+    sendJson(res, status, { message });
+  });
+
+  return app;
+}
+
+interface BodyParserError {
+  status: number;
+  type: string;
+  message: string;
+}
+
+function isBodyParserError(err: unknown): err is BodyParserError {
+  const e = err as Partial<BodyParserError> | null;
+  return typeof e === 'object' && e !== null && typeof e.status === 'number' && e.status >= 400 && e.status < 500
+    && typeof e.type === 'string';
+}
+
+export interface TlsMaterial {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
+export interface StartWebhookServerOptions {
+  app: express.Express;
+  tls: TlsMaterial;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+}
+
+/** Listens with TLS; resolves once the socket is bound. Certificates can be swapped with server.setSecureContext. */
+export async function startWebhookServer(opts: StartWebhookServerOptions): Promise<https.Server> {
+  const server = https.createServer({
+    cert: opts.tls.cert,
+    key: opts.tls.key,
+    minVersion: 'TLSv1.2',
+    // The API server keeps connections open between reviews.
+    keepAliveTimeout: 65_000,
+    headersTimeout: 20_000,
+    requestTimeout: 30_000,
+  }, opts.app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+export function serverPort(server: https.Server): number {
+  return (server.address() as AddressInfo).port;
+}
+
+/**
+ * Stops accepting connections and waits for in-flight requests, at most deadlineMs;
+ * then drops what is left. Idle keep-alive connections are closed at once.
+ */
+export async function closeWebhookServer(server: https.Server, deadlineMs: number): Promise<void> {
+  if (!server.listening) return;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      server.closeAllConnections();
+      resolve();
+    }, deadlineMs);
+  });
+  await Promise.race([closed, deadline]);
+  clearTimeout(timer);
+}
