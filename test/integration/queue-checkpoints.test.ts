@@ -55,7 +55,7 @@ describe('checkpoint queues', () => {
       for (const j of fire(pods(3, 'node-a')).jobs) await queues.enqueue(j);
       const q = queues.queue('kcr-node-node-a');
       const counts = await q.getJobCounts('wait', 'delayed', 'active');
-      expect(counts.wait + counts.delayed + counts.active).toBe(3);
+      expect((counts.wait ?? 0) + (counts.delayed ?? 0) + (counts.active ?? 0)).toBe(3);
       const stored = await q.getJob(jobs[0]!.jobId);
       expect(stored?.data).toEqual(jobs[0]!.data);
       expect(stored?.opts).toMatchObject({ attempts: 5, backoff: { type: 'exponential', delay: 5000 } });
