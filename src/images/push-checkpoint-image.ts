@@ -71,7 +71,7 @@ export async function pushCheckpointImage(client: RegistryClient, input: PushChe
   if (layer && (await client.blobExists(repository, layer.digest))) {
     layerSkipped = true;
   } else {
-    layer = await uploadLayer(client, input.archivePath, repository, compression);
+    layer = await uploadLayer(client, input.archivePath, repository, compression, st.size);
     if (layer.size === 0 || (compression === 'none' && layer.size !== st.size)) {
       throw sourceError(`checkpoint archive ${input.archivePath} changed while it was read (${layer.size} of ${st.size} bytes)`);
     }
@@ -125,6 +125,7 @@ async function uploadLayer(
   path: string,
   repository: string,
   compression: LayerCompression,
+  fileSize: number,
 ): Promise<LayerDigests> {
   const file = createReadStream(path, { highWaterMark: READ_CHUNK });
   const raw = new HashingStream({ highWaterMark: READ_CHUNK });
@@ -143,6 +144,7 @@ async function uploadLayer(
     body,
     () => stored.digest,
     () => stored.bytes,
+    compression === 'none' ? fileSize : undefined,
   );
   return { digest: stored.digest, size: stored.bytes, diffId: raw.digest };
 }

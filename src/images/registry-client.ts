@@ -75,7 +75,13 @@ export class RegistryClient {
    * PATCH (a single chunk, so OCI-Chunk-Min-Length never applies), then PUT ?digest=.
    * `digestAfter` is called after the body ended; `sizeAfter` to verify the registry got it all.
    */
-  async pushBlobStream(repository: string, body: Readable, digestAfter: () => string, sizeAfter: () => number): Promise<void> {
+  async pushBlobStream(
+    repository: string,
+    body: Readable,
+    digestAfter: () => string,
+    sizeAfter: () => number,
+    knownSize?: number,
+  ): Promise<void> {
     let location: string;
     try {
       location = await this.#startUpload(repository);
@@ -86,7 +92,16 @@ export class RegistryClient {
     let patched: HttpResponse;
     try {
       patched = await this.#send(
-        { method: 'PATCH', url: location, headers: { 'content-type': 'application/octet-stream' }, body },
+        {
+          method: 'PATCH',
+          url: location,
+          // A known length avoids chunked transfer encoding (the registry reads a plain body).
+          headers: {
+            'content-type': 'application/octet-stream',
+            ...(knownSize !== undefined ? { 'content-length': String(knownSize) } : {}),
+          },
+          body,
+        },
         pushScope(repository),
         repository,
       );

@@ -28,6 +28,8 @@ export interface RegistryOptions {
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: { cert: string; key: string };
   port?: number;
+  /** Parent directory for the temp dir (storage), e.g. '/dev/shm' to take the disk out of a bench. */
+  parentDir?: string;
 }
 
 export interface RegistryServer {
@@ -44,7 +46,7 @@ export interface RegistryServer {
 }
 
 export async function startRegistry(options: RegistryOptions = {}): Promise<RegistryServer> {
-  const dir = await mkdtemp(join(tmpdir(), 'kcr-registry-'));
+  const dir = await mkdtemp(join(options.parentDir ?? tmpdir(), 'kcr-registry-'));
   const storageDir = join(dir, 'storage');
   await mkdir(storageDir);
   const port = options.port ?? (await freePort());
