@@ -97,7 +97,7 @@ describe('kustomizations', () => {
 
   it('exist for manifests, its parts, samples, the cert-manager overlay and redis', () => {
     const dirs = kustomizations.map((k) => relative(ROOT, dirname(k.file))).sort();
-    for (const want of ['manifests', 'manifests/crds', 'manifests/rbac', 'manifests/webhook', 'manifests/samples', 'manifests/overlays/cert-manager', 'redis']) {
+    for (const want of ['manifests', 'manifests/namespace', 'manifests/crds', 'manifests/rbac', 'manifests/policies', 'manifests/webhook', 'manifests/controller', 'manifests/agent', 'manifests/samples', 'manifests/overlays/cert-manager', 'redis']) {
       expect(dirs).toContain(want);
     }
   });
@@ -107,6 +107,7 @@ describe('kustomizations', () => {
       const dir = dirname(k.file);
       const refs: string[] = [
         ...((k.obj.resources as string[] | undefined) ?? []),
+        ...((k.obj.transformers as string[] | undefined) ?? []),
         ...((k.obj.patches as { path?: string }[] | undefined) ?? []).flatMap((p) => (p.path ? [p.path] : [])),
         ...((k.obj.configMapGenerator as { files?: string[] }[] | undefined) ?? []).flatMap((g) => g.files ?? []),
       ];
@@ -123,9 +124,18 @@ describe('kustomizations', () => {
     const top = kustomizations.find((k) => relative(ROOT, k.file) === 'manifests/kustomization.yaml')!;
     expect(top.obj.namespace).toBe('kcr-system');
     const resources = top.obj.resources as string[];
-    for (const r of ['namespace.yaml', 'crds', 'rbac', 'webhook', 'controller/deployment.yaml', 'agent/daemonset.yaml', '../redis']) {
+    for (const r of ['namespace', 'crds', 'rbac', 'policies', 'webhook', 'controller', 'agent', '../redis']) {
       expect(resources).toContain(r);
     }
+  });
+
+  it('the cert-manager overlay installs the same parts as the top-level one', () => {
+    const top = kustomizations.find((k) => relative(ROOT, k.file) === 'manifests/kustomization.yaml')!;
+    const overlay = kustomizations.find((k) => relative(ROOT, k.file) === 'manifests/overlays/cert-manager/kustomization.yaml')!;
+    const parts = (k: Doc): string[] =>
+      (k.obj.resources as string[]).map((r) => relative(ROOT, join(dirname(k.file), r))).filter((p) => !p.startsWith('manifests/overlays/'));
+    expect(parts(overlay).sort()).toEqual(parts(top).sort());
+    expect(overlay.obj.namespace).toBe(top.obj.namespace);
   });
 
   it('every YAML file under manifests/ and redis/ is reachable from some kustomization or is a sample', () => {
@@ -135,6 +145,7 @@ describe('kustomizations', () => {
       const dir = dirname(k.file);
       for (const r of [
         ...((k.obj.resources as string[] | undefined) ?? []),
+        ...((k.obj.transformers as string[] | undefined) ?? []),
         ...((k.obj.patches as { path?: string }[] | undefined) ?? []).flatMap((p) => (p.path ? [p.path] : [])),
       ]) {
         named.add(join(dir, r));
