@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { podIdentity } from '../../../webhooks/identity.ts';
+import { indexOf, replicaSet } from './builders.ts';
+
+const owner = (kind: string, name: string, controller = true) => ({ apiVersion: 'apps/v1', kind, name, uid: `${kind}-${name}`, controller });
+
+describe('podIdentity', () => {
+  const index = indexOf([['ReplicaSet', replicaSet('web-abc', 'shop', 'web')], ['ReplicaSet', replicaSet('solo-1', 'shop', undefined)]]);
+
+  it.each([
+    ['StatefulSet pod: its stable name', { name: 'db-2', ownerReferences: [owner('StatefulSet', 'db')] }, { identity: 'db-2', kind: 'StatefulSet', workload: 'db' }],
+    ['ReplicaSet pod: the Deployment of the indexed ReplicaSet', { generateName: 'web-abc-', ownerReferences: [owner('ReplicaSet', 'web-abc')] }, { identity: 'web', kind: 'Deployment', workload: 'web' }],
+    ['ReplicaSet pod, ReplicaSet unknown: Deployment from pod-template-hash', { labels: { 'pod-template-hash': '5f7d' }, ownerReferences: [owner('ReplicaSet', 'shop-api-5f7d')] }, { identity: 'shop-api', kind: 'Deployment', workload: 'shop-api' }],
+    ['ReplicaSet pod, unknown ReplicaSet without hash: the ReplicaSet', { ownerReferences: [owner('ReplicaSet', 'x-1')] }, { identity: 'x-1', kind: 'ReplicaSet', workload: 'x-1' }],
+    ['ReplicaSet without Deployment: the ReplicaSet', { ownerReferences: [owner('ReplicaSet', 'solo-1')] }, { identity: 'solo-1', kind: 'ReplicaSet', workload: 'solo-1' }],
+    ['bare pod: its name', { name: 'scratch' }, { identity: 'scratch', kind: 'Pod', workload: 'scratch' }],
+    ['non-controller owner is ignored', { name: 'p', ownerReferences: [owner('ConfigMap', 'c', false)] }, { identity: 'p', kind: 'Pod', workload: 'p' }],
+    ['Job pod: the Job', { generateName: 'j-', ownerReferences: [owner('Job', 'nightly')] }, { identity: 'nightly', kind: 'Job', workload: 'nightly' }],
+  ])('%s', (_name, metadata, expected) => {
+    expect(podIdentity(metadata, 'shop', index)).toEqual(expected);
+  });
+
+  it('has none for a pod without a name that needs one', () => {
+    expect(podIdentity({ generateName: 'x-' }, 'shop', index)).toBeUndefined();
+    expect(podIdentity({ ownerReferences: [owner('StatefulSet', 'db')] }, 'shop', index)).toBeUndefined();
+    expect(podIdentity(null, 'shop', index)).toBeUndefined();
+  });
+
+  it('looks the ReplicaSet up in the pod\'s namespace only', () => {
+    expect(podIdentity({ ownerReferences: [owner('ReplicaSet', 'web-abc')] }, 'other', index)).toEqual({ identity: 'web-abc', kind: 'ReplicaSet', workload: 'web-abc' });
+  });
+});
