@@ -25,11 +25,13 @@ export interface CertificateRotatorOptions {
 }
 
 const MIN_DELAY_MS = 1000;
+/** setTimeout fires at once for larger delays (a 32-bit signed millisecond count). */
+const MAX_DELAY_MS = 2 ** 31 - 1;
 
-/** Time until the next check: the renewal time if sooner than the interval, never below 1 s. Pure. */
+/** Time until the next check: the renewal time if sooner than the interval, within [1 s, ~24.8 days]. Pure. */
 export function nextCheckDelayMs(certPem: string, now: Date, checkIntervalMs: number): number {
   const untilRenewal = renewalTime(certPem).getTime() - now.getTime();
-  return Math.max(MIN_DELAY_MS, Math.min(checkIntervalMs, untilRenewal));
+  return Math.min(MAX_DELAY_MS, Math.max(MIN_DELAY_MS, Math.min(checkIntervalMs, untilRenewal)));
 }
 
 export class CertificateRotator implements ServingCertificateSource {

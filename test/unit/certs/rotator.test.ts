@@ -54,6 +54,11 @@ describe('nextCheckDelayMs', () => {
   ])('%s', (_label, t, expected) => {
     expect(nextCheckDelayMs(cert, new Date(t), HOUR)).toBe(expected);
   });
+
+  it('never exceeds what setTimeout can wait (it would fire at once)', () => {
+    const long = generateCertificateBundle({ serviceName: 's', namespace: 'n', validityDays: 3650, now: t0 }).cert;
+    expect(nextCheckDelayMs(long, t0, 365 * DAY)).toBe(2 ** 31 - 1);
+  });
 });
 
 describe('CertificateRotator', () => {
