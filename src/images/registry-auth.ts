@@ -32,9 +32,11 @@ export class RegistryAuth {
 
   /** The Authorization header for a request needing `scope`, if one is known. */
   headerFor(scope: string): string | undefined {
-    const t = this.#tokens.get(scope);
     // Renew a little early so a request does not race the expiry.
-    if (t && t.expiresAt - 5_000 > this.#now()) return `Bearer ${t.token}`;
+    const now = this.#now() + 5_000;
+    for (const [granted, t] of this.#tokens) {
+      if (t.expiresAt > now && scopeCovers(granted, scope)) return `Bearer ${t.token}`;
+    }
     if (this.#basic && this.#credentials) return basicHeader(this.#credentials);
     return undefined;
   }
@@ -110,6 +112,18 @@ export class RegistryAuth {
     const seconds = typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : DEFAULT_TOKEN_SECONDS;
     return { token, expiresAt: started + seconds * 1000 };
   }
+}
+
+/** `repository:a/b:pull,push` covers `repository:a/b:pull` (same resource, a superset of actions). */
+export function scopeCovers(granted: string, wanted: string): boolean {
+  if (granted === wanted) return true;
+  const split = (s: string) => {
+    const i = s.lastIndexOf(':');
+    return { resource: s.slice(0, i), actions: new Set(s.slice(i + 1).split(',')) };
+  };
+  const g = split(granted);
+  const w = split(wanted);
+  return g.resource === w.resource && [...w.actions].every((a) => g.actions.has(a) || g.actions.has('*'));
 }
 
 function basicHeader(c: RegistryCredentials): string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseWwwAuthenticate } from '../../../src/images/www-authenticate.ts';
+import { scopeCovers } from '../../../src/images/registry-auth.ts';
 
 describe('parseWwwAuthenticate', () => {
   it('reads a Bearer challenge whose scope holds a comma', () => {
@@ -34,4 +35,15 @@ describe('parseWwwAuthenticate', () => {
   it('skips a token68 credential', () => {
     expect(parseWwwAuthenticate('Negotiate abc123==, Bearer realm="r"').map((c) => c.scheme)).toEqual(['negotiate', 'bearer']);
   });
+});
+
+describe('scopeCovers', () => {
+  it.each([
+    ['repository:a/b:pull,push', 'repository:a/b:pull', true],
+    ['repository:a/b:pull,push', 'repository:a/b:pull,push', true],
+    ['repository:a/b:*', 'repository:a/b:delete', true],
+    ['repository:a/b:pull', 'repository:a/b:pull,push', false],
+    ['repository:a/b:pull,push', 'repository:a/c:pull', false],
+    ['repository:a/b:pull,push', 'repository:a/b:delete', false],
+  ])('%s covers %s: %s', (granted, wanted, covers) => expect(scopeCovers(granted, wanted)).toBe(covers));
 });
