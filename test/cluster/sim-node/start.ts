@@ -1,6 +1,7 @@
 // Starts N simulated nodes in this process. Node identities (kubeconfig + kubelet TLS) come
 // from an injected factory, so the same code runs against the local cluster's PKI
 // (local-identity.ts) or any other CA a test brings.
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { silentLogger, type Logger } from '../../../src/log.ts';
@@ -20,7 +21,14 @@ export interface StartSimulatedNodesOptions {
   count?: number;
   /** Node names are <prefix><i>, i from 1. Default "sim-node-". */
   namePrefix?: string;
-  /** Node i gets 127.0.0.<firstIpOctet + i - 1>. Default 11. */
+  /**
+   * The nodes' InternalIP (they listen there, each on its own port). Default: this machine's
+   * first non-loopback IPv4 address, because the API server's node proxy refuses loopback
+   * addresses ("address not allowed": only global unicast IPs are proxied). 'loopback' gives
+   * node i its own 127.0.0.<firstIpOctet + i - 1> instead (direct calls only, no node proxy).
+   */
+  address?: string;
+  /** With address 'loopback': node i gets 127.0.0.<firstIpOctet + i - 1>. Default 11. */
   firstIpOctet?: number;
   identity: NodeIdentityFactory;
   /** Node i keeps its archives in <checkpointRoot>/<name>/checkpoints. */
@@ -46,17 +54,26 @@ export function nodeIp(firstIpOctet: number, index: number): string {
   return `127.0.0.${last}`;
 }
 
+/** This machine's first non-internal IPv4 address; undefined when it has none. */
+export function hostAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return undefined;
+}
+
 export async function startSimulatedNodes(opts: StartSimulatedNodesOptions): Promise<SimulatedNodes> {
   const count = opts.count ?? 2;
   const prefix = opts.namePrefix ?? 'sim-node-';
   const first = opts.firstIpOctet ?? 11;
+  const shared = opts.address === 'loopback' ? undefined : (opts.address ?? hostAddress());
   const registry = opts.registry ?? createRegistryClient();
   const logger = opts.logger ?? silentLogger();
   const nodes: SimulatedNode[] = [];
   try {
     for (let i = 0; i < count; i++) {
       const name = `${prefix}${i + 1}`;
-      const ip = nodeIp(first, i);
+      const ip = shared ?? nodeIp(first, i);
       const id = await opts.identity(name, ip);
       const node = new SimulatedNode({
         name,
