@@ -1,6 +1,7 @@
 // Thin shell: put the CA into every webhook entry of the MutatingWebhookConfiguration,
 // writing only when the merged bundle differs from what is there.
 import type { Logger } from '../src/log.ts';
+import { apiStatus } from './apiErrors.ts';
 import { mergeCaBundle } from './caBundle.ts';
 
 /** The webhook configuration's caBundles (decoded PEM, '' when unset), one per webhook entry. */
@@ -16,13 +17,27 @@ export interface PublishCaDeps {
   log?: Logger;
 }
 
+const MAX_ATTEMPTS = 3;
+/**
+ * The configuration changed between our read and our write: 409, or 422 from the
+ * JSON patch `test` of the resourceVersion (what kube-apiserver answers for it).
+ */
+const isConcurrentChange = (err: unknown) => apiStatus(err) === 409 || apiStatus(err) === 422;
+
 /** Returns whether a write happened. Rejects (e.g. 404) when the configuration is missing. */
 export async function publishCaBundle(deps: PublishCaDeps, configurationName: string, caCert: string): Promise<boolean> {
-  const current = await deps.target.getCaBundles(configurationName);
-  if (current.length === 0) return false; // no webhook entries to point at us
-  const merged = mergeCaBundle(current, caCert, deps.now());
-  if (current.every((pem) => pem === merged)) return false;
-  await deps.target.patchCaBundle(configurationName, merged);
-  deps.log?.info({ configuration: configurationName }, 'patched caBundle into the webhook configuration');
-  return true;
+  for (let attempt = 1; ; attempt++) {
+    const current = await deps.target.getCaBundles(configurationName);
+    if (current.length === 0) return false; // no webhook entries to point at us
+    const merged = mergeCaBundle(current, caCert, deps.now());
+    if (current.every((pem) => pem === merged)) return false;
+    try {
+      await deps.target.patchCaBundle(configurationName, merged);
+    } catch (err) {
+      if (attempt >= MAX_ATTEMPTS || !isConcurrentChange(err)) throw err;
+      continue; // re-read and merge again: keeps CAs another replica just added
+    }
+    deps.log?.info({ configuration: configurationName }, 'patched caBundle into the webhook configuration');
+    return true;
+  }
 }

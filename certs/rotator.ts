@@ -41,6 +41,7 @@ export class CertificateRotator implements ServingCertificateSource {
   #current: CertificateBundle | undefined;
   #timer: unknown;
   #stopped = false;
+  #publishFailed = false;
 
   constructor(opts: CertificateRotatorOptions) {
     this.#opts = {
@@ -64,7 +65,7 @@ export class CertificateRotator implements ServingCertificateSource {
   async start(): Promise<CertificateBundle> {
     this.#stopped = false;
     const bundle = await this.check();
-    this.#schedule(nextCheckDelayMs(bundle.cert, this.#opts.now(), this.#opts.checkIntervalMs));
+    this.#schedule(this.#delayAfter(bundle));
     return bundle;
   }
 
@@ -81,7 +82,9 @@ export class CertificateRotator implements ServingCertificateSource {
       // Before switching the served cert, so the API server already trusts the new CA.
       try {
         await this.#opts.publishCa(bundle.caCert);
+        this.#publishFailed = false;
       } catch (err) {
+        this.#publishFailed = true;
         this.#opts.log?.error({ err }, 'could not publish the CA into the webhook configuration');
       }
     }
@@ -94,6 +97,12 @@ export class CertificateRotator implements ServingCertificateSource {
     return bundle;
   }
 
+  /** A failed CA publish is retried as soon as a failed check. */
+  #delayAfter(bundle: CertificateBundle): number {
+    const next = nextCheckDelayMs(bundle.cert, this.#opts.now(), this.#opts.checkIntervalMs);
+    return this.#publishFailed ? Math.min(next, this.#opts.retryIntervalMs) : next;
+  }
+
   #schedule(delayMs: number): void {
     if (this.#stopped) return;
     this.#timer = this.#opts.timers.setTimeout(() => void this.#tick(), delayMs);
@@ -103,7 +112,7 @@ export class CertificateRotator implements ServingCertificateSource {
     this.#timer = undefined;
     try {
       const bundle = await this.check();
-      this.#schedule(nextCheckDelayMs(bundle.cert, this.#opts.now(), this.#opts.checkIntervalMs));
+      this.#schedule(this.#delayAfter(bundle));
     } catch (err) {
       this.#opts.log?.error({ err }, 'certificate check failed; retrying');
       this.#schedule(this.#opts.retryIntervalMs);

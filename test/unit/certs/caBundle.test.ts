@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { generateCertificateBundle, mergeCaBundle, publishCaBundle, splitPemBundle } from '../../../certs/index.ts';
-import { FakeCaBundleTarget } from './fakes.ts';
+import { FakeCaBundleTarget, apiError } from './fakes.ts';
 
 const DAY = 86_400_000;
 const t0 = new Date('2026-01-01T00:00:00Z');
@@ -65,6 +65,40 @@ describe('publishCaBundle', () => {
     target.configs.set('kcr-restore', []);
     expect(await publishCaBundle({ target, now }, 'kcr-restore', caNew)).toBe(false);
     expect(target.patches).toHaveLength(0);
+  });
+
+  it('re-reads and merges again when the configuration changed under it (422 from the JSON patch test, 409)', async () => {
+    for (const code of [422, 409]) {
+      const target = new FakeCaBundleTarget();
+      target.configs.set('kcr-restore', [caOld]);
+      const patch = target.patchCaBundle.bind(target);
+      let calls = 0;
+      target.patchCaBundle = async (name, pem) => {
+        if (++calls === 1) {
+          target.configs.set('kcr-restore', [caMid]); // another replica published caMid meanwhile
+          throw apiError(code);
+        }
+        return patch(name, pem);
+      };
+      expect(await publishCaBundle({ target, now }, 'kcr-restore', caNew)).toBe(true);
+      expect(fps(target.configs.get('kcr-restore')![0]!)).toEqual([fp(caNew), fp(caMid)]);
+    }
+  });
+
+  it('gives up after repeated conflicts and on other errors', async () => {
+    const target = new FakeCaBundleTarget();
+    target.configs.set('kcr-restore', [caOld]);
+    let calls = 0;
+    target.patchCaBundle = async () => {
+      calls++;
+      throw apiError(409);
+    };
+    await expect(publishCaBundle({ target, now }, 'kcr-restore', caNew)).rejects.toMatchObject({ code: 409 });
+    expect(calls).toBe(3);
+    target.patchCaBundle = async () => {
+      throw apiError(403);
+    };
+    await expect(publishCaBundle({ target, now }, 'kcr-restore', caNew)).rejects.toMatchObject({ code: 403 });
   });
 
   it('rejects with the API status when the configuration does not exist', async () => {

@@ -130,11 +130,18 @@ describe('CertificateRotator', () => {
     s.rotator.stop();
   });
 
-  it('still serves when the webhook configuration is missing (CA publish fails, logged)', async () => {
+  it('still serves when the webhook configuration is missing, and retries the CA publish sooner', async () => {
     const s = setup();
     s.target.configs.clear();
     const b = await s.rotator.start();
     expect(b.cert).toContain('BEGIN CERTIFICATE');
+    expect(s.timers.delays()).toEqual([30_000]);
+    // The configuration gets installed; the next check publishes and goes back to the interval.
+    s.target.configs.set('kcr-restore', ['']);
+    s.timers.fireAll();
+    await settle();
+    expect(s.target.configs.get('kcr-restore')![0]).toBe(b.caCert);
+    expect(s.timers.delays()).toEqual([HOUR]);
     s.rotator.stop();
   });
 
