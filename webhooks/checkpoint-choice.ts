@@ -77,8 +77,10 @@ export function candidatesFor(
   index: RestoreIndex,
   namespace: string,
   identity: PodIdentity,
+  podName: string | undefined,
   container: string,
   image: string,
+  now: Date,
 ): Candidates {
   const eligible: IndexedCheckpoint[] = [];
   let rejection: Rejection = 'no-checkpoint';
@@ -93,7 +95,7 @@ export function candidatesFor(
       rejection = furthest(rejection, 'source-alive');
       continue;
     }
-    if (restoredIntoLivingPod(index, cp)) {
+    if (restoredIntoLivingPod(index, cp) || index.reservedForOther(namespace, cp.name, podName, now)) {
       rejection = furthest(rejection, 'checkpoint-in-use');
       continue;
     }

@@ -61,6 +61,9 @@ export type Decision =
       /** Every container of the patched pod that starts from a checkpoint. */
       restored: RestoredContainer[];
       identity: string;
+      /** The pod's namespace and name (undefined for generateName pods): for index.noteRestore. */
+      namespace: string;
+      podName: string | undefined;
       /** How the pod opted in. */
       via: OptInSurface;
       /** The pinned kubernetes.io/arch, when the checkpoints recorded one. */
@@ -93,7 +96,7 @@ interface Container {
   image: string;
 }
 
-function decideUnchecked({ request, index, policy }: DecisionInput): Decision {
+function decideUnchecked({ request, index, policy, now }: DecisionInput): Decision {
   const kind = record(request.kind);
   const resource = record(request.resource);
   if (kind.kind !== 'Pod' || resource.resource !== 'pods' || str(kind.group) !== undefined || str(request.subResource) !== undefined) {
@@ -112,6 +115,7 @@ function decideUnchecked({ request, index, policy }: DecisionInput): Decision {
   if (!isRecord(spec) || !Array.isArray(spec.containers)) return unchanged('malformed');
 
   const annotations = stringMap(metadata.annotations);
+  const podName = str(metadata.name) ?? str(request.name);
   const identity = podIdentity(metadata, namespace, index);
   const opt = optIn(index, namespace, stringMap(metadata.labels), annotations, identity);
   if (!opt.optedIn) return unchanged(opt.reason, identity?.identity);
@@ -133,7 +137,7 @@ function decideUnchecked({ request, index, policy }: DecisionInput): Decision {
   }
 
   const fresh = containers.filter((c) => !recognised.has(c.name));
-  const candidates = new Map(fresh.map((c) => [c.name, candidatesFor(index, namespace, identity, c.name, c.image)]));
+  const candidates = new Map(fresh.map((c) => [c.name, candidatesFor(index, namespace, identity, podName, c.name, c.image, now)]));
   const architecture = targetArchitecture(spec, [...recognised.values()], [...candidates.values()].map((x) => x.eligible));
 
   const chosen = new Map<string, IndexedCheckpoint>();
@@ -155,6 +159,8 @@ function decideUnchecked({ request, index, policy }: DecisionInput): Decision {
     patch,
     restored: plan.containers.map((c) => ({ container: c.name, checkpoint: c.checkpoint, image: c.image })),
     identity: identity.identity,
+    namespace,
+    podName,
     via: opt.via,
     architecture,
   };

@@ -3,6 +3,12 @@
 // (webhooks/trim.ts) and keeps lookup maps so one admission costs a few Map lookups,
 // never a scan over all checkpoints or pods. Nothing here does I/O.
 //
+// Reservations: two replacement pods admitted within the informer's lag (a node dies, the
+// ReplicaSet recreates all its pods at once) would both see the newest checkpoint as free.
+// After answering with a patch the server calls noteRestore(decision, now); until the
+// informer delivers the restored pod (or the reservation expires) decide() treats those
+// checkpoints as in use. It covers one webhook replica; replicas do not share it.
+//
 // Pins (for RestoreRequest): a Checkpoint carrying the annotation kcr.io/pinned: "true"
 // (PINNED_ANNOTATION) sorts before every unpinned checkpoint of its namespace, identity and
 // container; the controller sets it before recreating the pod and removes it afterwards.
@@ -41,6 +47,16 @@ export const INDEXED_KINDS: readonly IndexedKind[] = [
   'StatefulSet',
 ];
 
+/** What noteRestore needs from a Decision (structural, so this file does not import decision.ts). */
+export type RestoreNote =
+  | { kind: 'patch'; namespace: string; podName: string | undefined; restored: readonly { checkpoint: string }[] }
+  | { kind: 'unchanged' };
+
+interface Reservation {
+  pod: string | undefined;
+  untilMs: number;
+}
+
 const SEP = '\u0000';
 const k2 = (a: string, b: string): string => `${a}${SEP}${b}`;
 const k3 = (a: string, b: string, c: string): string => `${a}${SEP}${b}${SEP}${c}`;
@@ -77,6 +93,9 @@ export class RestoreIndex {
   /** Sorted view of a candidates group, rebuilt lazily after a change to that group. */
   readonly #sorted = new Map<string, IndexedCheckpoint[]>();
 
+  /** namespace+checkpoint name -> restore decided here, not yet seen through the informer. */
+  readonly #reserved = new Map<string, Reservation>();
+
   readonly #namespaces = new Map<string, IndexedNamespace>();
   readonly #schedules = new Map<string, IndexedSchedule>();
   readonly #schedulesByNamespace = new Groups<IndexedSchedule>();
@@ -94,7 +113,11 @@ export class RestoreIndex {
         this.#removePod(pod.key);
         this.#pods.set(pod.key, pod);
         this.#podByName.set(k2(pod.namespace, pod.name), pod.key);
-        for (const cp of pod.restoredFrom) this.#restoredInto.add(k2(pod.namespace, cp), pod.key, pod);
+        for (const cp of pod.restoredFrom) {
+          this.#restoredInto.add(k2(pod.namespace, cp), pod.key, pod);
+          // The informer now shows the restored pod: its liveness decides from here on.
+          this.#reserved.delete(k2(pod.namespace, cp));
+        }
         return;
       }
       case 'Checkpoint': {
@@ -178,6 +201,27 @@ export class RestoreIndex {
         return;
       }
     }
+  }
+
+  /**
+   * Remember the checkpoints a patch decision restores (no-op for other decisions) for
+   * ttlMs or until the informer delivers a pod annotated with them.
+   */
+  noteRestore(decision: RestoreNote, now: Date, ttlMs = 60_000): void {
+    const nowMs = now.getTime();
+    for (const [key, r] of this.#reserved) if (r.untilMs <= nowMs) this.#reserved.delete(key);
+    if (decision.kind !== 'patch') return;
+    for (const r of decision.restored) {
+      this.#reserved.set(k2(decision.namespace, r.checkpoint), { pod: decision.podName, untilMs: nowMs + ttlMs });
+    }
+  }
+
+  /** A restore from this checkpoint was decided for another pod and is not visible in the index yet. */
+  reservedForOther(namespace: string, checkpoint: string, podName: string | undefined, now: Date): boolean {
+    const r = this.#reserved.get(k2(namespace, checkpoint));
+    if (r === undefined || r.untilMs <= now.getTime()) return false;
+    // The same named pod again (an API server retry of a StatefulSet pod) may take it.
+    return podName === undefined || r.pod !== podName;
   }
 
   /** Number of objects indexed, by kind (for the /metrics gauge). */

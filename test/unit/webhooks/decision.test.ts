@@ -293,3 +293,55 @@ describe('decide: patch details', () => {
     }
   });
 });
+
+describe('decide: replacements admitted faster than the informer (noteRestore)', () => {
+  const entries: [IndexedKind, unknown][] = [
+    ['ReplicaSet', apiRs],
+    ['Pod', livePod({ name: 'api-6d4cf56db6-a', uid: 'uid-a', terminating: true })],
+    ['Pod', livePod({ name: 'api-6d4cf56db6-b', uid: 'uid-b', terminating: true })],
+    ['Checkpoint', apiCp('a', { takenAt: '2026-11-24T07:00:00Z' })],
+    ['Checkpoint', apiCp('b', { takenAt: '2026-11-24T06:00:00Z' })],
+  ];
+  const admit = (index: ReturnType<typeof indexOf>, now = NOW, edit?: (r: AdmissionRequest) => void) => {
+    const req = fixture(DEP);
+    optInPod(req);
+    edit?.(req);
+    return decide({ request: req, index, policy: POLICY, now });
+  };
+  const restoredFrom = (d: Decision) => (d.kind === 'patch' ? d.restored.map((r) => r.checkpoint) : d.reason);
+
+  it('two pods recreated at once after a node loss each take their own checkpoint, a third starts fresh', () => {
+    const index = indexOf(entries);
+    const first = admit(index);
+    index.noteRestore(first, NOW);
+    const second = admit(index);
+    index.noteRestore(second, NOW);
+    expect([restoredFrom(first), restoredFrom(second), restoredFrom(admit(index))]).toEqual([['a'], ['b'], 'checkpoint-in-use']);
+  });
+
+  it('once the informer shows the restored pod its liveness decides; an expired reservation frees the checkpoint', () => {
+    const index = indexOf(entries);
+    const first = admit(index);
+    index.noteRestore(first, NOW, 30_000);
+    index.upsert('Pod', livePod({ name: 'api-6d4cf56db6-new', uid: 'uid-new', annotations: { 'kcr.io/restored-from.app': 'a' } }));
+    expect(restoredFrom(admit(index))).toEqual(['b']);
+    index.upsert('Pod', livePod({ name: 'api-6d4cf56db6-new', uid: 'uid-new', terminating: true, annotations: { 'kcr.io/restored-from.app': 'a' } }));
+    expect(restoredFrom(admit(index))).toEqual(['a']);
+
+    const other = indexOf(entries);
+    other.noteRestore(admit(other), NOW, 30_000);
+    expect(restoredFrom(admit(other, new Date(NOW.getTime() + 29_000)))).toEqual(['b']);
+    expect(restoredFrom(admit(other, new Date(NOW.getTime() + 31_000)))).toEqual(['a']);
+  });
+
+  it('a retried StatefulSet pod (same name) keeps its checkpoint; unchanged decisions reserve nothing', () => {
+    const index = indexOf([['Checkpoint', dbCp('db-a')]]);
+    const req = fixture(STS);
+    optInPod(req);
+    const first = decide({ request: req, index, policy: POLICY, now: NOW });
+    index.noteRestore(first, NOW);
+    expect(restoredFrom(decide({ request: fixture(STS), index, policy: POLICY, now: NOW }))).toBe('not-opted-in');
+    index.noteRestore(decide({ request: fixture(STS), index, policy: POLICY, now: NOW }), NOW);
+    expect(restoredFrom(decide({ request: req, index, policy: POLICY, now: NOW }))).toEqual(['db-a']);
+  });
+});
