@@ -679,3 +679,44 @@ describe(`kubectl kustomize${skipNote}`, () => {
   });
 
 });
+
+// ---------- the image ----------
+
+/** Top-level directories the runtime code imports from, following relative imports from src/main.ts. */
+function runtimeTopDirs(): Set<string> {
+  const seen = new Set<string>();
+  const dirs = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file) || !existsSync(file)) return;
+    seen.add(file);
+    dirs.add(relative(ROOT, file).split('/')[0]!);
+    for (const m of readFileSync(file, 'utf8').matchAll(/(?:from\s+|import\()\s*'(\.{1,2}\/[^']+)'/g)) {
+      visit(join(dirname(file), m[1]!));
+    }
+  };
+  visit(join(ROOT, 'src', 'main.ts'));
+  // Sub-commands are loaded through import('./commands/<name>.ts').
+  for (const f of readdirSync(join(ROOT, 'src', 'commands'))) visit(join(ROOT, 'src', 'commands', f));
+  return dirs;
+}
+
+describe('Dockerfile', () => {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const dockerignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+
+  it('copies every top-level directory the runtime imports, and .dockerignore lets it through', () => {
+    const dirs = runtimeTopDirs();
+    expect(dirs).toContain('src');
+    for (const d of dirs) {
+      expect(dockerfile, `Dockerfile copies ${d}/`).toMatch(new RegExp(`^COPY ${d} \\./${d}$`, 'm'));
+      expect(dockerignore, `.dockerignore re-includes ${d}`).toContain(`!${d}`);
+    }
+  });
+
+  it('runs src/main.ts with Node 24 as uid 65532, production dependencies only', () => {
+    expect(dockerfile).toMatch(/^FROM node:24-/m);
+    expect(dockerfile).toMatch(/^USER 65532:65532$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "src\/main\.ts"\]$/m);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+  });
+});
