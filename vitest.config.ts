@@ -18,6 +18,8 @@ export default defineConfig({
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
+          // One local control plane for the whole run (or KCR_TEST_KUBECONFIG's cluster).
+          globalSetup: ['test/cluster/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 600_000,
           fileParallelism: false,

@@ -1,0 +1,303 @@
+// kcr inside a cluster, for the cluster tests: install kcr's CRDs, namespace and RBAC from
+// manifests/ with the built kubectl, and run `kcr webhook` as a local child process that
+// authenticates as its own ServiceAccount (a TokenRequest token, never admin), registered
+// through the manifests' MutatingWebhookConfiguration pointed at https://127.0.0.1:<port>.
+//
+// Which manifests are applied: everything `kubectl kustomize manifests/` renders EXCEPT the
+// workloads of kcr's own components (Deployments, DaemonSets, StatefulSets, Jobs, and
+// PodDisruptionBudgets), whose image does not exist here: the webhook runs as a local process
+// instead. The MutatingWebhookConfiguration is applied with clientConfig.service replaced by
+// clientConfig.url; every other field is kept as the manifest has it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseAllDocuments } from 'yaml';
+import { freePort, kubectl } from './local-cluster.ts';
+import { KCR_DIR, REPO_ROOT, writeSecretFile } from './pki.ts';
+
+export const KCR_NAMESPACE = 'kcr-system';
+export const WEBHOOK_SERVICE_ACCOUNT = 'kcr-webhook';
+export const WEBHOOK_CONFIGURATION = 'kcr-restore';
+
+/** How the tests reach a cluster: the local one (cluster:up) or an external one (KCR_TEST_KUBECONFIG). */
+export interface TestCluster {
+  /** Admin kubeconfig. */
+  kubeconfig: string;
+  /** Where the built kubectl is. */
+  binDir: string;
+  external: boolean;
+}
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+/** Kinds that run kcr's own containers: not applied, the tests run the webhook locally. */
+export const SKIPPED_KINDS = new Set(['Deployment', 'DaemonSet', 'StatefulSet', 'Job', 'CronJob', 'PodDisruptionBudget']);
+
+export interface ManifestSubset {
+  crds: K8sObject[];
+  /** Namespace, ServiceAccounts, RBAC, Services, ConfigMaps…: applied as they are. */
+  rest: K8sObject[];
+  webhookConfigurations: K8sObject[];
+  skipped: string[];
+}
+
+/** Splits kustomize output into what the harness applies, in order, and what it leaves out. */
+export function splitManifests(objects: K8sObject[]): ManifestSubset {
+  const out: ManifestSubset = { crds: [], rest: [], webhookConfigurations: [], skipped: [] };
+  for (const o of objects) {
+    if (o.kind === 'CustomResourceDefinition') out.crds.push(o);
+    else if (o.kind === 'MutatingWebhookConfiguration') out.webhookConfigurations.push(o);
+    else if (SKIPPED_KINDS.has(o.kind)) out.skipped.push(`${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+    else out.rest.push(o);
+  }
+  return out;
+}
+
+/**
+ * The manifest's webhook configuration, pointed at a URL instead of the in-cluster Service:
+ * each webhook's clientConfig becomes {url: base + the Service path}; caBundle is dropped
+ * (kcr's certs code in the webhook process patches it in).
+ */
+export function pointWebhooksAtUrl(config: K8sObject, baseUrl: string): K8sObject {
+  const copy = structuredClone(config) as K8sObject & { webhooks?: { clientConfig?: { service?: { path?: string } } }[] };
+  for (const w of copy.webhooks ?? []) {
+    const path = w.clientConfig?.service?.path ?? '/mutate';
+    w.clientConfig = { url: `${baseUrl}${path}` } as never;
+  }
+  return copy;
+}
+
+export async function renderManifests(cluster: TestCluster, dir = join(REPO_ROOT, 'manifests')): Promise<K8sObject[]> {
+  const text = await kubectl(cluster.binDir, cluster.kubeconfig, ['kustomize', dir]);
+  return parseAllDocuments(text)
+    .map((d) => d.toJS() as K8sObject | null)
+    .filter((o): o is K8sObject => o !== null && typeof o === 'object');
+}
+
+function yamlStream(objects: K8sObject[]): string {
+  return objects.map((o) => JSON.stringify(o)).join('\n---\n');
+}
+
+/** Applies kcr's CRDs (waiting until Established), namespace and RBAC. Idempotent. */
+export async function installKcr(cluster: TestCluster): Promise<ManifestSubset> {
+  const subset = splitManifests(await renderManifests(cluster));
+  const k = (args: string[], input?: string) => kubectl(cluster.binDir, cluster.kubeconfig, args, input);
+  if (subset.crds.length > 0) {
+    await k(['apply', '--server-side', '--force-conflicts', '-f', '-'], yamlStream(subset.crds));
+    await k(['wait', '--for=condition=Established', '--timeout=60s', ...subset.crds.map((c) => `crd/${c.metadata.name}`)]);
+  }
+  // Namespaces first, so namespaced objects in the same apply find theirs.
+  const namespaces = subset.rest.filter((o) => o.kind === 'Namespace');
+  const others = subset.rest.filter((o) => o.kind !== 'Namespace');
+  if (namespaces.length > 0) await k(['apply', '-f', '-'], yamlStream(namespaces));
+  if (others.length > 0) await k(['apply', '-f', '-'], yamlStream(others));
+  return subset;
+}
+
+interface KubeconfigJson {
+  clusters: { cluster: { server: string; 'certificate-authority-data'?: string; 'certificate-authority'?: string } }[];
+}
+
+/** A kubeconfig that authenticates as ServiceAccount `namespace/name` with a fresh token. */
+export async function serviceAccountKubeconfig(
+  cluster: TestCluster,
+  namespace: string,
+  name: string,
+  file: string,
+  duration = '24h',
+): Promise<string> {
+  const k = (args: string[]) => kubectl(cluster.binDir, cluster.kubeconfig, args);
+  const token = (await k(['create', 'token', name, '-n', namespace, `--duration=${duration}`])).trim();
+  const view = JSON.parse(await k(['config', 'view', '--raw', '--minify', '--flatten', '-o', 'json'])) as KubeconfigJson;
+  const c = view.clusters[0]?.cluster;
+  if (!c) throw new Error('admin kubeconfig has no cluster');
+  const user = `system:serviceaccount:${namespace}:${name}`;
+  const cfg = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'cluster', cluster: { server: c.server, 'certificate-authority-data': c['certificate-authority-data'] } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: user, context: { cluster: 'cluster', user: user, namespace } }],
+    'current-context': user,
+  };
+  writeSecretFile(file, JSON.stringify(cfg, null, 2));
+  return file;
+}
+
+export interface LocalWebhook {
+  port: number;
+  /** https://127.0.0.1:<port> */
+  baseUrl: string;
+  kubeconfig: string;
+  logFile: string;
+  /** Parsed JSON log lines so far (non-JSON lines kept as {msg}). */
+  logs: Record<string, unknown>[];
+  /** The webhook's /metrics text. */
+  metrics(): Promise<string>;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+  readonly process: ChildProcess;
+}
+
+export interface StartWebhookOptions {
+  /** Extra environment for the webhook (e.g. KCR_LOG_LEVEL). */
+  env?: Record<string, string>;
+  readyTimeoutMs?: number;
+}
+
+function getInsecure(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { rejectUnauthorized: false, timeout: 3000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Sum of a Prometheus metric over its samples whose labels include `labels`, from /metrics text. */
+export function metricSum(metricsText: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of metricsText.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = new Map<string, string>();
+    for (const pair of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have.set(pair[1]!, pair[2]!);
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) total += Number(m[3]);
+  }
+  return total;
+}
+
+/**
+ * Starts `node src/main.ts webhook` on 127.0.0.1:<free port> as ServiceAccount kcr-webhook and
+ * registers the manifests' webhook configuration at its URL. Resolves once the webhook is ready
+ * and has published its CA into the configuration's caBundle.
+ */
+export async function startLocalWebhook(
+  cluster: TestCluster,
+  subset: ManifestSubset,
+  opts: StartWebhookOptions = {},
+): Promise<LocalWebhook> {
+  const dir = join(KCR_DIR, 'webhook');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const kubeconfig = await serviceAccountKubeconfig(cluster, KCR_NAMESPACE, WEBHOOK_SERVICE_ACCOUNT, join(dir, 'kubeconfig'));
+  const port = await freePort();
+  const baseUrl = `https://127.0.0.1:${port}`;
+
+  const config = subset.webhookConfigurations.find((c) => c.metadata.name === WEBHOOK_CONFIGURATION);
+  if (!config) throw new Error(`manifests/ render no MutatingWebhookConfiguration ${WEBHOOK_CONFIGURATION}`);
+  // Replace (not merge) so a URL from an earlier run never lingers next to a Service reference.
+  await kubectl(cluster.binDir, cluster.kubeconfig, ['delete', 'mutatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '--ignore-not-found']);
+  await kubectl(cluster.binDir, cluster.kubeconfig, ['create', '-f', '-'], JSON.stringify(pointWebhooksAtUrl(config, baseUrl)));
+
+  const logFile = join(KCR_DIR, 'logs', `webhook-${port}.log`);
+  mkdirSync(join(KCR_DIR, 'logs'), { recursive: true });
+  const certDir = mkdtempSync(join(tmpdir(), 'kcr-webhook-certs-'));
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'src/main.ts'), 'webhook'], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      KUBECONFIG: kubeconfig,
+      KCR_NAMESPACE,
+      KCR_LOG_LEVEL: 'debug',
+      KCR_WEBHOOK_HOST: '127.0.0.1',
+      KCR_WEBHOOK_PORT: String(port),
+      KCR_WEBHOOK_CERT_SOURCE: 'self',
+      KCR_WEBHOOK_CERT_DIR: certDir,
+      KCR_WEBHOOK_CONFIGURATION: WEBHOOK_CONFIGURATION,
+      KCR_WEBHOOK_EXTRA_SANS: '127.0.0.1',
+      ...opts.env,
+    },
+  });
+  const logs: Record<string, unknown>[] = [];
+  const out = createWriteStream(logFile, { flags: 'a' });
+  let partial = '';
+  const onData = (chunk: Buffer) => {
+    out.write(chunk);
+    partial += chunk.toString('utf8');
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: line });
+      }
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve();
+    }),
+  );
+
+  const stop = async (graceMs = 5000) => {
+    if (exit === undefined) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    }
+    out.end();
+    rmSync(certDir, { recursive: true, force: true });
+  };
+  const hook: LocalWebhook = {
+    port,
+    baseUrl,
+    kubeconfig,
+    logFile,
+    logs,
+    process: child,
+    metrics: async () => (await getInsecure(`${baseUrl}/metrics`)).body,
+    stop,
+  };
+
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
+  try {
+    for (;;) {
+      if (exit) throw new Error(`kcr webhook exited (${exit.code ?? exit.signal}); see ${logFile}`);
+      if (Date.now() > deadline) throw new Error(`kcr webhook not ready within the timeout; see ${logFile}`);
+      const ready = await getInsecure(`${baseUrl}/readyz`).then((r) => r.status === 200, () => false);
+      if (ready && (await caBundlePublished(cluster))) break;
+      await sleep(200);
+    }
+  } catch (err) {
+    await stop(1000);
+    throw err;
+  }
+  // The API server watches webhook configurations; give its informer a moment to see the caBundle.
+  await sleep(1000);
+  return hook;
+}
+
+async function caBundlePublished(cluster: TestCluster): Promise<boolean> {
+  const out = await kubectl(cluster.binDir, cluster.kubeconfig, [
+    'get',
+    'mutatingwebhookconfiguration',
+    WEBHOOK_CONFIGURATION,
+    '-o',
+    'jsonpath={.webhooks[*].clientConfig.caBundle}',
+  ]);
+  const bundles = out.trim().split(/\s+/).filter((s) => s !== '');
+  return bundles.length > 0;
+}
