@@ -32,7 +32,7 @@ export function createWebhookMetrics(opts: WebhookMetricsOptions = {}): WebhookM
   });
   const latency = new Histogram({
     name: 'kcr_webhook_admission_duration_seconds',
-    help: 'Time from receiving a parsed AdmissionReview body to sending the answer',
+    help: 'Time from the start of a /mutate request (headers read) to its answer, by outcome',
     labelNames: ['outcome'] as const,
     buckets: LATENCY_BUCKETS_SECONDS,
     registers: [registry],

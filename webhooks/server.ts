@@ -10,6 +10,7 @@ import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './adm
 import type { Decision, DecisionInput, RestorePolicy } from './decision.ts';
 import type { AdmissionOutcome, WebhookMetrics } from './metrics.ts';
 import type { RestoreIndex } from './restore-index.ts';
+import { BodyTooLargeError, readBody } from './body.ts';
 import { InvalidReviewError, parseAdmissionReview, uidOf } from './review.ts';
 
 /** Whether the informer caches hold the cluster's state yet. */
@@ -33,7 +34,8 @@ export interface WebhookAppDeps {
   maxBodyBytes: number;
 }
 
-const JSON_TYPES = ['application/json', 'application/*+json'];
+/** application/json, with parameters (charset=utf-8), or a +json type. */
+const JSON_TYPE = /^\s*application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 
 /** An error answered with its own status and message (bad input, not a bug of ours). */
 class HttpError extends Error {
@@ -46,8 +48,11 @@ class HttpError extends Error {
   }
 }
 
+// Written directly: express's res.send negotiates and converts more than a JSON answer needs.
 function sendJson(res: Response, status: number, body: unknown): void {
-  res.status(status).type('application/json').send(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 /** The pod's name for logs: pods made by controllers only have a generateName at CREATE. */
@@ -97,21 +102,22 @@ export function createWebhookApp(deps: WebhookAppDeps): express.Express {
     res.status(200).type(metrics.registry.contentType).send(text);
   });
 
-  const rawJson = express.raw({ type: JSON_TYPES, limit: deps.maxBodyBytes });
-  app.post('/mutate', (req, res, next) => {
-    res.locals.started = performance.now();
-    // req.is: null without a body, false for another type.
-    const type = req.is(JSON_TYPES);
-    if (type === null) return next(new HttpError(400, 'empty-body', 'request body is empty: expected an AdmissionReview'));
-    if (type === false) {
+  app.post('/mutate', async (req, res, next) => {
+    const started = performance.now();
+    res.locals.started = started;
+    const type = req.headers['content-type'];
+    if (type === undefined || !JSON_TYPE.test(type)) {
+      req.resume(); // discard the body, keep the connection usable
       return next(new HttpError(415, 'unsupported-media-type',
-        `Content-Type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? '')}`));
+        `Content-Type must be application/json, got ${JSON.stringify(type ?? '')}`));
     }
-    rawJson(req, res, next);
-  }, (req, res, next) => {
-    const started = res.locals.started as number;
-    const raw = req.body as Buffer | undefined;
-    if (raw === undefined || raw.length === 0) {
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && encoding !== 'identity') {
+      req.resume();
+      return next(new HttpError(415, 'unsupported-content-encoding', `Content-Encoding ${JSON.stringify(encoding)} is not supported`));
+    }
+    const raw = await readBody(req, deps.maxBodyBytes);
+    if (raw.length === 0) {
       return next(new HttpError(400, 'empty-body', 'request body is empty: expected an AdmissionReview'));
     }
     let body: unknown;
@@ -168,12 +174,10 @@ export function createWebhookApp(deps: WebhookAppDeps): express.Express {
     let message: string;
     if (err instanceof HttpError) {
       ({ status, reason, message } = err);
-    } else if (isBodyParserError(err)) {
-      status = err.status;
-      reason = err.type === 'entity.too.large' ? 'body-too-large' : err.type;
-      message = err.type === 'entity.too.large'
-        ? `request body is larger than the limit of ${deps.maxBodyBytes} bytes`
-        : err.message;
+    } else if (err instanceof BodyTooLargeError) {
+      status = 413;
+      reason = 'body-too-large';
+      message = err.message;
     } else {
       status = 500;
       reason = 'internal-error';
@@ -189,18 +193,6 @@ export function createWebhookApp(deps: WebhookAppDeps): express.Express {
   });
 
   return app;
-}
-
-interface BodyParserError {
-  status: number;
-  type: string;
-  message: string;
-}
-
-function isBodyParserError(err: unknown): err is BodyParserError {
-  const e = err as Partial<BodyParserError> | null;
-  return typeof e === 'object' && e !== null && typeof e.status === 'number' && e.status >= 400 && e.status < 500
-    && typeof e.type === 'string';
 }
 
 export interface TlsMaterial {

@@ -239,6 +239,22 @@ describe('kcr webhook over HTTPS, caches synced', () => {
     expect(JSON.parse(reply.text).message).toBe(`request body is larger than the limit of ${3 * 1024 * 1024} bytes`);
   });
 
+  it('rejects a chunked body (no Content-Length) that grows past the limit with 413', async () => {
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port: webhook.port, method: 'POST', path: '/mutate', ca: bundle.caCert,
+        servername: SERVERNAME, agent: false, headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      });
+      req.on('error', reject);
+      const chunk = Buffer.alloc(256 * 1024, 0x20);
+      for (let i = 0; i < 16; i++) req.write(chunk);
+      req.end();
+    });
+    expect(reply.status).toBe(413);
+  });
+
   it('exposes admissions by outcome and reason, the latency histogram and the index size in /metrics', async () => {
     const reply = await request(webhook.port, bundle.caCert, 'GET', '/metrics');
     expect(reply.status).toBe(200);
@@ -248,7 +264,7 @@ describe('kcr webhook over HTTPS, caches synced', () => {
     expect(m).toMatch(/^kcr_webhook_admissions_total\{outcome="unchanged",reason="not-opted-in"\} 1$/m);
     expect(m).toMatch(/^kcr_webhook_admissions_total\{outcome="unchanged",reason="not-create"\} 1$/m);
     expect(m).toMatch(/^kcr_webhook_admissions_total\{outcome="error",reason="invalid-json"\} 1$/m);
-    expect(m).toMatch(/^kcr_webhook_admissions_total\{outcome="error",reason="body-too-large"\} 1$/m);
+    expect(m).toMatch(/^kcr_webhook_admissions_total\{outcome="error",reason="body-too-large"\} 2$/m);
     expect(m).toMatch(/^kcr_webhook_admission_duration_seconds_bucket\{le="0.00025",outcome="patched"\} \d+$/m);
     expect(m).toMatch(/^kcr_webhook_admission_duration_seconds_bucket\{le="0.05",outcome="unchanged"\} \d+$/m);
     expect(m).toMatch(/^kcr_webhook_admission_duration_seconds_count\{outcome="unchanged"\} 2$/m);

@@ -1,0 +1,345 @@
+// Benchmark of `kcr webhook`: the real HTTPS server (startWebhook, as the command runs it)
+// with 10,000 Checkpoints and their pods indexed, driven by a load generator in a separate
+// process over keep-alive HTTPS.
+//   1. latency at a fixed 200 req/s for ~10 s (p50/p99)
+//   2. saturation throughput (32 in flight, ~5 s) of /mutate, and of a no-op express HTTPS
+//      handler returning a constant AdmissionReview, in the same run
+// Last line: RESULT p50_ms=… p99_ms=… rps=… ratio_vs_noop=…
+import { fork, type ChildProcess } from 'node:child_process';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Informer, KubernetesObject } from '@kubernetes/client-node';
+import express from 'express';
+import { pino } from 'pino';
+import { generateCertificateBundle } from '../../certs/index.ts';
+import { startWebhook } from '../../src/commands/webhook.ts';
+import { createLogger } from '../../src/log.ts';
+import type { IndexFeed } from '../../webhooks/informers.ts';
+import type { IndexedKind } from '../../webhooks/restore-index.ts';
+
+const SERVICE = 'kcr-webhook';
+const NAMESPACE = 'kcr-system';
+const SERVERNAME = `${SERVICE}.${NAMESPACE}.svc`;
+const NAMESPACES = 50;
+const IDENTITIES_PER_NAMESPACE = 100;
+const CHECKPOINTS_PER_IDENTITY = 2; // 50 * 100 * 2 = 10,000
+const RATE_RPS = Number(process.env.BENCH_RATE ?? 200);
+const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
+const SATURATION_SECONDS = Number(process.env.BENCH_SATURATION_SECONDS ?? 5);
+const SATURATION_ROUNDS = Number(process.env.BENCH_SATURATION_ROUNDS ?? 5);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const IMAGE = 'ghcr.io/acme/stateful-app:1.4.2';
+
+// ---------------------------------------------------------------- shared shapes
+
+interface LoadJob {
+  port: number;
+  ca: string;
+  mode: 'rate' | 'saturate';
+  rps: number;
+  seconds: number;
+  concurrency: number;
+}
+
+interface LoadResult {
+  sent: number;
+  ok: number;
+  failed: number;
+  patched: number;
+  seconds: number;
+  latenciesMs: number[];
+  /** Unmeasured warm-up requests sent before the phase. */
+  warmup: number;
+}
+
+const nsName = (n: number) => `team-${n}`;
+const stsName = (i: number) => `app-${Math.floor(i / 5)}`;
+const podName = (i: number) => `${stsName(i)}-${i % 5}`;
+
+/** A pod CREATE review as the API server sends it for a StatefulSet replacement pod. */
+function podReview(uid: string, ns: number, i: number): string {
+  const name = podName(i);
+  const sts = stsName(i);
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      requestKind: { group: '', version: 'v1', kind: 'Pod' },
+      requestResource: { group: '', version: 'v1', resource: 'pods' },
+      name,
+      namespace: nsName(ns),
+      operation: 'CREATE',
+      userInfo: { username: 'system:serviceaccount:kube-system:statefulset-controller', uid: 'sa-uid', groups: ['system:serviceaccounts', 'system:authenticated'] },
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name,
+          generateName: `${sts}-`,
+          namespace: nsName(ns),
+          labels: { app: sts, 'apps.kubernetes.io/pod-index': String(i % 5), 'statefulset.kubernetes.io/pod-name': name, 'controller-revision-hash': `${sts}-7c9d5` },
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: sts, uid: `sts-${ns}-${sts}`, controller: true, blockOwnerDeletion: true }],
+          managedFields: [{ manager: 'kube-controller-manager', operation: 'Update', apiVersion: 'v1', time: '2026-11-24T07:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:labels': {} } } }],
+        },
+        spec: {
+          containers: [{
+            name: 'app', image: IMAGE, imagePullPolicy: 'IfNotPresent',
+            ports: [{ containerPort: 8080, protocol: 'TCP' }],
+            env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } }, { name: 'MODE', value: 'primary' }],
+            resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '512Mi' } },
+            volumeMounts: [{ name: 'data', mountPath: '/data' }, { name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
+            terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File',
+          }],
+          volumes: [{ name: 'data', persistentVolumeClaim: { claimName: `data-${name}` } }, { name: 'kube-api-access', projected: { sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }] } }],
+          restartPolicy: 'Always', terminationGracePeriodSeconds: 30, dnsPolicy: 'ClusterFirst', serviceAccountName: 'default',
+          hostname: name, subdomain: sts, schedulerName: 'default-scheduler', enableServiceLinks: true, preemptionPolicy: 'PreemptLowerPriority', priority: 0,
+          tolerations: [{ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }],
+        },
+        status: {},
+      },
+      oldObject: null,
+      dryRun: false,
+      options: { kind: 'CreateOptions', apiVersion: 'meta.k8s.io/v1' },
+    },
+  });
+}
+
+// ---------------------------------------------------------------- load generator (child)
+
+async function runLoad(job: LoadJob): Promise<LoadResult> {
+  const agent = new https.Agent({ keepAlive: true, maxSockets: Math.max(job.concurrency, 8), ca: job.ca, servername: SERVERNAME });
+  const bodies: Buffer[] = [];
+  for (let k = 0; k < 2000; k++) {
+    const ns = k % NAMESPACES;
+    const i = (k * 7919) % IDENTITIES_PER_NAMESPACE;
+    bodies.push(Buffer.from(podReview(`00000000-0000-4000-8000-${String(k).padStart(12, '0')}`, ns, i)));
+  }
+  const latenciesMs: number[] = [];
+  let sent = 0;
+  let ok = 0;
+  let failed = 0;
+  let patched = 0;
+
+  const one = () => new Promise<void>((resolve) => {
+    const body = bodies[sent++ % bodies.length]!;
+    const t0 = performance.now();
+    const req = https.request({ host: '127.0.0.1', port: job.port, method: 'POST', path: '/mutate', agent,
+      headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        latenciesMs.push(performance.now() - t0);
+        if (res.statusCode === 200) {
+          ok++;
+          if (Buffer.concat(chunks).includes('"patchType"')) patched++;
+        } else failed++;
+        resolve();
+      });
+    });
+    req.on('error', () => {
+      failed++;
+      resolve();
+    });
+    req.end(body);
+  });
+
+  // Warm the connections and the JIT on both sides; not measured.
+  await Promise.all(Array.from({ length: Math.min(job.concurrency, 8) }, async () => { for (let k = 0; k < 50; k++) await one(); }));
+  const warmup = sent;
+  latenciesMs.length = 0;
+  sent = ok = failed = patched = 0;
+
+  const start = performance.now();
+  const end = start + job.seconds * 1000;
+  if (job.mode === 'saturate') {
+    await Promise.all(Array.from({ length: job.concurrency }, async () => {
+      while (performance.now() < end) await one();
+    }));
+  } else {
+    // Open loop: request k is due at start + k/rps, whatever the answers do.
+    const inflight: Promise<void>[] = [];
+    const total = Math.round(job.rps * job.seconds);
+    let next = 0;
+    await new Promise<void>((resolve) => {
+      const tick = () => {
+        const due = Math.min(total, Math.floor(((performance.now() - start) * job.rps) / 1000) + 1);
+        while (next < due) {
+          next++;
+          inflight.push(one());
+        }
+        if (next >= total) resolve();
+        else setTimeout(tick, 1);
+      };
+      tick();
+    });
+    await Promise.all(inflight);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  agent.destroy();
+  return { sent, ok, failed, patched, seconds, latenciesMs, warmup };
+}
+
+// ---------------------------------------------------------------- benchmark (parent)
+
+/** Runs a load phase in a child process; also measures this (server) process's CPU time meanwhile. */
+async function drive(job: LoadJob): Promise<LoadResult & { serverCpuMs: number }> {
+  const before = process.cpuUsage();
+  const result = await driveChild(job);
+  const cpu = process.cpuUsage(before);
+  return { ...result, serverCpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+function driveChild(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--load-generator'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.once('message', (m) => resolve(m as LoadResult));
+    child.once('error', reject);
+    child.once('exit', (code) => { if (code !== 0) reject(new Error(`load generator exited with ${code}`)); });
+    child.send(job);
+  });
+}
+
+class ListedInformer implements Informer<KubernetesObject> {
+  readonly #adds: Array<(o: KubernetesObject) => void> = [];
+  readonly #objects: object[];
+  constructor(objects: object[]) {
+    this.#objects = objects;
+  }
+  on(verb: string, cb: (o: never) => void): void {
+    if (verb === 'add') this.#adds.push(cb as (o: KubernetesObject) => void);
+  }
+  off(): void {}
+  async start(): Promise<void> {
+    for (const o of this.#objects) for (const cb of this.#adds) cb(o as KubernetesObject);
+  }
+  async stop(): Promise<void> {}
+}
+
+/** The cluster: 50 opted-in namespaces, 20 StatefulSets x 5 replicas each, 2 checkpoints per pod identity; half the source pods still run. */
+function clusterObjects(): Record<IndexedKind, object[]> {
+  const objects: Record<IndexedKind, object[]> = { Checkpoint: [], Pod: [], Namespace: [], CheckpointSchedule: [], ReplicaSet: [], Deployment: [], StatefulSet: [] };
+  for (let n = 0; n < NAMESPACES; n++) {
+    const ns = nsName(n);
+    objects.Namespace.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, uid: `ns-${n}`, labels: { 'kcr.io/restore': 'enabled' } } });
+    for (let i = 0; i < IDENTITIES_PER_NAMESPACE; i++) {
+      const name = podName(i);
+      if (i % 5 === 0) {
+        objects.StatefulSet.push({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: stsName(i), namespace: ns, uid: `sts-${n}-${stsName(i)}` }, spec: { replicas: 5 } });
+      }
+      const sourceUid = `pod-${n}-${name}-old`;
+      for (let c = 0; c < CHECKPOINTS_PER_IDENTITY; c++) {
+        const taken = new Date(Date.UTC(2026, 10, 24, 6, c * 5)).toISOString();
+        objects.Checkpoint.push({
+          apiVersion: 'checkpoint-restore.kcr.io/v1', kind: 'Checkpoint',
+          metadata: { name: `${name}-app-${c}`, namespace: ns, uid: `cp-${n}-${name}-${c}`, creationTimestamp: taken },
+          spec: { containerName: 'app', checkpointTimestamp: taken, nodeName: `node-${i % 7}`, podName: name, podUID: sourceUid,
+            workload: { kind: 'StatefulSet', name: stsName(i) }, identity: name, originalImage: IMAGE, architecture: 'amd64' },
+          status: { phase: 'ImageBuilt', runtimeImage: `registry.kcr.example/${ns}/${name}@sha256:${(n * 1000 + i * 10 + c).toString(16).padStart(64, '0')}` },
+        });
+      }
+      // Odd identities: the source pod still runs (a scale-up must not clone it).
+      if (i % 2 === 1) {
+        objects.Pod.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, uid: sourceUid, creationTimestamp: '2026-11-24T05:00:00Z',
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: stsName(i), uid: `sts-${n}-${stsName(i)}`, controller: true }] },
+        spec: { containers: [{ name: 'app', image: IMAGE }], nodeName: `node-${i % 7}` }, status: { phase: 'Running' } });
+      }
+    }
+  }
+  return objects;
+}
+
+async function startNoop(cert: string, key: string): Promise<https.Server> {
+  const constant = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'constant', allowed: true } });
+  const app = express();
+  app.set('etag', false);
+  app.post('/mutate', express.raw({ type: 'application/json', limit: 3 * 1024 * 1024 }), (_req, res) => {
+    res.type('application/json').send(constant);
+  });
+  const server = https.createServer({ cert, key, keepAliveTimeout: 65_000 }, app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+function merge(results: Array<LoadResult & { serverCpuMs: number }>): LoadResult & { serverCpuMs: number } {
+  return results.reduce((a, b) => ({
+    sent: a.sent + b.sent, ok: a.ok + b.ok, failed: a.failed + b.failed, patched: a.patched + b.patched,
+    seconds: a.seconds + b.seconds, latenciesMs: a.latenciesMs.concat(b.latenciesMs), warmup: a.warmup + b.warmup,
+    serverCpuMs: a.serverCpuMs + b.serverCpuMs,
+  }));
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function main(): Promise<void> {
+  const bundle = generateCertificateBundle({ serviceName: SERVICE, namespace: NAMESPACE, validityDays: 1, now: new Date() });
+  const objects = clusterObjects();
+  const feeds: IndexFeed[] = (Object.keys(objects) as IndexedKind[]).map((kind) => ({ name: kind, kind, informer: new ListedInformer(objects[kind]) }));
+  // Production logging: info level (one line per restored pod), asynchronous writes.
+  const logger = createLogger('webhook', 'info', pino.destination({ dest: '/dev/null', sync: false }));
+  const webhook = await startWebhook({
+    config: { host: '127.0.0.1', port: 0, maxBodyBytes: 3 * 1024 * 1024, pullSecretName: 'kcr-registry', excludedNamespaces: ['kube-system', NAMESPACE] },
+    feeds, tls: { cert: bundle.cert, key: bundle.key }, logger,
+  });
+  await webhook.informers.whenSynced();
+  const sizes = webhook.index.sizes();
+  const noop = await startNoop(bundle.cert, bundle.key);
+  const noopPort = (noop.address() as AddressInfo).port;
+
+  const base = { ca: bundle.caCert, concurrency: CONCURRENCY };
+  const rate = await drive({ ...base, port: webhook.port, mode: 'rate', rps: RATE_RPS, seconds: RATE_SECONDS, concurrency: 8 });
+  // Saturation alternates short rounds of ours and the no-op, so a burst of other load on
+  // the machine hits both alike instead of one whole phase.
+  const rounds: Array<Awaited<ReturnType<typeof drive>>> = [];
+  const noopRounds: Array<Awaited<ReturnType<typeof drive>>> = [];
+  for (let r = 0; r < SATURATION_ROUNDS; r++) {
+    const seconds = SATURATION_SECONDS / SATURATION_ROUNDS;
+    rounds.push(await drive({ ...base, port: webhook.port, mode: 'saturate', rps: 0, seconds }));
+    noopRounds.push(await drive({ ...base, port: noopPort, mode: 'saturate', rps: 0, seconds }));
+  }
+  const ours = merge(rounds);
+  const theirs = merge(noopRounds);
+
+  await webhook.close(2000);
+  await new Promise<void>((resolve) => noop.close(() => resolve()));
+
+  const sorted = rate.latenciesMs.sort((a, b) => a - b);
+  const oursSorted = ours.latenciesMs.sort((a, b) => a - b);
+  const noopSorted = theirs.latenciesMs.sort((a, b) => a - b);
+  const rps = (r: LoadResult) => r.ok / r.seconds;
+  const f = (n: number, d = 2) => n.toFixed(d);
+
+  console.log(`index: ${sizes.Checkpoint} Checkpoints, ${sizes.Pod} Pods, ${sizes.Namespace} Namespaces, ${sizes.StatefulSet} StatefulSets`);
+  console.log(`machine: ${(await import('node:os')).cpus().length} CPUs, node ${process.version}`);
+  console.log('');
+  console.log('phase                         requests   ok      err  patched  req/s     p50 ms  p90 ms  p99 ms  max ms   server CPU us/req');
+  const row = (label: string, r: LoadResult & { serverCpuMs: number }, s: number[]) =>
+    console.log(`${label.padEnd(30)}${String(r.sent).padEnd(11)}${String(r.ok).padEnd(8)}${String(r.failed).padEnd(5)}${String(r.patched).padEnd(9)}` +
+      `${f(rps(r), 0).padEnd(10)}${f(percentile(s, 50)).padEnd(8)}${f(percentile(s, 90)).padEnd(8)}${f(percentile(s, 99)).padEnd(8)}${f(s.at(-1) ?? NaN).padEnd(9)}` +
+      `${f((r.serverCpuMs * 1000) / Math.max(1, r.sent + r.warmup), 0)}`);
+  row(`/mutate @ ${RATE_RPS} req/s, ${RATE_SECONDS}s`, rate, sorted);
+  row(`/mutate saturated (c=${CONCURRENCY})`, ours, oursSorted);
+  row(`no-op express (c=${CONCURRENCY})`, theirs, noopSorted);
+  console.log('');
+  const ratio = rps(ours) / rps(theirs);
+  console.log(`targets: p99 <= 5 ms at ${RATE_RPS} req/s -> ${percentile(sorted, 99) <= 5 ? 'met' : 'NOT met'}; ratio >= 0.5 -> ${ratio >= 0.5 ? 'met' : 'NOT met'}`);
+  console.log(`RESULT p50_ms=${f(percentile(sorted, 50))} p99_ms=${f(percentile(sorted, 99))} rps=${f(rps(ours), 0)} ratio_vs_noop=${f(ratio)}`);
+}
+
+// ---------------------------------------------------------------- entry
+
+if (process.argv.includes('--load-generator')) {
+  process.on('message', (job: LoadJob) => {
+    void runLoad(job).then((result) => {
+      process.send!(result, () => process.exit(0));
+    });
+  });
+} else {
+  await main();
+}
