@@ -663,12 +663,12 @@ describe(`kubectl kustomize${skipNote}`, () => {
     expect(get(cm, 'data', 'redis.conf')).toContain('maxmemory-policy noeviction');
     const sts = objs.find((o) => o.kind === 'StatefulSet')!;
     expect(get(sts, 'spec', 'template', 'spec', 'volumes', 0, 'configMap', 'name')).toBe(get(cm, 'metadata', 'name'));
-  });
+  }, 60_000);
 
   it.skipIf(!haveKubectl)('renders redis/, the samples and the cert-manager overlay', async () => {
-    expect((await kustomize('redis')).map((o) => o.kind).sort()).toEqual(['ConfigMap', 'NetworkPolicy', 'Service', 'StatefulSet']);
-    expect((await kustomize('manifests/samples')).map((o) => o.kind).sort()).toEqual(['CheckpointRequest', 'CheckpointSchedule', 'Service', 'StatefulSet']);
-    const overlay = await kustomize('manifests/overlays/cert-manager');
+    const [redis, samples, overlay] = await Promise.all([kustomize('redis'), kustomize('manifests/samples'), kustomize('manifests/overlays/cert-manager')]);
+    expect(redis.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'NetworkPolicy', 'Service', 'StatefulSet']);
+    expect(samples.map((o) => o.kind).sort()).toEqual(['CheckpointRequest', 'CheckpointSchedule', 'Service', 'StatefulSet']);
     const dep = overlay.find((o) => o.kind === 'Deployment' && get(o, 'metadata', 'name') === 'kcr-webhook')!;
     const env = get(dep, 'spec', 'template', 'spec', 'containers', 0, 'env') as { name: string; value?: string }[];
     expect(env.find((e) => e.name === 'KCR_WEBHOOK_CERT_SOURCE')?.value).toBe('files');
@@ -676,7 +676,7 @@ describe(`kubectl kustomize${skipNote}`, () => {
     expect(get(mwc, 'metadata', 'annotations', 'cert-manager.io/inject-ca-from')).toBe('kcr-system/kcr-webhook');
     expect(get(mwc, 'webhooks', 0, 'failurePolicy')).toBe('Ignore');
     expect(overlay.some((o) => o.kind === 'Certificate')).toBe(true);
-  });
+  }, 60_000);
 
 });
 
