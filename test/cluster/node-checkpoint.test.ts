@@ -336,6 +336,38 @@ describe('simulated nodes in the real control plane', () => {
     expect(cs.lastState?.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
   });
 
+  it('a container in crash loop ("loop") keeps exiting with code 1 and being restarted', async () => {
+    await clients.core.createNamespacedPod({ namespace: ns, body: podOn('looper', nodeName(1), 'docker.io/library/counter:1.0', { [`${SIM_ANNOTATIONS.crashPrefix}app`]: 'loop' }) });
+    const cs = await eventually('two restarts', async () => {
+      const c = (await clients.core.readNamespacedPod({ name: 'looper', namespace: ns })).status?.containerStatuses?.[0];
+      return c && c.restartCount >= 2 ? c : undefined;
+    });
+    expect(cs.lastState?.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
+    // Lifting the annotation ends the loop.
+    await clients.core.patchNamespacedPod({ name: 'looper', namespace: ns, body: { metadata: { annotations: { [`${SIM_ANNOTATIONS.crashPrefix}app`]: null } } } }, mergePatch);
+    await runningPod('looper');
+  });
+
+  it('a Deployment pod deleted on a simulated node is replaced by the real controllers', async () => {
+    const labels = { app: 'sim-deploy' };
+    const template = podOn('unused', nodeName(2), 'docker.io/library/counter:1.0');
+    await clients.apps.createNamespacedDeployment({
+      namespace: ns,
+      body: { metadata: { name: 'sim-deploy' }, spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels, annotations: template.metadata!.annotations! }, spec: template.spec! } } },
+    });
+    const first = await eventually('a running replica', async () => {
+      const pods = await clients.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=sim-deploy' });
+      return pods.items.find((p) => p.status?.phase === 'Running');
+    });
+    await clients.core.deleteNamespacedPod({ name: first.metadata!.name!, namespace: ns });
+    const second = await eventually('a running replacement', async () => {
+      const pods = await clients.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=sim-deploy' });
+      if (pods.items.some((p) => p.metadata!.uid === first.metadata!.uid)) return undefined;
+      return pods.items.find((p) => p.status?.phase === 'Running' && p.status.containerStatuses?.[0]?.ready);
+    }, 30_000);
+    expect(second.spec?.nodeName).toBe(nodeName(2));
+  });
+
   it('a deleted pod is stopped and removed by its node (grace 0), so controllers can replace it', async () => {
     await clients.core.deleteNamespacedPod({ name: 'restored', namespace: ns });
     await eventually(

@@ -570,8 +570,12 @@ export class SimulatedNode {
     const live = () => gen === c.generation && !p.deleting && !p.gone && !this.stopped;
     c.run = undefined;
     c.record.ready = false;
-    c.record.state = { waiting: { reason: 'ContainerCreating' } };
-    this.markDirty(p);
+    // A retry after a failed restore or pull keeps showing that failure, as the kubelet does.
+    const w = 'waiting' in c.record.state ? c.record.state.waiting.reason : undefined;
+    if (w !== 'CreateContainerError' && w !== 'ImagePullBackOff' && w !== 'ErrImagePull') {
+      c.record.state = { waiting: { reason: 'ContainerCreating' } };
+      this.markDirty(p);
+    }
 
     let resolved;
     try {
