@@ -50,8 +50,12 @@ export interface RunningWebhook {
   index: RestoreIndex;
   informers: InformerSet;
   metrics: WebhookMetrics;
-  /** Turns /readyz 503, stops the informers, then closes the server within deadlineMs. */
-  close(deadlineMs: number): Promise<void>;
+  /**
+   * Turns /readyz 503 and keeps answering for drainMs (the Service drops this endpoint
+   * meanwhile, so the API server stops calling), then stops the informers and closes the
+   * server, dropping what is still open after deadlineMs.
+   */
+  close(deadlineMs: number, drainMs?: number): Promise<void>;
 }
 
 /** Index, informers, metrics, app and HTTPS listener: everything but the cluster and the process. */
@@ -91,8 +95,9 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     index,
     informers,
     metrics,
-    async close(deadlineMs) {
+    async close(deadlineMs, drainMs = 0) {
       draining = true;
+      if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
       await informers.stop();
       await closeWebhookServer(server, deadlineMs);
     },
@@ -161,8 +166,11 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
   logger.info({ signal, deadlineMs: config.shutdownDeadlineMs }, 'shutting down');
   detach();
   certs.stop();
-  await webhook.close(config.shutdownDeadlineMs);
+  // A third of the deadline to leave the Service's endpoints, the rest for in-flight requests.
+  await webhook.close(config.shutdownDeadlineMs, Math.min(5000, Math.floor(config.shutdownDeadlineMs / 3)));
   logger.info({}, 'webhook stopped');
+  // Client libraries may keep idle sockets open; they must not hold the process past shutdown.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
   try {
     destination.flushSync();
   } catch {

@@ -319,6 +319,37 @@ describe('readiness follows the informer caches', () => {
   });
 });
 
+describe('shutdown', () => {
+  it('turns /readyz 503 and drops a stalled request at the deadline instead of hanging', async () => {
+    const { feeds, informers } = fakeFeeds();
+    const webhook = await startWebhook({ config: servingConfig, feeds, tls: { cert: bundle.cert, key: bundle.key },
+      logger: silentLogger(), defaultMetrics: false });
+    syncAll(informers);
+    await webhook.informers.whenSynced();
+    // A client that sends headers and half a body, then stalls.
+    const stalled = new Promise<string>((resolve) => {
+      const req = https.request({ host: '127.0.0.1', port: webhook.port, method: 'POST', path: '/mutate', ca: bundle.caCert,
+        servername: SERVERNAME, agent: false, headers: { 'content-type': 'application/json', 'content-length': '1000' } });
+      req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      req.on('response', (res) => resolve(`HTTP ${res.statusCode}`));
+      req.write('{"apiVersion":');
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    const closing = webhook.close(500, 300);
+    const draining = await request(webhook.port, bundle.caCert, 'GET', '/readyz');
+    expect(draining.status).toBe(503);
+    expect(JSON.parse(draining.text).status).toBe('shutting down');
+    // Still answering admissions while draining.
+    const late = await request(webhook.port, bundle.caCert, 'POST', '/mutate', JSON.stringify(fixture('statefulset-pod-create')));
+    expect(JSON.parse(late.text).response.patchType).toBe('JSONPatch');
+    await closing;
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(await stalled).toMatch(/ECONNRESET|socket hang up/);
+    expect(webhook.server.listening).toBe(false);
+  });
+});
+
 describe('kcr webhook process', () => {
   function runKcr(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
     return new Promise((resolve, reject) => {
