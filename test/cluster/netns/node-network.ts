@@ -47,7 +47,7 @@ function ip(args: string[], allowFail = false): void {
   } catch (err) {
     if (!allowFail) {
       const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-      throw new Error(`ip ${args.join(' ')} failed: ${stderr ?? String(err)}`);
+      throw new Error(`ip ${args.join(' ')} failed: ${stderr ?? String(err)}`, { cause: err });
     }
   }
 }
