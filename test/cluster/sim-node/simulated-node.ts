@@ -739,6 +739,11 @@ export class SimulatedNode {
             p.gone = true;
             break;
           }
+          if (code !== undefined && code >= 400 && code < 500 && code !== 409 && code !== 429) {
+            // Invalid or forbidden: retrying the same body cannot help; the next change tries again.
+            this.log.error({ err, namespace: p.namespace, pod: p.name }, 'pod status update rejected');
+            break;
+          }
           this.log.warn({ err, namespace: p.namespace, pod: p.name }, 'pod status update failed; retrying');
           p.dirty = true;
           await new Promise((r) => setTimeout(r, 500));
