@@ -135,7 +135,7 @@ describe('kcr webhook over HTTPS, caches synced', () => {
   beforeAll(async () => {
     const { feeds, informers } = fakeFeeds();
     webhook = await startWebhook({ config: servingConfig, feeds, tls: { cert: bundle.cert, key: bundle.key },
-      logger: silentLogger(), defaultMetrics: false });
+      logger: silentLogger() });
     syncAll(informers);
     await webhook.informers.whenSynced();
   });
@@ -270,6 +270,9 @@ describe('kcr webhook over HTTPS, caches synced', () => {
     expect(m).toMatch(/^kcr_webhook_admission_duration_seconds_count\{outcome="unchanged"\} 2$/m);
     expect(m).toMatch(/^kcr_webhook_index_objects\{kind="Checkpoint"\} 1$/m);
     expect(m).toMatch(/^kcr_webhook_index_objects\{kind="Namespace"\} 1$/m);
+    // Process metrics ride along.
+    expect(m).toMatch(/^process_cpu_user_seconds_total \d/m);
+    expect(m).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
   });
 
   it('answers 404 with JSON for unknown paths', async () => {
@@ -359,7 +362,7 @@ describe('kcr webhook process', () => {
       });
       let stderr = '';
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
       child.on('error', reject);
       child.on('exit', (code) => {
         clearTimeout(timer);
