@@ -10,6 +10,7 @@
 // Redis on the same dir; { dir?: string } reuses a data dir (then stop() leaves it in place).
 // Runs with maxmemory-policy noeviction, as BullMQ requires.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -54,7 +55,18 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Never leave an orphan redis-server behind when the test process dies first.
+  const reap = () => {
+    child.kill('SIGKILL');
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', reap);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      process.removeListener('exit', reap);
+      resolve();
+    }),
+  );
 
   try {
     await waitFor(async () => (await command(host, port, ['PING'])).startsWith('+PONG'), 10_000, child, () => output);

@@ -14,6 +14,7 @@
 // in the temp dir; the password never appears in process arguments.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -100,7 +101,18 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     c.stdout?.on('data', keep);
     c.stderr?.on('data', keep);
     child = c;
-    exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    // Never leave an orphan registry behind when the test process dies first.
+    const reap = () => {
+      c.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    };
+    process.once('exit', reap);
+    exited = new Promise<void>((resolve) =>
+      c.once('exit', () => {
+        process.removeListener('exit', reap);
+        resolve();
+      }),
+    );
     const deadline = Date.now() + 15_000;
     for (;;) {
       if (c.exitCode !== null) throw new Error(`docker-registry exited (${c.exitCode}): ${output}`);
