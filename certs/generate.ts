@@ -1,6 +1,6 @@
 // Makes a CA and a serving certificate with node-forge. The clock is an argument
 // so tests and the rotator decide what "now" is.
-import { randomBytes } from 'node:crypto';
+import { constants, generateKeyPairSync, privateEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
 import type { CertificateBundle } from './bundle.ts';
@@ -31,11 +31,43 @@ export function randomSerialHex(): string {
   return bytes.toString('hex');
 }
 
-// forge uses Node's native generateKeyPairSync when it is available (Node always
-// has it), which takes tens of milliseconds instead of seconds in pure JS.
-function newKeyPair(): forge.pki.rsa.KeyPair {
-  return forge.pki.rsa.generateKeyPair({ bits: KEY_BITS, e: 0x10001 });
+interface KeyPair {
+  /** forge's view of the public key, for the certificate body. */
+  publicKey: forge.pki.PublicKey;
+  privateKey: KeyObject;
 }
+
+// Native RSA: forge.pki.rsa.generateKeyPair calls this same generateKeyPairSync when
+// Node has it, we only skip the PEM round trip; pure-JS keygen would take seconds.
+function newKeyPair(): KeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: KEY_BITS, publicExponent: 0x10001 });
+  return {
+    publicKey: forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()),
+    privateKey,
+  };
+}
+
+// DER prefix of a PKCS#1 v1.5 DigestInfo for SHA-256 (RFC 8017 section 9.2, note 1).
+const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+
+/**
+ * Signs with OpenSSL instead of forge's pure-JS RSA (milliseconds instead of ~100 ms
+ * per signature). forge's cert.sign(key, md) only calls key.sign(md) with the
+ * SHA-256 digest of the TBSCertificate; an RSA "private encrypt" of its DigestInfo
+ * with type-1 padding is exactly the RSASSA-PKCS1-v1_5 signature forge would make.
+ */
+function sign(cert: forge.pki.Certificate, key: KeyObject): void {
+  const signer = {
+    sign(md: forge.md.MessageDigest): string {
+      const digest = Buffer.from(md.digest().getBytes(), 'binary');
+      const info = Buffer.concat([SHA256_DIGEST_INFO, digest]);
+      return privateEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, info).toString('binary');
+    },
+  };
+  cert.sign(signer as unknown as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+}
+
+const keyPem = (key: KeyObject) => key.export({ type: 'pkcs1', format: 'pem' }).toString();
 
 function setValidity(cert: forge.pki.Certificate, now: Date, validityDays: number): void {
   if (!Number.isFinite(validityDays) || validityDays <= 0) {
@@ -59,7 +91,7 @@ function generateCa(commonName: string, now: Date, validityDays: number) {
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
+  sign(cert, keys.privateKey);
   return { cert, key: keys.privateKey };
 }
 
@@ -96,12 +128,12 @@ export function generateCertificateBundle(opts: CertificateBundleOptions): Certi
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: ca.cert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  cert.sign(ca.key, forge.md.sha256.create());
+  sign(cert, ca.key);
 
   return {
     caCert: lf(forge.pki.certificateToPem(ca.cert)),
-    caKey: lf(forge.pki.privateKeyToPem(ca.key)),
+    caKey: keyPem(ca.key),
     cert: lf(forge.pki.certificateToPem(cert)),
-    key: lf(forge.pki.privateKeyToPem(keys.privateKey)),
+    key: keyPem(keys.privateKey),
   };
 }

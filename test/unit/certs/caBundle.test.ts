@@ -1,7 +1,10 @@
 import { X509Certificate } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { generateCertificateBundle, mergeCaBundle, publishCaBundle, splitPemBundle } from '../../../certs/index.ts';
 import { FakeCaBundleTarget, apiError } from './fakes.ts';
+
+// Each test makes real RSA keys; a loaded machine (parallel test files) can take seconds.
+vi.setConfig({ testTimeout: 30_000 });
 
 const DAY = 86_400_000;
 const t0 = new Date('2026-01-01T00:00:00Z');

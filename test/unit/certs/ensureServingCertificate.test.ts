@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   bundleFromSecretData,
   bundleToSecretData,
@@ -8,6 +8,9 @@ import {
   SECRET_KEYS,
 } from '../../../certs/index.ts';
 import { FakeSecretStore, apiError } from './fakes.ts';
+
+// Each test makes real RSA keys; a loaded machine (parallel test files) can take seconds.
+vi.setConfig({ testTimeout: 30_000 });
 
 const DAY = 86_400_000;
 const t0 = new Date('2026-06-01T00:00:00Z');

@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import forge from 'node-forge';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   CLOCK_SKEW_MS,
   generateCertificateBundle,
@@ -9,6 +9,9 @@ import {
   serviceDnsNames,
   type CertificateBundle,
 } from '../../../certs/index.ts';
+
+// Each test makes real RSA keys; a loaded machine (parallel test files) can take seconds.
+vi.setConfig({ testTimeout: 30_000 });
 
 const DAY = 86_400_000;
 const now = new Date('2026-03-01T12:00:00Z');

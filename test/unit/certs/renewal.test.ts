@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   bundleRenewalReason,
   generateCertificateBundle,
@@ -10,6 +10,9 @@ import {
   serviceDnsNames,
   subjectAltNames,
 } from '../../../certs/index.ts';
+
+// Each test makes real RSA keys; a loaded machine (parallel test files) can take seconds.
+vi.setConfig({ testTimeout: 30_000 });
 
 const DAY = 86_400_000;
 const now = new Date('2026-05-10T08:00:00Z');

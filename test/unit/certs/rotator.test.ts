@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   CertificateRotator,
   bundleToSecretData,
@@ -13,6 +13,9 @@ import {
   type ServingKeyPair,
 } from '../../../certs/index.ts';
 import { FakeCaBundleTarget, FakeSecretStore, ManualTimers, apiError } from './fakes.ts';
+
+// Each test makes real RSA keys; a loaded machine (parallel test files) can take seconds.
+vi.setConfig({ testTimeout: 30_000 });
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
