@@ -13,7 +13,7 @@ import { array, isRecord, record, str, stringMap, timeMs } from './shape.ts';
  * namespace, identity and container. A pin never bypasses a safety rule (same software,
  * same architecture, source gone, not already restored into a living pod).
  */
-export const PINNED_ANNOTATION = 'kcr.io/pinned';
+export const PINNED_ANNOTATION = ANNOTATIONS.pinned;
 
 export interface IndexedPod {
   key: string;

@@ -24,6 +24,8 @@ export const ANNOTATIONS = {
   restoredFromContainerPrefix: 'kcr.io/restored-from.',
   /** The identity kcr computed for a pod (StatefulSet pod name, Deployment name, bare pod name). */
   identity: 'kcr.io/identity',
+  /** Set on a Checkpoint by a RestoreRequest: restore from it next, and never delete it. */
+  pinned: 'kcr.io/pinned',
 } as const;
 
 export const NAMESPACE_LABEL = { key: 'kcr.io/restore', value: 'enabled' } as const;
