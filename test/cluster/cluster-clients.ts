@@ -11,10 +11,17 @@ import {
   KubeConfig,
 } from '@kubernetes/client-node';
 import { inject } from 'vitest';
-import type { TestCluster } from './kcr-in-cluster.ts';
+import type { ManifestSubset, TestCluster } from './kcr-in-cluster.ts';
 
 export function testCluster(): TestCluster {
   return inject('kcrCluster');
+}
+
+/** kcr's manifests as the global setup applied them (CRDs, namespace, RBAC); throws why not. */
+export function installedKcr(): ManifestSubset {
+  const r = inject('kcrInstall');
+  if (r.error !== undefined) throw new Error(`kcr's manifests could not be applied: ${r.error}`);
+  return r.subset;
 }
 
 export interface Clients {

@@ -2,8 +2,7 @@
 // invalid objects are refused by the API server (schema and CEL rules) naming the field.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, PLURALS, VERSION } from '../../src/api/types.ts';
-import { clientsFor, createNamespace, deleteNamespace, expectApiError, testCluster, type Clients } from './cluster-clients.ts';
-import { installKcr } from './kcr-in-cluster.ts';
+import { installedKcr, clientsFor, createNamespace, deleteNamespace, expectApiError, testCluster, type Clients } from './cluster-clients.ts';
 import { kubectl } from './local-cluster.ts';
 
 const cluster = testCluster();
@@ -11,7 +10,7 @@ let c: Clients;
 let ns: string;
 
 beforeAll(async () => {
-  await installKcr(cluster);
+  installedKcr();
   c = clientsFor(cluster.kubeconfig);
   ns = await createNamespace(c.core, 'kcr-crds');
 });

@@ -9,11 +9,18 @@
 // instead. The MutatingWebhookConfiguration is applied with clientConfig.service replaced by
 // clientConfig.url; every other field is kept as the manifest has it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  AdmissionregistrationV1Api,
+  ApiException,
+  CoreV1Api,
+  KubeConfig,
+  type V1MutatingWebhookConfiguration,
+} from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { freePort, kubectl } from './local-cluster.ts';
 import { KCR_DIR, REPO_ROOT, writeSecretFile } from './pki.ts';
@@ -94,38 +101,44 @@ export async function installKcr(cluster: TestCluster): Promise<ManifestSubset> 
     await k(['apply', '--server-side', '--force-conflicts', '-f', '-'], yamlStream(subset.crds));
     await k(['wait', '--for=condition=Established', '--timeout=60s', ...subset.crds.map((c) => `crd/${c.metadata.name}`)]);
   }
-  // Namespaces first, so namespaced objects in the same apply find theirs.
-  const namespaces = subset.rest.filter((o) => o.kind === 'Namespace');
-  const others = subset.rest.filter((o) => o.kind !== 'Namespace');
-  if (namespaces.length > 0) await k(['apply', '-f', '-'], yamlStream(namespaces));
-  if (others.length > 0) await k(['apply', '-f', '-'], yamlStream(others));
+  // kubectl applies in stream order: namespaces first, so the namespaced objects find theirs.
+  const ordered = [...subset.rest.filter((o) => o.kind === 'Namespace'), ...subset.rest.filter((o) => o.kind !== 'Namespace')];
+  if (ordered.length > 0) await k(['apply', '-f', '-'], yamlStream(ordered));
   return subset;
 }
 
-interface KubeconfigJson {
-  clusters: { cluster: { server: string; 'certificate-authority-data'?: string; 'certificate-authority'?: string } }[];
+function adminClients(cluster: TestCluster): { kc: KubeConfig; core: CoreV1Api; admission: AdmissionregistrationV1Api } {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  return { kc, core: kc.makeApiClient(CoreV1Api), admission: kc.makeApiClient(AdmissionregistrationV1Api) };
 }
 
-/** A kubeconfig that authenticates as ServiceAccount `namespace/name` with a fresh token. */
+/** A kubeconfig that authenticates as ServiceAccount `namespace/name` with a fresh TokenRequest token. */
 export async function serviceAccountKubeconfig(
   cluster: TestCluster,
   namespace: string,
   name: string,
   file: string,
-  duration = '24h',
+  expirationSeconds = 24 * 3600,
 ): Promise<string> {
-  const k = (args: string[]) => kubectl(cluster.binDir, cluster.kubeconfig, args);
-  const token = (await k(['create', 'token', name, '-n', namespace, `--duration=${duration}`])).trim();
-  const view = JSON.parse(await k(['config', 'view', '--raw', '--minify', '--flatten', '-o', 'json'])) as KubeconfigJson;
-  const c = view.clusters[0]?.cluster;
-  if (!c) throw new Error('admin kubeconfig has no cluster');
+  const { kc, core } = adminClients(cluster);
+  const tr = await core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds } },
+  });
+  const token = tr.status?.token;
+  if (!token) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
+  const c = kc.getCurrentCluster();
+  if (!c) throw new Error(`${cluster.kubeconfig} has no current cluster`);
+  const caData = c.caData ?? (c.caFile ? readFileSync(c.caFile).toString('base64') : undefined);
   const user = `system:serviceaccount:${namespace}:${name}`;
   const cfg = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'cluster', cluster: { server: c.server, 'certificate-authority-data': c['certificate-authority-data'] } }],
+    clusters: [{ name: 'cluster', cluster: { server: c.server, ...(caData ? { 'certificate-authority-data': caData } : {}) } }],
     users: [{ name: user, user: { token } }],
-    contexts: [{ name: user, context: { cluster: 'cluster', user: user, namespace } }],
+    contexts: [{ name: user, context: { cluster: 'cluster', user, namespace } }],
     'current-context': user,
   };
   writeSecretFile(file, JSON.stringify(cfg, null, 2));
@@ -199,9 +212,12 @@ export async function startLocalWebhook(
 
   const config = subset.webhookConfigurations.find((c) => c.metadata.name === WEBHOOK_CONFIGURATION);
   if (!config) throw new Error(`manifests/ render no MutatingWebhookConfiguration ${WEBHOOK_CONFIGURATION}`);
-  // Replace (not merge) so a URL from an earlier run never lingers next to a Service reference.
-  await kubectl(cluster.binDir, cluster.kubeconfig, ['delete', 'mutatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '--ignore-not-found']);
-  await kubectl(cluster.binDir, cluster.kubeconfig, ['create', '-f', '-'], JSON.stringify(pointWebhooksAtUrl(config, baseUrl)));
+  // Replace (not merge) so a URL or caBundle from an earlier run never lingers.
+  const { admission } = adminClients(cluster);
+  await admission.deleteMutatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION }).catch((err: unknown) => {
+    if (!(err instanceof ApiException && err.code === 404)) throw err;
+  });
+  await admission.createMutatingWebhookConfiguration({ body: pointWebhooksAtUrl(config, baseUrl) as V1MutatingWebhookConfiguration });
 
   const logFile = join(KCR_DIR, 'logs', `webhook-${port}.log`);
   mkdirSync(join(KCR_DIR, 'logs'), { recursive: true });
@@ -278,26 +294,54 @@ export async function startLocalWebhook(
       if (exit) throw new Error(`kcr webhook exited (${exit.code ?? exit.signal}); see ${logFile}`);
       if (Date.now() > deadline) throw new Error(`kcr webhook not ready within the timeout; see ${logFile}`);
       const ready = await getInsecure(`${baseUrl}/readyz`).then((r) => r.status === 200, () => false);
-      if (ready && (await caBundlePublished(cluster))) break;
+      if (ready && (await caBundlePublished(admission))) break;
       await sleep(200);
     }
   } catch (err) {
     await stop(1000);
     throw err;
   }
-  // The API server watches webhook configurations; give its informer a moment to see the caBundle.
-  await sleep(1000);
+  await waitUntilApiServerCalls(cluster, hook, deadline);
   return hook;
 }
 
-async function caBundlePublished(cluster: TestCluster): Promise<boolean> {
-  const out = await kubectl(cluster.binDir, cluster.kubeconfig, [
-    'get',
-    'mutatingwebhookconfiguration',
-    WEBHOOK_CONFIGURATION,
-    '-o',
-    'jsonpath={.webhooks[*].clientConfig.caBundle}',
-  ]);
-  const bundles = out.trim().split(/\s+/).filter((s) => s !== '');
-  return bundles.length > 0;
+/**
+ * Proof that the API server reaches the webhook (its informer has the configuration with the
+ * caBundle, and it trusts the serving certificate): a dry-run pod create is sent to the
+ * webhook (sideEffects NoneOnDryRun) and shows up in its admissions counter.
+ */
+async function waitUntilApiServerCalls(cluster: TestCluster, hook: LocalWebhook, deadline: number): Promise<void> {
+  const { core } = adminClients(cluster);
+  const admissions = async () => metricSum(await hook.metrics(), 'kcr_webhook_admissions_total');
+  for (;;) {
+    const before = await admissions();
+    await core.createNamespacedPod({
+      namespace: 'default',
+      dryRun: 'All',
+      body: { metadata: { name: 'kcr-webhook-probe' }, spec: { containers: [{ name: 'probe', image: 'probe' }] } },
+    });
+    if ((await admissions()) > before) return;
+    if (Date.now() > deadline) {
+      const hint = apiserverWebhookErrors();
+      throw new Error(`the API server does not call the webhook at ${hook.baseUrl}${hint ? `; kube-apiserver says: ${hint}` : ''}`);
+    }
+    await sleep(250);
+  }
+}
+
+/** The last "failed calling webhook" line of the local API server's log, if there is one. */
+function apiserverWebhookErrors(): string | undefined {
+  try {
+    const lines = readFileSync(join(KCR_DIR, 'logs', 'kube-apiserver.log'), 'utf8').split('\n');
+    return lines.filter((l) => l.includes('Failed calling webhook') && l.includes('restore.kcr.io')).pop()?.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every webhook of kcr's configuration carries a caBundle (the webhook process published its CA). */
+async function caBundlePublished(admission: AdmissionregistrationV1Api): Promise<boolean> {
+  const cfg = await admission.readMutatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION });
+  const hooks = cfg.webhooks ?? [];
+  return hooks.length > 0 && hooks.every((w) => (w.clientConfig.caBundle ?? '') !== '');
 }

@@ -3,8 +3,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, PLURALS, VERSION } from '../../src/api/types.ts';
-import { clientsFor, createNamespace, deleteNamespace, expectApiError, testCluster, type Clients } from './cluster-clients.ts';
-import { installKcr, KCR_NAMESPACE, pointWebhooksAtUrl, serviceAccountKubeconfig, WEBHOOK_CONFIGURATION, WEBHOOK_SERVICE_ACCOUNT } from './kcr-in-cluster.ts';
+import { installedKcr, clientsFor, createNamespace, deleteNamespace, expectApiError, testCluster, type Clients } from './cluster-clients.ts';
+import { KCR_NAMESPACE, pointWebhooksAtUrl, serviceAccountKubeconfig, WEBHOOK_CONFIGURATION, WEBHOOK_SERVICE_ACCOUNT } from './kcr-in-cluster.ts';
 import { KCR_DIR } from './pki.ts';
 
 const cluster = testCluster();
@@ -13,7 +13,7 @@ let hook: Clients;
 let ns: string;
 
 beforeAll(async () => {
-  const subset = await installKcr(cluster);
+  const subset = installedKcr();
   admin = clientsFor(cluster.kubeconfig);
   // Its own webhook configuration must exist to be read. If no other test registered it yet, it is
   // registered at a closed port: no pod is admitted here, and failurePolicy Ignore lets pods through.
@@ -24,7 +24,7 @@ beforeAll(async () => {
   } catch {
     await admin.admission.createMutatingWebhookConfiguration({ body: pointWebhooksAtUrl(cfg, 'https://127.0.0.1:1') as never });
   }
-  const kubeconfig = await serviceAccountKubeconfig(cluster, KCR_NAMESPACE, WEBHOOK_SERVICE_ACCOUNT, join(KCR_DIR, 'rbac-test-webhook.kubeconfig'), '1h');
+  const kubeconfig = await serviceAccountKubeconfig(cluster, KCR_NAMESPACE, WEBHOOK_SERVICE_ACCOUNT, join(KCR_DIR, 'rbac-test-webhook.kubeconfig'), 3600);
   hook = clientsFor(kubeconfig);
   ns = await createNamespace(admin.core, 'kcr-rbac');
 });

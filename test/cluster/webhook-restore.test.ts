@@ -5,9 +5,8 @@ import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS, API_VERSION, GROUP, NAMESPACE_LABEL, PLURALS, VERSION } from '../../src/api/types.ts';
-import { clientsFor, createNamespace, deleteNamespace, eventually, testCluster, type Clients } from './cluster-clients.ts';
+import { installedKcr, clientsFor, createNamespace, deleteNamespace, eventually, testCluster, type Clients } from './cluster-clients.ts';
 import {
-  installKcr,
   KCR_NAMESPACE,
   metricSum,
   startLocalWebhook,
@@ -25,7 +24,7 @@ let webhook: LocalWebhook | undefined;
 let ns: string;
 
 beforeAll(async () => {
-  subset = await installKcr(cluster);
+  subset = installedKcr();
   c = clientsFor(cluster.kubeconfig);
   webhook = await startLocalWebhook(cluster, subset);
   ns = await createNamespace(c.core, 'kcr-restore', { [NAMESPACE_LABEL.key]: NAMESPACE_LABEL.value });
