@@ -4,6 +4,7 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { SCHEDULE_FIRED_JOB, type ScheduleRef } from '../schedule/desired.ts';
 import { SCHEDULE_QUEUE } from '../schedule/names.ts';
+import { cachedRepeatStrategy } from './repeat-strategy.ts';
 import type { ScheduleJobData } from './scheduler-store.ts';
 
 export type OnFire = (ref: ScheduleRef, fireTime: Date, job: Job) => Promise<void>;
@@ -18,6 +19,12 @@ export interface ScheduleWorkerOptions {
   queueName?: string;
   /** Start with `worker.run()` yourself (e.g. only once elected leader). */
   autorun?: boolean;
+  /**
+   * Seconds an idle worker blocks before polling again. Only the worker that popped the
+   * delayed-job marker wakes exactly at a slot; with several workers (controller replicas) the
+   * others would wait BullMQ's default 5 s, so kcr uses 1.
+   */
+  drainDelaySeconds?: number;
 }
 
 /** The slot a scheduler job was made for (BullMQ stores it as prevMillis); falls back to its timestamp. */
@@ -43,5 +50,8 @@ export function createScheduleWorker(options: ScheduleWorkerOptions): Worker {
     prefix: options.prefix,
     concurrency: options.concurrency ?? 50,
     autorun: options.autorun ?? true,
+    drainDelay: options.drainDelaySeconds ?? 1,
+    // The worker schedules each scheduler's next slot when it takes a fired job.
+    settings: { repeatStrategy: cachedRepeatStrategy() },
   });
 }

@@ -6,6 +6,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { SCHEDULE_QUEUE } from '../schedule/names.ts';
 import { explainRedisError } from './connection.ts';
+import { cachedRepeatStrategy } from './repeat-strategy.ts';
 import type { DesiredScheduler, ScheduleRef } from '../schedule/desired.ts';
 import { planReconcile, type ExistingScheduler, type ReconcilePlan } from '../schedule/plan.ts';
 
@@ -117,7 +118,8 @@ export class SchedulerStore {
       opts: {
         attempts: this.#attempts,
         backoff: { type: 'exponential', delay: this.#backoffMs },
-        removeOnComplete: { count: 1000 },
+        // A fired job's outcome lives in the schedule's status; dropping it at once is cheaper.
+        removeOnComplete: true,
         removeOnFail: { age: 24 * 3600, count: 5000 },
       },
     });
@@ -126,7 +128,7 @@ export class SchedulerStore {
 
 /** The scheduler queue; with a producer connection its calls fail fast while Redis is down. */
 export function createScheduleQueue(connection: Redis, prefix: string, name: string = SCHEDULE_QUEUE): Queue {
-  const queue = new Queue(name, { connection, prefix, skipWaitingForReady: true });
+  const queue = new Queue(name, { connection, prefix, skipWaitingForReady: true, settings: { repeatStrategy: cachedRepeatStrategy() } });
   queue.on('error', () => {});
   return queue;
 }

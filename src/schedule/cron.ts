@@ -15,8 +15,23 @@ export function isValidTimeZone(tz: string): boolean {
   }
 }
 
+// Validation parses and steps the expression (~0.5 ms); thousands of schedules share a few
+// patterns, so results are memoised (the function is pure).
+const checked = new Map<string, CronCheck>();
+
 /** Checks a user's cron: exactly five fields (minute hour day-of-month month day-of-week) and a valid zone. */
 export function validateCron(cron: string, tz?: string): CronCheck {
+  const key = `${cron}\u0000${tz ?? ''}`;
+  let result = checked.get(key);
+  if (result === undefined) {
+    result = checkCron(cron, tz);
+    if (checked.size >= 10_000) checked.clear();
+    checked.set(key, result);
+  }
+  return result;
+}
+
+function checkCron(cron: string, tz: string | undefined): CronCheck {
   const fields = cron.trim().split(/\s+/).filter((f) => f !== '');
   if (fields.length !== 5) {
     return { ok: false, message: `schedule ${JSON.stringify(cron)} must have 5 fields (minute hour day-of-month month day-of-week), got ${fields.length}` };
