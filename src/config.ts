@@ -123,3 +123,33 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
 }
 
 export const parse = { int, bool, str, optional, list };
+
+/** Where checkpoint images go (agent pushes, controller deletes). Files are read by the caller. */
+export interface ImageStoreConfig {
+  /** host[:port] of the registry. */
+  registry: string;
+  /** Repository prefix: <registry>/<prefix>/<namespace>/<identity>. */
+  repositoryPrefix: string;
+  /** Comma-separated: `host:port` (HTTPS, unverified) or `http://host:port` (plain HTTP). */
+  insecureRegistries: string;
+  /** Mounted `.dockerconfigjson` of the registry Secret; never passed in env values or args. */
+  authFile: string | undefined;
+  /** Extra CA bundle (PEM) to trust for the registry. */
+  caFile: string | undefined;
+  layerCompression: 'none' | 'gzip';
+}
+
+export function parseImageStoreConfig(env: Env): ImageStoreConfig {
+  const compression = str(env, 'KCR_LAYER_COMPRESSION', 'none');
+  if (compression !== 'none' && compression !== 'gzip') {
+    throw new ConfigError(`KCR_LAYER_COMPRESSION must be "none" or "gzip", got ${JSON.stringify(compression)}`);
+  }
+  return {
+    registry: str(env, 'KCR_REGISTRY', 'kcr-registry.kcr-system.svc:5000'),
+    repositoryPrefix: str(env, 'KCR_REGISTRY_PREFIX', 'kcr'),
+    insecureRegistries: str(env, 'KCR_INSECURE_REGISTRIES', ''),
+    authFile: optional(env, 'KCR_REGISTRY_AUTH_FILE'),
+    caFile: optional(env, 'KCR_REGISTRY_CA_FILE'),
+    layerCompression: compression,
+  };
+}

@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CheckpointImageStore } from '../../src/images/checkpoint-image-store.ts';
 import { DigestCache } from '../../src/images/digest-cache.ts';
 import { createHttpTransport, type HttpTransport } from '../../src/images/http-transport.ts';
 import { pushCheckpointImage, type PushCheckpointInput } from '../../src/images/push-checkpoint-image.ts';
@@ -424,5 +425,34 @@ describe('Bearer token auth', () => {
     expect(err.transient).toBe(false);
     expect(err.message).toContain(gateHost);
     expect(err.message).not.toContain('nope-nope');
+  });
+});
+
+describe('CheckpointImageStore (what the agent and controller use)', () => {
+  it('pushes with credentials from a dockerconfigjson, finds the image, and deletes it for retention', async () => {
+    const password = 'store-secret-pass';
+    const reg = await startRegistry({ auth: { username: 'agent', password } });
+    try {
+      const dockerConfigJson = JSON.stringify({
+        auths: { [reg.host]: { auth: Buffer.from(`agent:${password}`).toString('base64') } },
+      });
+      const store = new CheckpointImageStore(
+        { registry: reg.host, prefix: 'kcr', insecureRegistries: parseInsecureRegistries(`http://${reg.host}`), compression: 'none' },
+        { dockerConfigJson },
+      );
+      const { archivePath, architecture, ...meta } = input();
+      const pushed = await store.push({ archivePath, architecture, ...meta, namespace: 'Shop', identity: 'cache-0' });
+      expect(pushed.repository).toBe('kcr/shop/cache-0');
+      expect(pushed.tag).toBe('redis-20261124T080000Z');
+      expect(pushed.layerDigest).toBe(archiveDigest);
+      expect(await store.exists(pushed.reference)).toBe(true);
+      expect(await store.delete(pushed.reference)).toBe('deleted');
+      expect(await store.exists(pushed.reference)).toBe(false);
+      expect(await store.delete(pushed.reference)).toBe('absent');
+      await expect(store.delete(`other.example/kcr/x@sha256:${'0'.repeat(64)}`)).rejects.toThrow(RegistryError);
+      store.close();
+    } finally {
+      await reg.stop();
+    }
   });
 });
