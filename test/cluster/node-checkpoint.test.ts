@@ -149,6 +149,8 @@ beforeAll(async () => {
     identity: localClusterIdentity(kc.getCurrentCluster()!.server, pkiDir),
     checkpointRoot: root,
     labels: { [nodeSetLabel]: runId },
+    // Clear of other node sets in the run's node network (the global setup's start at 0).
+    netnsIndexOffset: 100,
     timing: { stateAnnotationMs: 1000, restartBackoffMs: 1000, imagePullBackoffMs: 2000 },
   });
   ns = await createNamespace(clients.core, 'sim-node');
@@ -171,7 +173,9 @@ describe('simulated nodes in the real control plane', () => {
       expect(n.metadata?.labels).toMatchObject({ 'kubernetes.io/arch': 'amd64', 'kubernetes.io/os': 'linux', 'kubernetes.io/hostname': n.metadata!.name });
       expect(n.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
       expect(n.status?.daemonEndpoints?.kubeletEndpoint?.Port).toBe(nodes.node(n.metadata!.name!).port);
-      expect(n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address).toBe(nodes.node(n.metadata!.name!).ip);
+      const internalIp = n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+      expect(internalIp).toBe(nodes.node(n.metadata!.name!).ip);
+      expect(internalIp).not.toMatch(/^127\./); // the node proxy would refuse it
       expect(n.spec?.taints ?? []).toEqual([]);
     }
     const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: nodeName(1), namespace: 'kube-node-lease' });

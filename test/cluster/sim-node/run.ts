@@ -1,6 +1,7 @@
 // CLI: run N simulated nodes against a cluster until SIGINT/SIGTERM.
 //   node test/cluster/sim-node/run.ts [--count 2] [--kubeconfig .kcr/kubeconfig] [--pki-dir .kcr/pki]
-//        [--checkpoint-root .kcr/nodes] [--name-prefix sim-node-] [--address <ip>|loopback] [--first-ip 11]
+//        [--checkpoint-root .kcr/nodes] [--name-prefix sim-node-] [--network netns|host|loopback]
+//        [--netns-offset 0] [--address <host ip>] [--first-ip 11]
 //        [--https-registry host:port ...] [--registry-ca ca.pem] [--log-level info]
 // The kubeconfig is only read for the API server's address; each node authenticates as
 // itself with a client certificate from the local cluster's PKI.
@@ -19,6 +20,11 @@ function int(name: string, raw: string, min: number, max: number): number {
   return n;
 }
 
+function networkMode(raw: string): 'netns' | 'host' | 'loopback' {
+  if (raw === 'netns' || raw === 'host' || raw === 'loopback') return raw;
+  throw new Error(`--network must be netns, host or loopback, got ${JSON.stringify(raw)}`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -29,6 +35,8 @@ async function main(): Promise<void> {
       'name-prefix': { type: 'string', default: 'sim-node-' },
       'first-ip': { type: 'string', default: '11' },
       address: { type: 'string' },
+      network: { type: 'string' },
+      'netns-offset': { type: 'string', default: '0' },
       'https-registry': { type: 'string', multiple: true, default: [] },
       'registry-ca': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
@@ -48,12 +56,14 @@ async function main(): Promise<void> {
     namePrefix: values['name-prefix'],
     firstIpOctet: firstIp,
     ...(values.address ? { address: values.address } : {}),
+    ...(values.network ? { network: networkMode(values.network) } : {}),
+    netnsIndexOffset: int('netns-offset', values['netns-offset'], 0, 200),
     identity: localClusterIdentity(serverOf(kubeconfig), values['pki-dir']),
     checkpointRoot: values['checkpoint-root'],
     registry,
     logger,
   });
-  for (const n of nodes.nodes) console.log(`${n.name} ${n.kubeletUrl} checkpoints=${n.checkpointDir}`);
+  for (const n of nodes.nodes) console.log(`${n.name} ${n.kubeletUrl} (listening on ${n.listenAddress}, network ${nodes.network}) checkpoints=${n.checkpointDir}`);
   const stop = () => {
     void nodes.stop().then(() => process.exit(0));
   };

@@ -61,10 +61,18 @@ export const DEFAULT_TIMING: NodeTiming = {
 
 export interface SimulatedNodeOptions {
   name: string;
-  /** The node's InternalIP on loopback, e.g. 127.0.0.11; the kubelet listens there. */
+  /**
+   * The node's InternalIP: what the API server dials and the serving certificate names. The
+   * node proxy refuses loopback addresses, so for proxied calls this is a global-unicast
+   * address (a private network namespace's, or the host's).
+   */
   ip: string;
-  /** Kubelet port; 0 picks a free one. */
+  /** The kubelet port advertised in daemonEndpoints; default: the port listened on. */
   port?: number;
+  /** Where the kubelet server really listens (default: `ip`); e.g. 127.0.0.1 behind a forwarder. */
+  listenHost?: string;
+  /** Listen port; 0 (default) picks a free one. */
+  listenPort?: number;
   /** The node's identity (system:node:<name>, group system:nodes). */
   kubeConfig: KubeConfig;
   /** Kubelet serving certificate for `ip`, and the CA that client certificates are verified against. */
@@ -172,13 +180,23 @@ export class SimulatedNode {
     this.coordination = opts.kubeConfig.makeApiClient(CoordinationV1Api);
   }
 
-  /** The kubelet port (after start). */
+  /** The advertised kubelet port (daemonEndpoints.kubeletEndpoint.Port). */
   get port(): number {
+    return this.opts.port ?? this.listenPort;
+  }
+
+  /** The port the kubelet server listens on (after start). */
+  get listenPort(): number {
     if (!this.server) throw new Error(`node ${this.name} is not started`);
     return this.server.port;
   }
 
-  /** https://<ip>:<port>, the kubelet endpoint. */
+  /** Where the kubelet server listens: host:port. */
+  get listenAddress(): string {
+    return `${this.opts.listenHost ?? this.ip}:${this.listenPort}`;
+  }
+
+  /** https://<ip>:<port>, the kubelet endpoint as the API server dials it. */
   get kubeletUrl(): string {
     return `https://${this.ip}:${this.port}`;
   }
@@ -196,8 +214,8 @@ export class SimulatedNode {
         : undefined;
     this.server = await startKubeletServer({
       nodeName: this.name,
-      host: this.ip,
-      port: this.opts.port ?? 0,
+      host: this.opts.listenHost ?? this.ip,
+      port: this.opts.listenPort ?? 0,
       tls: this.opts.tls,
       authorizer,
       ...(tokenAuthenticator ? { tokenAuthenticator } : {}),
@@ -215,7 +233,7 @@ export class SimulatedNode {
     this.every(this.timing.nodeStatusMs, () => this.patchNodeStatus());
     if (this.timing.stateAnnotationMs > 0) this.every(this.timing.stateAnnotationMs, () => this.refreshStateAnnotations());
     await this.watchPods();
-    this.log.info({ ip: this.ip, port: this.port }, 'simulated node ready');
+    this.log.info({ ip: this.ip, port: this.port, listen: this.listenAddress }, 'simulated node ready');
   }
 
   async stop(): Promise<void> {
