@@ -2,6 +2,7 @@
 // (StatefulSet, ReplicaSet) create. No node runs the pods: the webhook acts at CREATE, so a
 // Pending pod already shows what it will start from.
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS, API_VERSION, GROUP, NAMESPACE_LABEL, PLURALS, VERSION } from '../../src/api/types.ts';
@@ -231,5 +232,42 @@ describe('webhook down', () => {
     expect(appImage(pod)).toBe(APP_IMAGE);
     expect(restoredFrom(pod)).toEqual([]);
     expect(elapsed).toBeLessThan(timeoutMs);
+  });
+
+  it('a webhook that accepts connections but never answers delays a pod by at most its timeout', async () => {
+    const cfg = await c.admission.readMutatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION });
+    const timeoutMs = (cfg.webhooks?.[0]?.timeoutSeconds ?? 10) * 1000;
+    const held: Socket[] = [];
+    const hung = createServer((sock) => held.push(sock)); // never completes a TLS handshake
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const port = (hung.address() as AddressInfo).port;
+    try {
+      await c.admission.patchMutatingWebhookConfiguration({
+        name: WEBHOOK_CONFIGURATION,
+        body: [{ op: 'replace', path: '/webhooks/0/clientConfig/url', value: `https://127.0.0.1:${port}/mutate` }],
+      });
+      // The API server picks the change up through its informer: wait until it dials the hung server.
+      const name = `hung-${randomBytes(3).toString('hex')}`;
+      let elapsed = 0;
+      await eventually('the API server to call the hung webhook', async () => {
+        const started = Date.now();
+        await c.core.createNamespacedPod({ namespace: ns, dryRun: 'All', body: { metadata: { name }, spec: { containers: [{ name: 'app', image: APP_IMAGE }] } } });
+        elapsed = Date.now() - started;
+        return held.length > 0 ? true : undefined;
+      });
+      const started = Date.now();
+      const pod = await c.core.createNamespacedPod({
+        namespace: ns,
+        body: { metadata: { name, annotations: { [ANNOTATIONS.restore]: 'true' } }, spec: { containers: [{ name: 'app', image: APP_IMAGE }] } },
+      });
+      elapsed = Date.now() - started;
+      expect(appImage(pod)).toBe(APP_IMAGE);
+      // The API server gave up after the webhook's timeout (and not much later), then let the pod in.
+      expect(elapsed).toBeGreaterThanOrEqual(timeoutMs - 500);
+      expect(elapsed).toBeLessThan(timeoutMs + 3000);
+    } finally {
+      for (const s of held) s.destroy();
+      hung.close();
+    }
   });
 });
