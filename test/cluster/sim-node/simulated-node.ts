@@ -713,11 +713,15 @@ export class SimulatedNode {
 
   // ---- status ---------------------------------------------------------------------------------
 
-  private stateAnnotations(p: SimPod): Record<string, string> {
-    const out: Record<string, string> = {};
+  /** Current state of running containers; null (removed by the merge patch) for stopped ones, so no stale state shows. */
+  private stateAnnotations(p: SimPod): Record<string, string | null> {
+    const out: Record<string, string | null> = {};
     const nowMs = this.clock.now().getTime();
+    const have = p.pod.metadata?.annotations ?? {};
     for (const c of p.containers.values()) {
-      if (c.run && isRunning(c.record.state)) out[`${SIM_ANNOTATIONS.statePrefix}${c.record.name}`] = JSON.stringify(stateAt(c.run, nowMs));
+      const key = `${SIM_ANNOTATIONS.statePrefix}${c.record.name}`;
+      if (c.run && isRunning(c.record.state)) out[key] = JSON.stringify(stateAt(c.run, nowMs));
+      else if (key in have) out[key] = null;
     }
     return out;
   }
