@@ -19,9 +19,10 @@ const TOTAL = Number(process.env.KCR_BENCH_SCHEDULES ?? 10_000);
 const FIRING = Number(process.env.KCR_BENCH_FIRING ?? 1_000);
 // BullMQ fetches `concurrency` jobs one after the other before it starts the first: a moderate
 // value starts work sooner than a huge one.
-const WORKER_CONCURRENCY = Number(process.env.KCR_BENCH_CONCURRENCY ?? 50);
-// Schedule workers in this process, each with its own connection (the controller may run several).
-const WORKERS = Number(process.env.KCR_BENCH_WORKERS ?? 1);
+const WORKER_CONCURRENCY = Number(process.env.KCR_BENCH_CONCURRENCY ?? 30);
+// Schedule workers, each with its own connection: as the two controller replicas would run them
+// (BullMQ hands each fired job to one of them; job ids make a repeat harmless).
+const WORKERS = Number(process.env.KCR_BENCH_WORKERS ?? 2);
 const PREFIX = 'kcr';
 
 function schedule(i: number): CheckpointSchedule {
@@ -109,8 +110,9 @@ async function main(): Promise<void> {
       w.on('error', (err) => console.error('worker error:', err.message));
       await w.waitUntilReady();
     }
-    // The first minute boundary after the worker is up: every firing scheduler has a job for it.
-    const slot = Math.ceil((Date.now() + 1) / 60_000) * 60_000;
+    // The first minute boundary at least 10 s after the workers are up (the setup's own work is
+    // over by then): every firing scheduler has a job for it.
+    const slot = Math.ceil((Date.now() + 10_000) / 60_000) * 60_000;
     console.log(`firing: ${FIRING} schedules every minute, ${WORKERS} worker(s) of concurrency ${WORKER_CONCURRENCY}; measuring slot ${new Date(slot).toISOString()} (in ${((slot - Date.now()) / 1000).toFixed(0)} s)`);
     // Baseline for a busy machine: how late a plain timer set for the same slot runs, and the
     // event-loop lag while the slot is worked off (neither involves Redis).
