@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { parseInsecureRegistries, type InsecureRegistry } from './images/registry-endpoint.ts';
 
 // Configuration is parsed once, here, from the environment and the command line.
 // Each sub-command's composition root calls its parse function and passes the
@@ -122,6 +123,76 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
   };
 }
 
+export interface AgentConfig extends CommonConfig {
+  /** The node this agent runs on (NODE_NAME from the downward API): it works that node's queue. */
+  nodeName: string;
+  redisUrl: string;
+  /** BullMQ key prefix, shared with the controller. */
+  queuePrefix: string;
+  /** Checkpoints taken at once on this node (each freezes a container). */
+  concurrency: number;
+  /** Where the node's /var/lib/kubelet/checkpoints is mounted. */
+  checkpointDir: string;
+  healthPort: number;
+  healthHost: string;
+  /** host[:port] of the registry checkpoint images are pushed to. */
+  registry: string;
+  /** Repository prefix: <registry>/<prefix>/<namespace>/<identity>. */
+  registryPrefix: string;
+  /** Registries reached without TLS verification (host:port) or over plain HTTP (http://host:port). */
+  insecureRegistries: InsecureRegistry[];
+  /** Extra CA (PEM file) trusted for the registry. */
+  registryCaFile: string | undefined;
+  /** dockerconfigjson Secret in kcr's namespace with the registry credentials. */
+  registrySecretName: string;
+  compression: 'none' | 'gzip';
+  /** Newest archives kept per container on the node once pushed; older ones are deleted. */
+  keepArchives: number;
+  /** How long SIGTERM waits for running jobs; below the DaemonSet's grace period (60 s). */
+  shutdownDeadlineMs: number;
+}
+
+function required(env: Env, key: string, what: string): string {
+  const v = optional(env, key);
+  if (v === undefined) throw new ConfigError(`${key} must be set (${what})`);
+  return v;
+}
+
+export function parseAgentConfig(env: Env): AgentConfig {
+  const compression = str(env, 'KCR_CHECKPOINT_COMPRESSION', 'none');
+  if (compression !== 'none' && compression !== 'gzip') {
+    throw new ConfigError(`KCR_CHECKPOINT_COMPRESSION must be "none" or "gzip", got ${JSON.stringify(compression)}`);
+  }
+  let insecureRegistries: InsecureRegistry[];
+  try {
+    insecureRegistries = parseInsecureRegistries(str(env, 'KCR_INSECURE_REGISTRIES', ''));
+  } catch (err) {
+    throw new ConfigError(`KCR_INSECURE_REGISTRIES: ${(err as Error).message}`);
+  }
+  const registry = required(env, 'KCR_REGISTRY', 'host[:port] of the registry for checkpoint images').toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/.test(registry)) {
+    throw new ConfigError(`KCR_REGISTRY must be host[:port] (no scheme, no path), got ${JSON.stringify(registry)}`);
+  }
+  return {
+    ...parseCommonConfig(env),
+    nodeName: required(env, 'NODE_NAME', 'the node this agent runs on; the DaemonSet sets it from spec.nodeName'),
+    redisUrl: required(env, 'KCR_REDIS_URL', 'redis://host:port of the queue'),
+    queuePrefix: str(env, 'KCR_QUEUE_PREFIX', 'kcr'),
+    concurrency: int(env, 'KCR_AGENT_CONCURRENCY', 2, 1, 64),
+    checkpointDir: str(env, 'KCR_CHECKPOINT_DIR', '/var/lib/kubelet/checkpoints'),
+    healthPort: int(env, 'KCR_HEALTH_PORT', 8081, 0, 65535),
+    healthHost: str(env, 'KCR_HEALTH_HOST', '0.0.0.0'),
+    registry,
+    registryPrefix: str(env, 'KCR_REGISTRY_PREFIX', 'kcr'),
+    insecureRegistries,
+    registryCaFile: optional(env, 'KCR_REGISTRY_CA_FILE'),
+    registrySecretName: str(env, 'KCR_REGISTRY_SECRET', 'kcr-registry'),
+    compression,
+    keepArchives: int(env, 'KCR_KEEP_ARCHIVES', 1, 0, 1000),
+    shutdownDeadlineMs: int(env, 'KCR_AGENT_SHUTDOWN_DEADLINE_MS', 45_000, 0, 600_000),
+  };
+}
+
 export const parse = { int, bool, str, optional, list };
 
 /** Where checkpoint images go (agent pushes, controller deletes). Files are read by the caller. */
@@ -151,5 +222,58 @@ export function parseImageStoreConfig(env: Env): ImageStoreConfig {
     authFile: optional(env, 'KCR_REGISTRY_AUTH_FILE'),
     caFile: optional(env, 'KCR_REGISTRY_CA_FILE'),
     layerCompression: compression,
+  };
+}
+
+export interface ControllerConfig extends CommonConfig {
+  /** redis://[:password@]host:port[/db] (KCR_REDIS_URL). */
+  redisUrl: string;
+  /** BullMQ prefix of every kcr queue (KCR_QUEUE_PREFIX). */
+  queuePrefix: string;
+  /** Lease holder identity (KCR_POD_NAME; the hostname outside a pod). */
+  podName: string;
+  leaseName: string;
+  leaseDurationSeconds: number;
+  leaseRenewDeadlineMs: number;
+  leaseRetryPeriodMs: number;
+  healthHost: string;
+  healthPort: number;
+  /** How often the leader re-runs its reconcile pass even without changes (Redis loss is noticed then). */
+  resyncMs: number;
+  retentionIntervalMs: number;
+  /** ttlSecondsAfterFinished of the requests kcr creates, and for users' requests without one. */
+  requestTtlSeconds: number;
+  /** dockerconfigjson Secret in kcr's namespace with the registry credentials (retention deletes images). */
+  registrySecretName: string;
+  /** `host:port` (HTTPS without verification) or `http://host:port` entries (KCR_INSECURE_REGISTRIES). */
+  insecureRegistries: string;
+  shutdownDeadlineMs: number;
+}
+
+export function parseControllerConfig(env: Env): ControllerConfig {
+  const redisUrl = str(env, 'KCR_REDIS_URL', 'redis://127.0.0.1:6379');
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`KCR_REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl.replace(/\/\/[^@]*@/, '//***@'))}`);
+  const leaseDurationSeconds = int(env, 'KCR_LEASE_DURATION_SECONDS', 15, 2, 3600);
+  const renew = int(env, 'KCR_LEASE_RENEW_DEADLINE_MS', Math.round(leaseDurationSeconds * 1000 * (2 / 3)), 100, 3_600_000);
+  if (renew >= leaseDurationSeconds * 1000) {
+    throw new ConfigError('KCR_LEASE_RENEW_DEADLINE_MS must be shorter than KCR_LEASE_DURATION_SECONDS, or two leaders could overlap');
+  }
+  return {
+    ...parseCommonConfig(env),
+    redisUrl,
+    queuePrefix: str(env, 'KCR_QUEUE_PREFIX', 'kcr'),
+    podName: str(env, 'KCR_POD_NAME', str(env, 'HOSTNAME', `kcr-controller-${process.pid}`)),
+    leaseName: str(env, 'KCR_LEASE_NAME', 'kcr-controller'),
+    leaseDurationSeconds,
+    leaseRenewDeadlineMs: renew,
+    leaseRetryPeriodMs: int(env, 'KCR_LEASE_RETRY_PERIOD_MS', Math.min(5000, Math.round(renew / 2)), 50, 600_000),
+    healthHost: str(env, 'KCR_HEALTH_HOST', '0.0.0.0'),
+    healthPort: int(env, 'KCR_HEALTH_PORT', 8081, 0, 65535),
+    resyncMs: int(env, 'KCR_CONTROLLER_RESYNC_MS', 5000, 100, 600_000),
+    retentionIntervalMs: int(env, 'KCR_RETENTION_INTERVAL_MS', 30_000, 100, 86_400_000),
+    requestTtlSeconds: int(env, 'KCR_REQUEST_TTL_SECONDS', 3600, 0, 365 * 86_400),
+    registrySecretName: str(env, 'KCR_REGISTRY_SECRET', 'kcr-registry'),
+    insecureRegistries: str(env, 'KCR_INSECURE_REGISTRIES', ''),
+    shutdownDeadlineMs: int(env, 'KCR_CONTROLLER_SHUTDOWN_DEADLINE_MS', 20_000, 0, 120_000),
   };
 }

@@ -5,10 +5,12 @@ const usage = `usage: kcr <command>
 
 commands:
   webhook      the restore admission webhook (HTTPS)
+  controller   schedules, checkpoint requests, retention (leader-elected)
 `;
 
 const commands: Record<string, () => Promise<{ run: (argv: string[]) => Promise<void> }>> = {
   webhook: () => import('./commands/webhook.ts'),
+  controller: () => import('./commands/controller.ts'),
 };
 
 async function main(argv: string[]): Promise<void> {

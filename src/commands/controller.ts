@@ -1,0 +1,89 @@
+// Composition root of `kcr controller`: config -> logger -> kube access -> Redis connections ->
+// controller (informers, lease, leader work) -> health server; graceful shutdown on signals.
+import { hostname } from 'node:os';
+import { pino } from 'pino';
+import { parseControllerConfig, type Env } from '../config.ts';
+import { controllerFeeds } from '../controller/feeds.ts';
+import { startController } from '../controller/controller.ts';
+import { healthPort, startHealthServer } from '../controller/health-server.ts';
+import { kubeJson } from '../controller/kube-json.ts';
+import { registryManifestDeleter } from '../controller/registry-deleter.ts';
+import { parseInsecureRegistries } from '../images/registry-endpoint.ts';
+import { loadKubeConfig } from '../kube/config.ts';
+import { createLogger } from '../log.ts';
+import { createRedisConnection } from '../queue/connection.ts';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.ts';
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(signal);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}
+
+/** Logs Redis going away and coming back once per change, with where and why (never the URL's password). */
+function watchRedis(client: Redis, role: string, logger: Logger): void {
+  let down = false;
+  const where = `${client.options.host ?? '?'}:${client.options.port ?? '?'}`;
+  client.on('error', (err: Error & { code?: string }) => {
+    if (down) return;
+    down = true;
+    logger.error({ redis: where, role, code: err.code }, `Redis at ${where} is unreachable: ${err.message}`);
+  });
+  client.on('ready', () => {
+    if (down) logger.info({ redis: where, role }, `Redis at ${where} is reachable again`);
+    down = false;
+  });
+}
+
+export async function run(argv: string[], env: Env = process.env): Promise<void> {
+  if (argv.length > 0) {
+    throw new Error(`kcr controller takes no arguments (got ${argv.join(' ')}); configure it with KCR_* environment variables`);
+  }
+  const config = parseControllerConfig({ HOSTNAME: hostname(), ...env });
+  const destination = pino.destination({ dest: 1, sync: false });
+  const logger = createLogger('controller', config.logLevel, destination);
+  const kc = loadKubeConfig({ kubeconfig: config.kubeconfig });
+  const api = kubeJson(kc);
+  const producer = createRedisConnection(config.redisUrl, 'producer');
+  const workerConnection = createRedisConnection(config.redisUrl, 'worker');
+  watchRedis(producer, 'producer', logger);
+  watchRedis(workerConnection, 'worker', logger);
+
+  const controller = startController({
+    settings: config,
+    api,
+    feeds: controllerFeeds(kc),
+    producer,
+    workerConnection,
+    deleteManifest: registryManifestDeleter({
+      api,
+      namespace: config.namespace,
+      secretName: config.registrySecretName,
+      insecureRegistries: parseInsecureRegistries(config.insecureRegistries),
+    }),
+    logger,
+  });
+  const health = await startHealthServer({ notReady: () => controller.notReady(), leading: () => controller.leading() }, config.healthHost, config.healthPort);
+  logger.info({ identity: config.podName, lease: `${config.namespace}/${config.leaseName}`, healthPort: healthPort(health) }, 'controller started');
+
+  const signal = await waitForSignal();
+  logger.info({ signal, deadlineMs: config.shutdownDeadlineMs }, 'shutting down');
+  await controller.stop();
+  health.close();
+  producer.disconnect();
+  workerConnection.disconnect();
+  logger.info({}, 'controller stopped');
+  setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
+  try {
+    destination.flushSync();
+  } catch {
+    // not opened yet: nothing buffered
+  }
+}

@@ -1,0 +1,209 @@
+// The controller's moving parts wired together: informers feed the cache (all replicas, so a
+// standby is warm), the Lease decides who leads, and only the leader runs the schedule worker
+// (fires) and the reconcile pass (schedulers, unqueued requests, TTL, status, retention).
+// Losing the lease stops the leading work; shutdown stops workers with a deadline and releases
+// the lease so the standby takes over at once.
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ControllerConfig } from '../config.ts';
+import { LeaseElection } from '../leader/lease-election.ts';
+import type { Logger } from '../log.ts';
+import { CheckpointQueues } from '../queue/checkpoint-queues.ts';
+import { createScheduleWorker } from '../queue/schedule-worker.ts';
+import { createScheduleQueue, SchedulerStore } from '../queue/scheduler-store.ts';
+import { closeWithDeadline } from '../queue/shutdown.ts';
+import { InformerSet, type IndexFeed } from '../../webhooks/informers.ts';
+import { kubeEventRecorder, type EventRecorder } from './events.ts';
+import { handleFire } from './fire-handler.ts';
+import type { KubeJson } from './kube-json.ts';
+import { ObjectCache } from './object-cache.ts';
+import { deleteExpiredRequests, queuePendingRequests } from './request-keeper.ts';
+import { RetentionRunner, type ManifestDeleter } from './retention-runner.ts';
+import { reconcileSchedulers } from './scheduler-reconciler.ts';
+import { syncScheduleStatuses } from './status-sync.ts';
+
+export type ControllerSettings = Pick<
+  ControllerConfig,
+  | 'namespace' | 'queuePrefix' | 'podName' | 'leaseName' | 'leaseDurationSeconds' | 'leaseRenewDeadlineMs' | 'leaseRetryPeriodMs'
+  | 'resyncMs' | 'retentionIntervalMs' | 'requestTtlSeconds' | 'shutdownDeadlineMs'
+>;
+
+export interface ControllerDeps {
+  settings: ControllerSettings;
+  api: KubeJson;
+  feeds: IndexFeed[];
+  /** Producer connection (fails fast while Redis is down): schedulers, node queues. */
+  producer: Redis;
+  /** Worker connection (maxRetriesPerRequest: null): the schedule worker. */
+  workerConnection: Redis;
+  deleteManifest: ManifestDeleter;
+  logger: Logger;
+  events?: EventRecorder;
+}
+
+export interface RunningController {
+  cache: ObjectCache;
+  informers: InformerSet;
+  leading(): boolean;
+  notReady(): string[];
+  /** Runs a reconcile pass now (leader only); resolves when it is done. */
+  pass(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startController(deps: ControllerDeps): RunningController {
+  const { settings: s, api, logger, producer } = deps;
+  const cache = new ObjectCache();
+  const informers = new InformerSet({ feeds: deps.feeds, index: cache, logger });
+  const events = deps.events ?? kubeEventRecorder(api, logger, { host: s.podName });
+  const scheduleQueue = createScheduleQueue(producer, s.queuePrefix);
+  const store = new SchedulerStore({ queue: scheduleQueue, client: producer, prefix: s.queuePrefix });
+  const queues = new CheckpointQueues({ connection: producer, prefix: s.queuePrefix });
+  const retention = new RetentionRunner({ api, cache, deleteManifest: deps.deleteManifest, events, logger });
+  const keeper = { api, cache, queues, events, logger, defaultTtlSeconds: s.requestTtlSeconds };
+
+  let leading = false;
+  let term = 0;
+  let worker: Worker | undefined;
+  let forceNext = false;
+  let lastRetention = 0;
+  let passTimer: NodeJS.Timeout | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let lastPassError: string | undefined;
+  let stopped = false;
+
+  const redisProblem = (): string | undefined =>
+    producer.status === 'ready' ? undefined : `Redis at ${producer.options.host ?? '?'}:${producer.options.port ?? '?'} is unreachable (${producer.status})`;
+
+  async function passOnce(): Promise<void> {
+    if (!leading) return;
+    const myTerm = term;
+    try {
+      const { invalid } = await reconcileSchedulers({ cache, store, events, logger, force: forceNext });
+      forceNext = false;
+      if (!leading || myTerm !== term) return;
+      await queuePendingRequests(keeper);
+      await deleteExpiredRequests(keeper);
+      await syncScheduleStatuses({ api, cache, logger, invalid });
+      if (Date.now() - lastRetention >= s.retentionIntervalMs) {
+        lastRetention = Date.now();
+        await retention.run();
+      }
+      if (lastPassError !== undefined) logger.info({}, 'reconcile pass succeeded again');
+      lastPassError = undefined;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      // The same failure (e.g. Redis down) is logged once, not every pass.
+      if (message !== lastPassError) logger.error({ err }, `reconcile pass failed: ${message}`);
+      lastPassError = message;
+    }
+  }
+
+  function pass(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = passOnce().finally(() => {
+      running = undefined;
+      if (again && leading) {
+        again = false;
+        void pass();
+      }
+    });
+    return running;
+  }
+
+  cache.setOnChange(() => {
+    if (!leading || debounce) return;
+    debounce = setTimeout(() => {
+      debounce = undefined;
+      void pass();
+    }, 200);
+  });
+
+  function startLeading(): void {
+    if (stopped) return;
+    leading = true;
+    term++;
+    // A new leader rewrites every scheduler once: what the old one left may be stale.
+    forceNext = true;
+    lastRetention = 0;
+    worker = createScheduleWorker({
+      connection: deps.workerConnection,
+      prefix: s.queuePrefix,
+      onFire: async (ref, fireTime) => {
+        await handleFire({ api, cache, queues, events, logger, ttlSecondsAfterFinished: s.requestTtlSeconds }, ref, fireTime);
+      },
+    });
+    worker.on('error', (err) => logger.warn({ err }, 'schedule worker error'));
+    worker.on('failed', (job, err) => logger.warn({ err, job: job?.id }, 'fired schedule failed; BullMQ retries it'));
+    const tick = () => {
+      if (!leading) return;
+      void pass().finally(() => {
+        if (leading) passTimer = setTimeout(tick, s.resyncMs);
+      });
+    };
+    tick();
+  }
+
+  let workerClosing: Promise<unknown> = Promise.resolve();
+
+  function stopLeadingWork(): Promise<unknown> {
+    leading = false;
+    clearTimeout(passTimer);
+    clearTimeout(debounce);
+    debounce = undefined;
+    const w = worker;
+    worker = undefined;
+    if (w) {
+      workerClosing = closeWithDeadline(w, s.shutdownDeadlineMs).then((outcome) => logger.info({ outcome }, 'schedule worker stopped'));
+    }
+    return workerClosing;
+  }
+
+  const election = new LeaseElection({
+    api,
+    namespace: s.namespace,
+    name: s.leaseName,
+    identity: s.podName,
+    logger,
+    leaseDurationSeconds: s.leaseDurationSeconds,
+    renewDeadlineMs: s.leaseRenewDeadlineMs,
+    retryPeriodMs: s.leaseRetryPeriodMs,
+    // Lead only with a complete cache and a reachable Redis; otherwise the standby should.
+    eligible: () => informers.synced() && redisProblem() === undefined,
+    onStartedLeading: startLeading,
+    onStoppedLeading: () => void stopLeadingWork(),
+  });
+
+  informers.start();
+  election.start();
+
+  return {
+    cache,
+    informers,
+    leading: () => leading,
+    notReady() {
+      const reasons: string[] = [];
+      const unsynced = informers.unsynced();
+      if (unsynced.length > 0) reasons.push(`informers not synced: ${unsynced.join(', ')}`);
+      const redis = redisProblem();
+      if (redis) reasons.push(redis);
+      return reasons;
+    },
+    pass,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      // Workers first, then the lease: the standby starts firing only once this one stopped.
+      await stopLeadingWork();
+      await running;
+      await election.stop();
+      await informers.stop();
+      await Promise.allSettled([queues.close(), scheduleQueue.close()]);
+    },
+  };
+}

@@ -1,0 +1,29 @@
+// The informers `kcr controller` runs (all namespaces): kcr's schedules, requests and
+// checkpoints, the workloads carrying the schedule annotation, and pods (fan-out, restored-from).
+// They reuse the webhook's InformerSet (restart with backoff, synced tracking) with the
+// controller's ObjectCache as the sink.
+import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { GROUP, PLURALS, VERSION } from '../api/types.ts';
+import { getJson } from '../kube/raw.ts';
+import type { IndexFeed } from '../../webhooks/informers.ts';
+import type { IndexedKind } from '../../webhooks/restore-index.ts';
+import type { CachedKind } from './object-cache.ts';
+
+export function controllerFeeds(kc: KubeConfig): IndexFeed[] {
+  const kcr = `/apis/${GROUP}/${VERSION}`;
+  const feeds: Array<[name: string, kind: CachedKind, path: string]> = [
+    ['pods', 'Pod', '/api/v1/pods'],
+    ['deployments', 'Deployment', '/apis/apps/v1/deployments'],
+    ['statefulsets', 'StatefulSet', '/apis/apps/v1/statefulsets'],
+    [PLURALS.CheckpointSchedule, 'CheckpointSchedule', `${kcr}/${PLURALS.CheckpointSchedule}`],
+    [PLURALS.CheckpointRequest, 'CheckpointRequest', `${kcr}/${PLURALS.CheckpointRequest}`],
+    [PLURALS.Checkpoint, 'Checkpoint', `${kcr}/${PLURALS.Checkpoint}`],
+  ];
+  return feeds.map(([name, kind, path]) => ({
+    name,
+    // The InformerSet passes the kind through to the sink untouched; the controller's cache
+    // knows CheckpointRequest, which the webhook's index type does not list.
+    kind: kind as IndexedKind,
+    informer: makeInformer(kc, path, () => getJson<KubernetesListObject<KubernetesObject>>(kc, path)),
+  }));
+}

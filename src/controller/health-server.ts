@@ -1,0 +1,40 @@
+// /livez and /readyz for the kubelet's probes. Ready means: the informers delivered their
+// initial lists and Redis answers. A standby replica is ready too (it serves nothing but must
+// not be restarted); /readyz's body says why not, and who leads.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface HealthState {
+  /** Reasons the controller is not ready; empty when ready. */
+  notReady(): string[];
+  leading(): boolean;
+}
+
+export async function startHealthServer(state: HealthState, host: string, port: number): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/livez' || path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return;
+    }
+    if (path === '/readyz') {
+      const reasons = state.notReady();
+      const body = JSON.stringify({ ready: reasons.length === 0, leading: state.leading(), reasons });
+      res.writeHead(reasons.length === 0 ? 200 : 503, { 'content-type': 'application/json' }).end(body);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+export function healthPort(server: http.Server): number {
+  return (server.address() as AddressInfo).port;
+}

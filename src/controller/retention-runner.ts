@@ -1,0 +1,87 @@
+// Applies retention (controller side): Q's pure chooseRetention per policy group over the cached
+// Checkpoints; each chosen one is deleted as a Checkpoint first (so nothing restores from it any
+// more), then its manifest in the registry. A manifest delete that fails is retried on later
+// passes. Checkpoints restored into a living pod, or pinned, are protected by chooseRetention.
+// Node archives are the agents' business.
+import { API_VERSION, PLURALS, type Checkpoint, type CheckpointSchedule } from '../api/types.ts';
+import type { Logger } from '../log.ts';
+import { chooseRetention, type DeleteReason } from '../retention/choose.ts';
+import type { PodLike } from '../schedule/fan-out.ts';
+import type { EventRecorder } from './events.ts';
+import { crPath } from './fire-handler.ts';
+import { apiCode, type KubeJson } from './kube-json.ts';
+import type { ObjectCache } from './object-cache.ts';
+import { groupForRetention, livingRestoredFrom, parseDigestReference, pinnedCheckpoints, workloadExistsIn } from './retention-input.ts';
+
+/** Deletes one manifest by digest; the shell around R's RegistryClient (credentials from the kcr-registry Secret). */
+export type ManifestDeleter = (registry: string, repository: string, digest: string) => Promise<'deleted' | 'absent'>;
+
+export interface RetentionDeps {
+  api: KubeJson;
+  cache: ObjectCache;
+  deleteManifest: ManifestDeleter;
+  events: EventRecorder;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export interface RetentionPass {
+  deleted: Array<{ namespace: string; name: string; reason: DeleteReason }>;
+  manifestsDeleted: number;
+  manifestFailures: number;
+}
+
+export class RetentionRunner {
+  readonly #deps: RetentionDeps;
+  /** Manifests of deleted Checkpoints still to remove from the registry. */
+  readonly #pendingManifests = new Map<string, { registry: string; repository: string; digest: string }>();
+
+  constructor(deps: RetentionDeps) {
+    this.#deps = deps;
+  }
+
+  async run(): Promise<RetentionPass> {
+    const { cache, api, logger, events } = this.#deps;
+    const checkpoints = cache.list<Checkpoint>('Checkpoint');
+    const groups = groupForRetention(checkpoints, cache.list<CheckpointSchedule>('CheckpointSchedule'));
+    const living = livingRestoredFrom(cache.list<PodLike>('Pod'));
+    const pinned = pinnedCheckpoints(checkpoints);
+    const workloadExists = workloadExistsIn((kind, ns, name) => cache.get(kind, ns, name) !== undefined);
+    const now = this.#deps.now?.() ?? new Date();
+    const pass: RetentionPass = { deleted: [], manifestsDeleted: 0, manifestFailures: 0 };
+    for (const group of groups) {
+      const decision = chooseRetention({ checkpoints: group.checkpoints, policy: group.policy, livingRestoredFrom: living, pinned, workloadExists, now });
+      for (const { checkpoint: c, reason } of decision.delete) {
+        const cp = cache.get<Checkpoint>('Checkpoint', c.namespace, c.name);
+        try {
+          await api.delete(crPath(PLURALS.Checkpoint, c.namespace, c.name));
+        } catch (err) {
+          // 404: already gone (deleted by an earlier pass the cache has not caught up with).
+          if (apiCode(err) !== 404) logger.warn({ err, code: apiCode(err), namespace: c.namespace, checkpoint: c.name }, 'could not delete a Checkpoint under retention');
+          continue;
+        }
+        pass.deleted.push({ namespace: c.namespace, name: c.name, reason });
+        logger.info({ namespace: c.namespace, checkpoint: c.name, identity: c.identity, container: c.containerName, reason, group: group.key },
+          'checkpoint deleted under retention');
+        const ref = parseDigestReference(cp?.status?.runtimeImage);
+        if (ref) this.#pendingManifests.set(`${ref.registry}/${ref.repository}@${ref.digest}`, ref);
+        const owner = cp?.spec.checkpointScheduleRef?.name;
+        if (owner) {
+          await events.event({ apiVersion: API_VERSION, kind: 'CheckpointSchedule', namespace: c.namespace, name: owner }, 'Normal', 'CheckpointDeleted',
+            `retention deleted checkpoint ${c.name} (${reason})`);
+        }
+      }
+    }
+    for (const [key, ref] of this.#pendingManifests) {
+      try {
+        await this.#deps.deleteManifest(ref.registry, ref.repository, ref.digest);
+        this.#pendingManifests.delete(key);
+        pass.manifestsDeleted++;
+      } catch (err) {
+        pass.manifestFailures++;
+        logger.warn({ err, registry: ref.registry, repository: ref.repository, digest: ref.digest }, 'could not delete a checkpoint image; retrying later');
+      }
+    }
+    return pass;
+  }
+}
