@@ -79,7 +79,11 @@ export function createHttpTransport(options: HttpTransportOptions = {}): Closabl
             if (settled) return;
             settled = true;
             // A response before the body was fully sent (e.g. 401 mid-upload): stop reading the source.
-            if (req.body instanceof Readable && !req.body.readableEnded) req.body.destroy();
+            // The connection then carries half a request body: do not reuse it.
+            if (req.body instanceof Readable && !req.body.readableEnded) {
+              req.body.destroy();
+              r.destroy();
+            }
             resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
           });
           res.on('error', fail);

@@ -456,3 +456,25 @@ describe('CheckpointImageStore (what the agent and controller use)', () => {
     }
   });
 });
+
+describe('a registry answering 503', () => {
+  it('is a transient server error that names registry and repository', async () => {
+    const srv = createServer((_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAVAILABLE","message":"maintenance"}]}');
+    });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const addr = srv.address();
+    const host = `127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    try {
+      const client = new RegistryClient({ endpoint: endpointFor(host, parseInsecureRegistries(`http://${host}`)) });
+      const err = await caught(pushCheckpointImage(client, input()));
+      client.close();
+      expect(err).toMatchObject({ kind: 'server', transient: true, status: 503 });
+      expect(err.message).toContain(host);
+      expect(err.message).toContain('kcr/shop/cache-0');
+      expect(err.message).toContain('UNAVAILABLE: maintenance');
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
+  });
+});
