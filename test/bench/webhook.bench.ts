@@ -8,6 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Informer, KubernetesObject } from '@kubernetes/client-node';
 import express from 'express';
@@ -292,6 +293,7 @@ async function main(): Promise<void> {
   const noop = await startNoop(bundle.cert, bundle.key);
   const noopPort = (noop.address() as AddressInfo).port;
 
+  const loadBefore = loadavg()[0]!.toFixed(1);
   const base = { ca: bundle.caCert, concurrency: CONCURRENCY };
   const rate = await drive({ ...base, port: webhook.port, mode: 'rate', rps: RATE_RPS, seconds: RATE_SECONDS, concurrency: 8 });
   // Saturation alternates short rounds of ours and the no-op, so a burst of other load on
@@ -316,7 +318,8 @@ async function main(): Promise<void> {
   const f = (n: number, d = 2) => n.toFixed(d);
 
   console.log(`index: ${sizes.Checkpoint} Checkpoints, ${sizes.Pod} Pods, ${sizes.Namespace} Namespaces, ${sizes.StatefulSet} StatefulSets`);
-  console.log(`machine: ${(await import('node:os')).cpus().length} CPUs, node ${process.version}`);
+  console.log(`machine: ${cpus().length} CPUs, node ${process.version}, load average ${loadBefore} before, ${loadavg()[0]!.toFixed(1)} after ` +
+    '(latency percentiles are only meaningful when the load average is below the CPU count)');
   console.log('');
   console.log('phase                         requests   ok      err  patched  req/s     p50 ms  p90 ms  p99 ms  max ms   server CPU us/req');
   const row = (label: string, r: LoadResult & { serverCpuMs: number }, s: number[]) =>
