@@ -135,59 +135,33 @@ export interface AgentConfig extends CommonConfig {
   checkpointDir: string;
   healthPort: number;
   healthHost: string;
-  /** host[:port] of the registry checkpoint images are pushed to. */
-  registry: string;
-  /** Repository prefix: <registry>/<prefix>/<namespace>/<identity>. */
-  registryPrefix: string;
-  /** Registries reached without TLS verification (host:port) or over plain HTTP (http://host:port). */
-  insecureRegistries: InsecureRegistry[];
-  /** Extra CA (PEM file) trusted for the registry. */
-  registryCaFile: string | undefined;
-  /** dockerconfigjson Secret in kcr's namespace with the registry credentials. */
+  /** The registry checkpoint images go to (KCR_REGISTRY, KCR_INSECURE_REGISTRIES, …). */
+  images: ImageStoreConfig;
+  /** dockerconfigjson Secret in kcr's namespace read for registry credentials (unless images.authFile). */
   registrySecretName: string;
-  compression: 'none' | 'gzip';
   /** Newest archives kept per container on the node once pushed; older ones are deleted. */
   keepArchives: number;
   /** How long SIGTERM waits for running jobs; below the DaemonSet's grace period (60 s). */
   shutdownDeadlineMs: number;
 }
 
-function required(env: Env, key: string, what: string): string {
-  const v = optional(env, key);
-  if (v === undefined) throw new ConfigError(`${key} must be set (${what})`);
-  return v;
-}
-
 export function parseAgentConfig(env: Env): AgentConfig {
-  const compression = str(env, 'KCR_CHECKPOINT_COMPRESSION', 'none');
-  if (compression !== 'none' && compression !== 'gzip') {
-    throw new ConfigError(`KCR_CHECKPOINT_COMPRESSION must be "none" or "gzip", got ${JSON.stringify(compression)}`);
-  }
-  let insecureRegistries: InsecureRegistry[];
-  try {
-    insecureRegistries = parseInsecureRegistries(str(env, 'KCR_INSECURE_REGISTRIES', ''));
-  } catch (err) {
-    throw new ConfigError(`KCR_INSECURE_REGISTRIES: ${(err as Error).message}`);
-  }
-  const registry = required(env, 'KCR_REGISTRY', 'host[:port] of the registry for checkpoint images').toLowerCase();
-  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/.test(registry)) {
-    throw new ConfigError(`KCR_REGISTRY must be host[:port] (no scheme, no path), got ${JSON.stringify(registry)}`);
-  }
+  const need = (key: string, what: string): string => {
+    const v = optional(env, key);
+    if (v === undefined) throw new ConfigError(`${key} must be set (${what})`);
+    return v;
+  };
   return {
     ...parseCommonConfig(env),
-    nodeName: required(env, 'NODE_NAME', 'the node this agent runs on; the DaemonSet sets it from spec.nodeName'),
-    redisUrl: required(env, 'KCR_REDIS_URL', 'redis://host:port of the queue'),
+    nodeName: need('NODE_NAME', 'the node this agent runs on; the DaemonSet sets it from spec.nodeName'),
+    redisUrl: need('KCR_REDIS_URL', 'redis://host:port of the queue'),
     queuePrefix: str(env, 'KCR_QUEUE_PREFIX', 'kcr'),
     concurrency: int(env, 'KCR_AGENT_CONCURRENCY', 2, 1, 64),
     checkpointDir: str(env, 'KCR_CHECKPOINT_DIR', '/var/lib/kubelet/checkpoints'),
     healthPort: int(env, 'KCR_HEALTH_PORT', 8081, 0, 65535),
     healthHost: str(env, 'KCR_HEALTH_HOST', '0.0.0.0'),
-    registry,
-    registryPrefix: str(env, 'KCR_REGISTRY_PREFIX', 'kcr'),
-    insecureRegistries,
-    registryCaFile: optional(env, 'KCR_REGISTRY_CA_FILE'),
+    images: parseImageStoreConfig(env),
     registrySecretName: str(env, 'KCR_REGISTRY_SECRET', 'kcr-registry'),
-    compression,
     keepArchives: int(env, 'KCR_KEEP_ARCHIVES', 1, 0, 1000),
     shutdownDeadlineMs: int(env, 'KCR_AGENT_SHUTDOWN_DEADLINE_MS', 45_000, 0, 600_000),
   };

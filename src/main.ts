@@ -5,11 +5,13 @@ const usage = `usage: kcr <command>
 
 commands:
   webhook      the restore admission webhook (HTTPS)
+  agent        the checkpoint worker of one node (DaemonSet)
   controller   schedules, checkpoint requests, retention (leader-elected)
 `;
 
 const commands: Record<string, () => Promise<{ run: (argv: string[]) => Promise<void> }>> = {
   webhook: () => import('./commands/webhook.ts'),
+  agent: () => import('./commands/agent.ts'),
   controller: () => import('./commands/controller.ts'),
 };
 

@@ -1,0 +1,306 @@
+// One checkpoint job on the agent's node: CheckpointRequest InProgress -> kubelet checkpoint
+// through the node proxy -> archive streamed into the registry -> Checkpoint recorded (only after
+// the manifest is stored) -> CheckpointRequest Completed -> older local archives deleted.
+//
+// Retries: a transient failure is thrown back to BullMQ, which retries with exponential backoff;
+// a permanent one marks the request Failed at once, emits an Event and throws UnrecoverableError
+// so BullMQ does not retry. The last attempt's failure also marks the request Failed. A retry
+// resumes from a Checkpoint an earlier attempt created (same deterministic name) instead of
+// taking a second checkpoint.
+import { UnrecoverableError } from 'bullmq';
+import { API_VERSION, type Checkpoint, type CheckpointRequest } from '../api/types.ts';
+import type { Logger } from '../log.ts';
+import type { CheckpointJobData } from '../schedule/fan-out.ts';
+import type { CheckpointCall } from '../kubelet/checkpoint-call.ts';
+import type { PushedImage } from '../images/push-checkpoint-image.ts';
+import { podIdentity, type PodIdentity } from '../../webhooks/identity.ts';
+import { AgentFailure } from './agent-failure.ts';
+import type { AgentKube } from './agent-kube.ts';
+import type { ArchiveFolder } from './archive-folder.ts';
+import { archiveFileName, archivePrefix, archiveTime, ArchivePathError } from './archive-path.ts';
+import { archivesToDelete } from './archive-retention.ts';
+import { buildCheckpoint, checkpointName, containerImage, imageBuiltStatus, nodeArchitecture } from './checkpoint-object.ts';
+import { classifyFailure, type ClassifiedFailure } from './classify-failure.ts';
+import type { ImagePushers } from './image-pusher.ts';
+
+export interface CheckpointJobDeps {
+  node: string;
+  kube: AgentKube;
+  kubelet: (call: CheckpointCall) => Promise<string>;
+  images: ImagePushers;
+  archives: ArchiveFolder;
+  /** Newest archives kept per container on the node after a successful push. */
+  keepArchives: number;
+  /** `namespace/name` of the registry Secret (named in messages, never its content). */
+  registrySecret: string;
+  now: () => Date;
+  log: Logger;
+  /** Archive names a running job of this agent still reads; retention skips them. */
+  inUse?: Set<string>;
+}
+
+export interface Attempt {
+  /** 1-based. */
+  number: number;
+  max: number;
+}
+
+export type JobOutcome =
+  | { result: 'completed'; checkpoint: string; image: string; resumed: boolean }
+  | { result: 'skipped'; why: string };
+
+const DEFAULT_TIMEOUT_SECONDS = 300;
+
+function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export async function processCheckpointJob(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJobDeps): Promise<JobOutcome> {
+  const log = deps.log.child({ namespace: data.namespace, pod: data.podName, container: data.containerName, uid: data.podUid, node: deps.node, request: data.requestName });
+  try {
+    return await run(data, attempt, deps, log);
+  } catch (err) {
+    const failure = classifyFailure(err, {
+      node: deps.node,
+      namespace: data.namespace,
+      pod: data.podName,
+      container: data.containerName,
+      registrySecret: deps.registrySecret,
+    });
+    const final = !failure.transient || attempt.number >= attempt.max;
+    log.warn({ reason: failure.reason, transient: failure.transient, attempt: attempt.number, maxAttempts: attempt.max, err: failure.message }, final ? 'checkpoint failed' : 'checkpoint attempt failed, retrying');
+    await recordFailure(data, attempt, failure, final, deps, log);
+    if (!failure.transient) throw new UnrecoverableError(`${failure.reason}: ${failure.message}`);
+    throw err;
+  }
+}
+
+async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJobDeps, log: Logger): Promise<JobOutcome> {
+  const { kube } = deps;
+  const ns = data.namespace;
+  const request = await kube.getRequest(ns, data.requestName);
+  if (!request) {
+    log.info('CheckpointRequest is gone; dropping the job');
+    return { result: 'skipped', why: 'request deleted' };
+  }
+  const phase = request.status?.phase;
+  if (phase === 'Completed' || phase === 'Failed') return { result: 'skipped', why: `request already ${phase}` };
+  if (request.spec.podReference.name !== data.podName || request.spec.containerName !== data.containerName) {
+    throw new AgentFailure('JobMismatch', `the queued job (pod ${data.podName}, container ${data.containerName}) does not match CheckpointRequest ${ns}/${data.requestName}`);
+  }
+  const requestUid = request.metadata.uid ?? '';
+  await kube.patchRequestStatus(ns, data.requestName, {
+    phase: 'InProgress',
+    startTime: request.status?.startTime ?? rfc3339(deps.now()),
+    nodeName: deps.node,
+    attempts: attempt.number,
+    message: `checkpointing on node ${deps.node} (attempt ${attempt.number} of ${attempt.max})`,
+  });
+
+  const name = checkpointName(data.requestName, requestUid);
+  const existing = await kube.getCheckpoint(ns, name);
+  if (existing) return resume(request, existing, deps, log);
+
+  const pod = await kube.getPod(ns, data.podName);
+  if (!pod) throw new AgentFailure('PodNotFound', `pod ${ns}/${data.podName} no longer exists`);
+  const podUid = pod.metadata?.uid ?? '';
+  if (data.podUid !== '' && podUid !== data.podUid) {
+    throw new AgentFailure('PodReplaced', `pod ${ns}/${data.podName} was replaced (it now has UID ${podUid}; the checkpoint was asked for UID ${data.podUid})`);
+  }
+  if (pod.spec?.nodeName !== deps.node) {
+    throw new AgentFailure('WrongNode', `pod ${ns}/${data.podName} runs on node ${pod.spec?.nodeName ?? '(none)'}, not on ${deps.node}, whose agent got the job`);
+  }
+  const image = containerImage(pod, data.containerName);
+  if (!image) throw new AgentFailure('ContainerNotFound', `pod ${ns}/${data.podName} has no container ${data.containerName}`);
+  const architecture = nodeArchitecture(await kube.getNode(deps.node));
+  if (!architecture) throw new AgentFailure('UnknownArchitecture', `node ${deps.node} has no kubernetes.io/arch label and reports no architecture`);
+  const identity: PodIdentity = podIdentity(pod.metadata, ns, { replicaSet: () => undefined }) ?? {
+    identity: data.podName,
+    kind: 'Pod',
+    workload: data.podName,
+  };
+
+  const reported = await deps.kubelet({
+    node: deps.node,
+    namespace: ns,
+    pod: data.podName,
+    container: data.containerName,
+    timeoutSeconds: request.spec.timeoutSeconds ?? data.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+  });
+  const archiveFile = archiveFileName(reported);
+  const takenAt = archiveTime(archiveFile, archivePrefix(data.podName, ns, data.containerName)) ?? deps.now();
+  log.info({ archive: archiveFile }, 'kubelet wrote the checkpoint archive');
+  if (!(await deps.archives.exists(archiveFile))) {
+    throw new ArchivePathError(
+      `the kubelet wrote ${reported}, but ${deps.archives.path(archiveFile)} does not exist here: KCR_CHECKPOINT_DIR must be the node's /var/lib/kubelet/checkpoints (a hostPath mount)`,
+    );
+  }
+
+  const pushed = await pushArchive(deps, archiveFile, {
+    container: data.containerName,
+    pod: data.podName,
+    namespace: ns,
+    identity: identity.identity,
+    originalImage: image.image,
+    createdAt: takenAt,
+    architecture,
+  });
+  log.info({ image: pushed.reference, bytes: pushed.sizeBytes, layerSkipped: pushed.layerSkipped }, 'checkpoint image stored');
+
+  const checkpoint = buildCheckpoint({
+    name,
+    namespace: ns,
+    request: { name: data.requestName, uid: requestUid },
+    scheduleRef: request.spec.checkpointScheduleRef ?? (data.schedule?.kind === 'CheckpointSchedule' ? { name: data.schedule.name } : undefined),
+    podName: data.podName,
+    podUid,
+    container: data.containerName,
+    node: deps.node,
+    identity,
+    originalImage: image.image,
+    originalImageDigest: image.digest,
+    architecture,
+    archiveFile,
+    takenAt,
+    sizeBytes: pushed.sizeBytes,
+    archiveDigest: pushed.diffId,
+  });
+  // The image exists now: only from here on may a Checkpoint point at it.
+  await kube.createCheckpoint(checkpoint);
+  return finish(request, name, pushed, false, archiveFile, deps, log);
+}
+
+/** A retried job whose earlier attempt created the Checkpoint: finish what is left. */
+async function resume(request: CheckpointRequest, cp: Checkpoint, deps: CheckpointJobDeps, log: Logger): Promise<JobOutcome> {
+  const ns = request.metadata.namespace!;
+  const name = cp.metadata.name!;
+  const runtimeImage = cp.status?.runtimeImage;
+  if (cp.status?.phase === 'ImageBuilt' && runtimeImage) {
+    await completeRequest(request, name, runtimeImage, deps);
+    return { result: 'completed', checkpoint: name, image: runtimeImage, resumed: true };
+  }
+  const s = cp.spec;
+  const archiveFile = s.checkpointData;
+  if (!archiveFile || !s.podName || !s.identity || !s.originalImage || !s.architecture || !(await deps.archives.exists(archiveFile))) {
+    const why = `Checkpoint ${ns}/${name} was recorded by an earlier attempt but its archive ${archiveFile ?? '(none)'} is no longer on node ${deps.node}`;
+    await deps.kube.patchCheckpointStatus(ns, name, { phase: 'Failed', failedReason: why });
+    throw new AgentFailure('ArchiveLost', why);
+  }
+  log.info({ checkpoint: name, archive: archiveFile }, 'resuming a checkpoint an earlier attempt recorded');
+  const pushed = await pushArchive(deps, archiveFile, {
+    container: s.containerName,
+    pod: s.podName,
+    namespace: ns,
+    identity: s.identity,
+    originalImage: s.originalImage,
+    createdAt: s.checkpointTimestamp ? new Date(s.checkpointTimestamp) : deps.now(),
+    architecture: s.architecture,
+  });
+  return finish(request, name, pushed, true, archiveFile, deps, log);
+}
+
+async function pushArchive(
+  deps: CheckpointJobDeps,
+  archiveFile: string,
+  meta: { container: string; pod: string; namespace: string; identity: string; originalImage: string; createdAt: Date; architecture: string },
+): Promise<PushedImage> {
+  const dockerConfig = await deps.kube.registryDockerConfig();
+  deps.inUse?.add(archiveFile);
+  try {
+    return await deps.images(dockerConfig).push({ ...meta, archivePath: deps.archives.path(archiveFile) });
+  } finally {
+    deps.inUse?.delete(archiveFile);
+  }
+}
+
+async function finish(
+  request: CheckpointRequest,
+  name: string,
+  pushed: PushedImage,
+  resumed: boolean,
+  archiveFile: string,
+  deps: CheckpointJobDeps,
+  log: Logger,
+): Promise<JobOutcome> {
+  const ns = request.metadata.namespace!;
+  await deps.kube.patchCheckpointStatus(
+    ns,
+    name,
+    imageBuiltStatus({ tagReference: `${pushed.registry}/${pushed.repository}:${pushed.tag}`, digestReference: pushed.reference }, deps.now()),
+  );
+  await completeRequest(request, name, pushed.reference, deps);
+  log.info({ checkpoint: name, image: pushed.reference }, 'checkpoint recorded');
+  await cleanUpArchives(request, archiveFile, deps, log);
+  return { result: 'completed', checkpoint: name, image: pushed.reference, resumed };
+}
+
+async function completeRequest(request: CheckpointRequest, checkpoint: string, image: string, deps: CheckpointJobDeps): Promise<void> {
+  const ns = request.metadata.namespace!;
+  const message = `Checkpoint ${checkpoint} stored as ${image}`;
+  await deps.kube.patchRequestStatus(ns, request.metadata.name!, {
+    phase: 'Completed',
+    completionTime: rfc3339(deps.now()),
+    checkpoint: { name: checkpoint },
+    message,
+  });
+  await emit(deps, request, 'Normal', 'CheckpointCreated', message);
+}
+
+/** Keeps the newest archives of this container on the node; a failure here never fails the job. */
+async function cleanUpArchives(request: CheckpointRequest, justPushed: string, deps: CheckpointJobDeps, log: Logger): Promise<void> {
+  try {
+    const owner = { pod: request.spec.podReference.name, namespace: request.metadata.namespace!, container: request.spec.containerName };
+    const inUse = new Set([...(deps.inUse ?? []), ...(deps.keepArchives > 0 ? [justPushed] : [])]);
+    const doomed = archivesToDelete(await deps.archives.list(), owner, deps.keepArchives, inUse);
+    for (const name of doomed) await deps.archives.remove(name);
+    if (doomed.length > 0) log.info({ deleted: doomed }, 'deleted older checkpoint archives on this node');
+  } catch (err) {
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'deleting older checkpoint archives failed');
+  }
+}
+
+async function recordFailure(
+  data: CheckpointJobData,
+  attempt: Attempt,
+  failure: ClassifiedFailure,
+  final: boolean,
+  deps: CheckpointJobDeps,
+  log: Logger,
+): Promise<void> {
+  try {
+    const request = await deps.kube.getRequest(data.namespace, data.requestName);
+    if (!request || request.status?.phase === 'Completed' || request.status?.phase === 'Failed') return;
+    if (final) {
+      await deps.kube.patchRequestStatus(data.namespace, data.requestName, {
+        phase: 'Failed',
+        completionTime: rfc3339(deps.now()),
+        nodeName: deps.node,
+        attempts: attempt.number,
+        message: `${failure.reason}: ${failure.message}`,
+      });
+      await emit(deps, request, 'Warning', failure.reason, failure.message);
+    } else {
+      await deps.kube.patchRequestStatus(data.namespace, data.requestName, {
+        attempts: attempt.number,
+        message: `attempt ${attempt.number} of ${attempt.max} failed, retrying: ${failure.reason}: ${failure.message}`,
+      });
+    }
+  } catch (err) {
+    // The API server may be what failed; BullMQ's retry or the controller will see it.
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not record the failure on the CheckpointRequest');
+  }
+}
+
+async function emit(deps: CheckpointJobDeps, request: CheckpointRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  try {
+    await deps.kube.event({
+      namespace: request.metadata.namespace!,
+      involved: { apiVersion: API_VERSION, kind: 'CheckpointRequest', name: request.metadata.name!, uid: request.metadata.uid },
+      type,
+      reason,
+      message,
+    });
+  } catch (err) {
+    deps.log.warn({ err: err instanceof Error ? err.message : String(err), reason }, 'could not emit an Event');
+  }
+}

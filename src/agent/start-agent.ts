@@ -1,0 +1,94 @@
+// Wires one node's agent: the BullMQ worker of the node's queue running processCheckpointJob,
+// and the health server. Everything it talks to is passed in or built from the config.
+import { readFile } from 'node:fs/promises';
+import type { Job, Worker } from 'bullmq';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { AgentConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { createCheckpointWorker } from '../queue/checkpoint-queues.ts';
+import { createRedisConnection } from '../queue/connection.ts';
+import { closeWithDeadline } from '../queue/shutdown.ts';
+import { parseInsecureRegistries } from '../images/registry-endpoint.ts';
+import { checkpointContainer } from '../kubelet/checkpoint-call.ts';
+import type { CheckpointJobData } from '../schedule/fan-out.ts';
+import { createAgentKube, type AgentKube } from './agent-kube.ts';
+import { ArchiveFolder } from './archive-folder.ts';
+import { startHealthServer, type HealthServer } from './health-server.ts';
+import { createImagePushers } from './image-pusher.ts';
+import { processCheckpointJob } from './process-checkpoint-job.ts';
+
+export interface RunningAgent {
+  worker: Worker<CheckpointJobData>;
+  health: HealthServer;
+  ready(): boolean;
+  /** Stops taking jobs, waits for running ones up to the deadline, closes everything. */
+  close(deadlineMs?: number): Promise<'closed' | 'deadline'>;
+}
+
+export async function startAgent(options: { config: AgentConfig; kc: KubeConfig; log: Logger; now?: () => Date }): Promise<RunningAgent> {
+  const { config, kc, log } = options;
+  const now = options.now ?? (() => new Date());
+  const connection = createRedisConnection(config.redisUrl, 'worker');
+  const registrySecret = { namespace: config.namespace, name: config.registrySecretName };
+  const apiKube = createAgentKube(kc, { registrySecret, host: config.nodeName });
+  // A mounted .dockerconfigjson (KCR_REGISTRY_AUTH_FILE) wins over reading the Secret; either is
+  // read per job, so rotated credentials apply from the next job on.
+  const authFile = config.images.authFile;
+  const kube: AgentKube = authFile === undefined ? apiKube : { ...apiKube, registryDockerConfig: () => readFile(authFile, 'utf8') };
+  const ca = config.images.caFile === undefined ? undefined : await readFile(config.images.caFile, 'utf8');
+  const images = createImagePushers({
+    registry: config.images.registry,
+    prefix: config.images.repositoryPrefix,
+    insecureRegistries: parseInsecureRegistries(config.images.insecureRegistries),
+    ca,
+    compression: config.images.layerCompression,
+  });
+  const archives = new ArchiveFolder(config.checkpointDir);
+  const inUse = new Set<string>();
+
+  const worker = createCheckpointWorker({
+    nodeName: config.nodeName,
+    connection,
+    prefix: config.queuePrefix,
+    concurrency: config.concurrency,
+    process: (data: CheckpointJobData, job: Job<CheckpointJobData>) =>
+      processCheckpointJob(
+        data,
+        { number: job.attemptsMade + 1, max: job.opts.attempts ?? 1 },
+        {
+          node: config.nodeName,
+          kube,
+          kubelet: (call) => checkpointContainer(kc, call),
+          images,
+          archives,
+          keepArchives: config.keepArchives,
+          registrySecret: `${registrySecret.namespace}/${registrySecret.name}`,
+          now,
+          log,
+          inUse,
+        },
+      ),
+  });
+  // Without a listener an 'error' (Redis restarting) would crash the process.
+  worker.on('error', (err) => log.warn({ err: err.message, node: config.nodeName }, 'queue worker error'));
+  worker.on('failed', (job, err) =>
+    log.debug({ job: job?.id, attemptsMade: job?.attemptsMade, err: err.message, node: config.nodeName }, 'checkpoint job attempt failed'),
+  );
+
+  const ready = () => connection.status === 'ready' && worker.isRunning() && !worker.closing;
+  const health = await startHealthServer({ port: config.healthPort, host: config.healthHost, ready });
+  log.info({ node: config.nodeName, healthPort: health.port, checkpointDir: config.checkpointDir, registry: config.images.registry }, 'agent started');
+
+  return {
+    worker,
+    health,
+    ready,
+    async close(deadlineMs = config.shutdownDeadlineMs) {
+      const outcome = await closeWithDeadline(worker, deadlineMs, () => connection.disconnect());
+      if (outcome === 'closed') await connection.quit().catch(() => connection.disconnect());
+      images.close();
+      await health.close();
+      return outcome;
+    },
+  };
+}
