@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import { parseInsecureRegistries, type InsecureRegistry } from './images/registry-endpoint.ts';
 
 // Configuration is parsed once, here, from the environment and the command line.
 // Each sub-command's composition root calls its parse function and passes the
