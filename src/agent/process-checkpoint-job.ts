@@ -151,7 +151,9 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
     name,
     namespace: ns,
     request: { name: data.requestName, uid: requestUid },
-    scheduleRef: request.spec.checkpointScheduleRef ?? (data.schedule?.kind === 'CheckpointSchedule' ? { name: data.schedule.name } : undefined),
+    scheduleRef:
+      request.spec.checkpointScheduleRef ??
+      (data.schedule?.kind === 'CheckpointSchedule' && data.schedule.name !== '' ? { name: data.schedule.name } : undefined),
     podName: data.podName,
     podUid,
     container: data.containerName,
