@@ -305,10 +305,14 @@ describe('simulated nodes in the real control plane', () => {
     expect(p.status!.containerStatuses![0]!.image).toBe(image);
   });
 
-  it('a restore the node is told to fail never starts: CreateContainerError "criu restore failed"', async () => {
-    await clients.core.patchNode({ name: nodeName(2), body: { metadata: { annotations: { [SIM_ANNOTATIONS.failRestore]: 'true' } } } }, mergePatch);
+  it('a restore the node is told to fail never starts: CreateContainerError "criu restore failed"; other checkpoints still restore', async () => {
+    // Another, newer checkpoint image; only ckpt-1 is made to fail.
+    const r = await checkpointViaProxy(nodeName(1), 'counter', 'app');
+    const good = await pushCheckpointImage(`${ns}/counter`, 'ckpt-2', await readFile((JSON.parse(r.body) as { items: string[] }).items[0]!), 'app', 'docker.io/library/counter:1.0');
+    await clients.core.patchNode({ name: nodeName(2), body: { metadata: { annotations: { [SIM_ANNOTATIONS.failRestore]: 'ckpt-1' } } } }, mergePatch);
     try {
       await clients.core.createNamespacedPod({ namespace: ns, body: podOn('badrestore', nodeName(2), `${reg.host}/${ns}/counter:ckpt-1`) });
+      await clients.core.createNamespacedPod({ namespace: ns, body: podOn('goodrestore', nodeName(2), good) });
       const cs = await eventually('CreateContainerError', async () => {
         const c = (await clients.core.readNamespacedPod({ name: 'badrestore', namespace: ns })).status?.containerStatuses?.[0];
         return c?.state?.waiting?.reason === 'CreateContainerError' ? c : undefined;
@@ -317,9 +321,14 @@ describe('simulated nodes in the real control plane', () => {
       expect(cs.ready).toBe(false);
       const pod = await clients.core.readNamespacedPod({ name: 'badrestore', namespace: ns });
       expect(pod.status?.phase).toBe('Pending');
+      expect(annotatedState(pod)).toBeUndefined();
+      await runningPod('goodrestore');
+      await eventually('goodrestore restored from ckpt-2', async () => annotatedState(await clients.core.readNamespacedPod({ name: 'goodrestore', namespace: ns }))?.restoredFrom === good || undefined);
     } finally {
       await clients.core.patchNode({ name: nodeName(2), body: { metadata: { annotations: { [SIM_ANNOTATIONS.failRestore]: null } } } }, mergePatch);
     }
+    // With the failure lifted, the next retry restores.
+    await runningPod('badrestore');
   });
 
   it('an image that cannot be pulled: ErrImagePull then ImagePullBackOff', async () => {

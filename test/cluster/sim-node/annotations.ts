@@ -12,7 +12,11 @@ export const SIM_ANNOTATIONS = {
   crashPrefix: 'sim.kcr.io/crash.',
   /** Node: "true" makes every checkpoint on that node fail with 500. */
   failCheckpoint: 'sim.kcr.io/fail-checkpoint',
-  /** Node: "true" makes every restore (container from a checkpoint image) on that node fail. */
+  /**
+   * Node: "true" makes every restore (container from a checkpoint image) on that node fail;
+   * a comma-separated list fails only images whose reference or imageID contains an item
+   * (a tag, a digest), so one bad checkpoint can fail while older ones restore.
+   */
   failRestore: 'sim.kcr.io/fail-restore',
 } as const;
 
@@ -22,3 +26,16 @@ export const CRIO_CHECKPOINT_ANNOTATION = 'io.kubernetes.cri-o.annotations.check
 export const CRIU_CHECKPOINT_ANNOTATION = 'org.criu.checkpoint.container.name';
 
 export const DEFAULT_MEMORY_BYTES = 256 * 1024;
+
+/** Pure: does the fail-restore setting `value` (annotation or list) cover this image? */
+export function restoreFailureMatches(value: string | undefined, image: string, imageID: string): boolean {
+  if (value === undefined) return false;
+  const v = value.trim();
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') return true;
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .some((m) => image.includes(m) || imageID.includes(m));
+}

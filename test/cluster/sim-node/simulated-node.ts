@@ -18,7 +18,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { Logger } from '../../../src/log.ts';
-import { DEFAULT_MEMORY_BYTES, SIM_ANNOTATIONS } from './annotations.ts';
+import { DEFAULT_MEMORY_BYTES, restoreFailureMatches, SIM_ANNOTATIONS } from './annotations.ts';
 import { freshRun, restoredRun, stateAt, type AppRun, type AppState } from './app-state.ts';
 import { readCheckpointArchive, writeCheckpointArchive } from './archive.ts';
 import { checkpointArchiveName } from './archive-name.ts';
@@ -132,6 +132,9 @@ interface Failures {
   checkpointNext: number;
   checkpointAll: boolean;
   restoreAll: boolean;
+  restoreNext: number;
+  /** Restores of images whose reference or imageID contains one of these fail. */
+  restoreMatching: string[];
 }
 
 const FIELD_MANAGER = 'kcr-sim-kubelet';
@@ -160,7 +163,7 @@ export class SimulatedNode {
   private readonly core: CoreV1Api;
   private readonly coordination: CoordinationV1Api;
   private readonly pods = new Map<string, SimPod>();
-  private readonly failures: Failures = { checkpointNext: 0, checkpointAll: false, restoreAll: false };
+  private readonly failures: Failures = { checkpointNext: 0, checkpointAll: false, restoreAll: false, restoreNext: 0, restoreMatching: [] };
   private server?: KubeletServer;
   private informer?: ListWatch<V1Pod>;
   private timers: NodeJS.Timeout[] = [];
@@ -260,6 +263,16 @@ export class SimulatedNode {
   /** Every restore (container from a checkpoint image) fails until set back to false. */
   failRestores(on = true): void {
     this.failures.restoreAll = on;
+  }
+
+  /** The next `count` restore attempts fail (a retry after that succeeds). */
+  failNextRestores(count = 1): void {
+    this.failures.restoreNext = count;
+  }
+
+  /** Restores of images whose reference or imageID contains one of `patterns` (tag, digest) fail; [] clears. */
+  failRestoresOf(patterns: string[]): void {
+    this.failures.restoreMatching = [...patterns];
   }
 
   /** Makes a running container exit with code 1 now (the kubelet restarts it after the backoff). */
@@ -574,9 +587,13 @@ export class SimulatedNode {
     return undefined;
   }
 
-  private async restoreFails(): Promise<boolean> {
-    if (this.failures.restoreAll) return true;
-    return (await this.nodeAnnotations())[SIM_ANNOTATIONS.failRestore] === 'true';
+  private async restoreFails(image: string, imageID: string): Promise<boolean> {
+    if (this.failures.restoreNext > 0) {
+      this.failures.restoreNext--;
+      return true;
+    }
+    if (this.failures.restoreAll || restoreFailureMatches(this.failures.restoreMatching.join(','), image, imageID)) return true;
+    return restoreFailureMatches((await this.nodeAnnotations())[SIM_ANNOTATIONS.failRestore], image, imageID);
   }
 
   /** Pull, then restore (checkpoint image) or start fresh. Cancelled by a newer generation. */
@@ -620,7 +637,7 @@ export class SimulatedNode {
     if (resolved.checkpoint) {
       let failure: string | undefined;
       let saved: AppState | undefined;
-      if (await this.restoreFails()) failure = 'criu restore failed';
+      if (await this.restoreFails(image, resolved.imageID)) failure = 'criu restore failed';
       else {
         try {
           const archive = await readCheckpointArchive(resolved.checkpoint.archive);

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { isLoopbackRegistry, parseImageRef, repositoryName } from '../../cluster/sim-node/image-ref.ts';
 import { credentialsFor } from '../../cluster/sim-node/pull-credentials.ts';
+import { restoreFailureMatches } from '../../cluster/sim-node/annotations.ts';
 
 const D = 'sha256:' + 'a'.repeat(64);
 
@@ -47,5 +48,23 @@ describe('credentialsFor', () => {
     expect(credentialsFor(doc({ 'other:1': { username: 'u', password: 'p' } }), '127.0.0.1:5000')).toBeUndefined();
     expect(credentialsFor('{not json', '127.0.0.1:5000')).toBeUndefined();
     expect(credentialsFor(doc({ 'r:1': { auth: Buffer.from('nocolon').toString('base64') } }), 'r:1')).toBeUndefined();
+  });
+});
+
+describe('restoreFailureMatches (sim.kcr.io/fail-restore)', () => {
+  const image = '127.0.0.1:5000/shop/web-0:ckpt-3';
+  const id = `127.0.0.1:5000/shop/web-0@${D}`;
+  it.each([
+    [undefined, false],
+    ['', false],
+    ['false', false],
+    ['true', true],
+    ['ckpt-3', true],
+    ['ckpt-2, ckpt-3', true],
+    ['ckpt-2', false],
+    [D, true],
+    [' , ', false],
+  ])('%j -> %s', (value, want) => {
+    expect(restoreFailureMatches(value, image, id)).toBe(want);
   });
 });
