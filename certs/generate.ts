@@ -83,7 +83,12 @@ function generateCa(commonName: string, now: Date, validityDays: number) {
   cert.publicKey = keys.publicKey;
   cert.serialNumber = randomSerialHex();
   setValidity(cert, now, validityDays);
-  const subject = [{ name: 'commonName', value: commonName }, { name: 'organizationName', value: 'kcr' }];
+  // UTF8String, as Go's x509 (the API server) rejects PrintableStrings holding characters
+  // outside that type's alphabet, and then never calls the webhook.
+  const subject = [
+    { name: 'commonName', value: commonName, valueTagClass: forge.asn1.Type.UTF8 },
+    { name: 'organizationName', value: 'kcr', valueTagClass: forge.asn1.Type.UTF8 },
+  ];
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([
@@ -111,14 +116,16 @@ const lf = (pem: string) => pem.replace(/\r\n/g, '\n');
 export function generateCertificateBundle(opts: CertificateBundleOptions): CertificateBundle {
   const dnsNames = [...serviceDnsNames(opts.serviceName, opts.namespace), ...(opts.extraDnsNames ?? [])];
   const sans = altNames(dnsNames, opts.ipAddresses ?? []);
-  const ca = generateCa(`kcr-webhook-ca@${Math.floor(opts.now.getTime() / 1000)}`, opts.now, opts.validityDays);
+  const ca = generateCa(`kcr-webhook-ca-${Math.floor(opts.now.getTime() / 1000)}`, opts.now, opts.validityDays);
 
   const keys = newKeyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = randomSerialHex();
   setValidity(cert, opts.now, opts.validityDays);
-  cert.setSubject([{ name: 'commonName', value: serviceDnsNames(opts.serviceName, opts.namespace)[2]! }]);
+  cert.setSubject([
+    { name: 'commonName', value: serviceDnsNames(opts.serviceName, opts.namespace)[2]!, valueTagClass: forge.asn1.Type.UTF8 },
+  ]);
   cert.setIssuer(ca.cert.subject.attributes);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },

@@ -141,3 +141,32 @@ describe('PEM output', () => {
     for (const pem of Object.values(a)) expect(pem).not.toContain('\r');
   });
 });
+
+describe('subject encoding', () => {
+  // Go's x509 parser (kube-apiserver) refuses a PrintableString holding e.g. '@', and then
+  // the API server silently skips the webhook (failurePolicy Ignore).
+  const printable = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+  function strings(node: forge.asn1.Asn1, out: { type: number; value: string }[] = []) {
+    if (Array.isArray(node.value)) for (const child of node.value) strings(child, out);
+    else if (node.tagClass === forge.asn1.Class.UNIVERSAL && [forge.asn1.Type.PRINTABLESTRING, forge.asn1.Type.UTF8].includes(node.type))
+      out.push({ type: node.type, value: String(node.value) });
+    return out;
+  }
+  it('every subject and issuer string is valid for its ASN.1 type', () => {
+    const bundle = generateCertificateBundle({ serviceName: 'kcr-webhook', namespace: 'kcr-system', validityDays: 30, now: new Date() });
+    for (const pem of [bundle.caCert, bundle.cert]) {
+      const tbs = forge.asn1.fromDer(forge.pem.decode(pem)[0]!.body).value[0] as forge.asn1.Asn1;
+      const fields = tbs.value as forge.asn1.Asn1[];
+      // tbsCertificate: [0]version, serial, sigAlg, issuer, validity, subject, ...
+      const names = [...strings(fields[3]!), ...strings(fields[5]!)];
+      expect(names.length).toBeGreaterThan(0);
+      for (const n of names) {
+        if (n.type === forge.asn1.Type.PRINTABLESTRING) expect(n.value).toMatch(printable);
+      }
+    }
+  });
+  it('Node reads the CA common name back without the forbidden character', () => {
+    const bundle = generateCertificateBundle({ serviceName: 'kcr-webhook', namespace: 'kcr-system', validityDays: 30, now: new Date(0) });
+    expect(new X509Certificate(bundle.caCert).subject).toMatch(/CN=kcr-webhook-ca-0/);
+  });
+});
