@@ -154,7 +154,7 @@ describe('chooseRetention properties', () => {
         expect(d.keep.length + d.delete.length).toBe(x.checkpoints.length);
       }),
     );
-  });
+  }, 30_000);
 
   it('keeps at most max unprotected settled checkpoints per container', () => {
     fc.assert(
@@ -170,7 +170,7 @@ describe('chooseRetention properties', () => {
         for (const n of counts.values()) expect(n).toBeLessThanOrEqual(max);
       }),
     );
-  });
+  }, 30_000);
 
   it('is deterministic and independent of input order', () => {
     fc.assert(
@@ -180,7 +180,7 @@ describe('chooseRetention properties', () => {
         expect(b).toEqual(a);
       }),
     );
-  });
+  }, 30_000);
 
   it('never crosses namespaces: the decision for one namespace ignores the others', () => {
     fc.assert(
@@ -190,7 +190,7 @@ describe('chooseRetention properties', () => {
         expect(all.delete.filter((d) => d.checkpoint.namespace === 'a')).toEqual(onlyA.delete);
       }),
     );
-  });
+  }, 30_000);
 
   it('keeps the unprotected kept size within maxTotalSize whenever that is possible', () => {
     fc.assert(
@@ -206,5 +206,5 @@ describe('chooseRetention properties', () => {
         }
       }),
     );
-  });
+  }, 30_000);
 });

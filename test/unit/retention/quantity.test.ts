@@ -34,5 +34,5 @@ describe('parseQuantity', () => {
         expect(parseQuantity(`${n}${s as string}`)).toBe(n * (f as number));
       }),
     );
-  });
+  }, 30_000);
 });

@@ -118,5 +118,5 @@ describe('planReconcile', () => {
         expect(again).toEqual({ upsert: [], remove: [], unchanged: want.length });
       }),
     );
-  });
+  }, 30_000);
 });

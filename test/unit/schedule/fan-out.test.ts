@@ -143,7 +143,7 @@ describe('fanOut', () => {
         for (const j of next.jobs) expect(ids).not.toContain(j.jobId);
       }),
     );
-  });
+  }, 30_000);
 });
 
 describe('names', () => {
