@@ -138,7 +138,8 @@ describe('schedule worker', () => {
       for (const f of fired) {
         expect(f.ref).toEqual(ref);
         expect(f.fireTime.getTime() % 1000).toBe(0);
-        expect(f.at - f.fireTime.getTime()).toBeLessThan(5000);
+        // The slot the job was made for, not some other timestamp (generous: the machine may be busy).
+        expect(f.at - f.fireTime.getTime()).toBeLessThan(15_000);
       }
       expect(new Set(fired.map((f) => f.fireTime.getTime())).size).toBe(fired.length);
     } finally {
