@@ -77,6 +77,9 @@ function setValidity(cert: forge.pki.Certificate, now: Date, validityDays: numbe
   cert.validity.notAfter = new Date(now.getTime() + validityDays * DAY_MS);
 }
 
+// forge reads valueTagClass as the ASN.1 string type; @types/node-forge mistypes it as Class.
+const UTF8_STRING = forge.asn1.Type.UTF8 as unknown as forge.asn1.Class;
+
 function generateCa(commonName: string, now: Date, validityDays: number) {
   const keys = newKeyPair();
   const cert = forge.pki.createCertificate();
@@ -86,8 +89,8 @@ function generateCa(commonName: string, now: Date, validityDays: number) {
   // UTF8String, as Go's x509 (the API server) rejects PrintableStrings holding characters
   // outside that type's alphabet, and then never calls the webhook.
   const subject = [
-    { name: 'commonName', value: commonName, valueTagClass: forge.asn1.Type.UTF8 },
-    { name: 'organizationName', value: 'kcr', valueTagClass: forge.asn1.Type.UTF8 },
+    { name: 'commonName', value: commonName, valueTagClass: UTF8_STRING },
+    { name: 'organizationName', value: 'kcr', valueTagClass: UTF8_STRING },
   ];
   cert.setSubject(subject);
   cert.setIssuer(subject);
@@ -124,7 +127,7 @@ export function generateCertificateBundle(opts: CertificateBundleOptions): Certi
   cert.serialNumber = randomSerialHex();
   setValidity(cert, opts.now, opts.validityDays);
   cert.setSubject([
-    { name: 'commonName', value: serviceDnsNames(opts.serviceName, opts.namespace)[2]!, valueTagClass: forge.asn1.Type.UTF8 },
+    { name: 'commonName', value: serviceDnsNames(opts.serviceName, opts.namespace)[2]!, valueTagClass: UTF8_STRING },
   ]);
   cert.setIssuer(ca.cert.subject.attributes);
   cert.setExtensions([
