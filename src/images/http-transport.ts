@@ -3,7 +3,7 @@
 // wrap it (count requests) without mocking modules.
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { Readable } from 'node:stream';
+import { Readable, finished } from 'node:stream';
 
 export interface HttpRequest {
   method: string;
@@ -77,14 +77,24 @@ export function createHttpTransport(options: HttpTransportOptions = {}): Closabl
           });
           res.on('end', () => {
             if (settled) return;
-            settled = true;
-            // A response before the body was fully sent (e.g. 401 mid-upload): stop reading the source.
-            // The connection then carries half a request body: do not reuse it.
-            if (req.body instanceof Readable && !req.body.readableEnded) {
-              req.body.destroy();
+            const status = res.statusCode ?? 0;
+            const done = () => {
+              if (settled) return;
+              settled = true;
+              resolve({ status, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
+            };
+            const body = req.body;
+            if (!(body instanceof Readable) || body.readableEnded) return done();
+            if (status >= 300) {
+              // Refused before the body was fully sent (e.g. 401 mid-upload): stop reading the
+              // source, and do not reuse a connection that carries half a request body.
+              body.destroy();
               r.destroy();
+              return done();
             }
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
+            // Accepted: the server has every byte (Content-Length) but the source may not have
+            // seen its end-of-file yet; wait for it, so digests computed on the way are final.
+            finished(body, () => done());
           });
           res.on('error', fail);
         },

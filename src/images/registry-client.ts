@@ -110,6 +110,13 @@ export class RegistryClient {
       // Whatever happened, stop reading the archive (closes its file descriptor).
       if (!body.readableEnded) body.destroy();
     }
+    if (!body.readableEnded) {
+      throw new RegistryError(`registry ${this.registry} accepted the layer for ${repository} before it was fully read`, {
+        kind: 'protocol',
+        registry: this.registry,
+        repository,
+      });
+    }
     const size = sizeAfter();
     const range = patched.headers.range;
     if (typeof range === 'string' && size > 0 && range !== `0-${size - 1}` && range !== `bytes=0-${size - 1}`) {

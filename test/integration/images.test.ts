@@ -14,6 +14,7 @@ import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointImageStore } from '../../src/images/checkpoint-image-store.ts';
 import { DigestCache } from '../../src/images/digest-cache.ts';
+import { HashingStream } from '../../src/images/hashing-stream.ts';
 import { createHttpTransport, type HttpTransport } from '../../src/images/http-transport.ts';
 import { pushCheckpointImage, type PushCheckpointInput } from '../../src/images/push-checkpoint-image.ts';
 import { RegistryClient } from '../../src/images/registry-client.ts';
@@ -164,6 +165,23 @@ describe('push to an open registry', () => {
     expect(secondCalls.filter((c) => c.startsWith('PATCH') || c.startsWith('POST'))).toEqual([]);
     expect(secondCalls).toContain(`HEAD /v2/kcr/shop/cache-0/blobs/${archiveDigest}`);
     expect(await client.manifestDigest('kcr/shop/cache-0', 'second')).toBe(second.manifestDigest);
+  });
+
+  it('waits for the source to end before completing, even when the registry has every byte earlier', async () => {
+    // The registry answers the PATCH as soon as Content-Length bytes arrived; a file stream only
+    // ends after one more (empty) read. The digest must not be taken before that.
+    const bytes = randomBytes(3 * MiB);
+    const slowEof = new Readable({ read() {} });
+    slowEof.push(bytes);
+    setTimeout(() => slowEof.push(null), 300);
+    const hashing = new HashingStream();
+    const body = slowEof.pipe(hashing);
+    const client = plainClient(reg);
+    await client.pushBlobStream('kcr/shop/slow-eof', body, () => hashing.digest, () => hashing.bytes, bytes.length);
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    expect(hashing.digest).toBe(digest);
+    expect(await client.blobExists('kcr/shop/slow-eof', digest)).toBe(true);
+    client.close();
   });
 
   it('gzips the layer on request, keeping the uncompressed digest as diff_id', async () => {
