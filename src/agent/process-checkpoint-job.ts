@@ -110,8 +110,6 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
   if (pod.spec?.nodeName !== deps.node) {
     throw new AgentFailure('WrongNode', `pod ${ns}/${data.podName} runs on node ${pod.spec?.nodeName ?? '(none)'}, not on ${deps.node}, whose agent got the job`);
   }
-  const image = containerImage(pod, data.containerName);
-  if (!image) throw new AgentFailure('ContainerNotFound', `pod ${ns}/${data.podName} has no container ${data.containerName}`);
   const architecture = nodeArchitecture(await kube.getNode(deps.node));
   if (!architecture) throw new AgentFailure('UnknownArchitecture', `node ${deps.node} has no kubernetes.io/arch label and reports no architecture`);
   const identity: PodIdentity = podIdentity(pod.metadata, ns, { replicaSet: () => undefined }) ?? {
@@ -127,6 +125,9 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
     container: data.containerName,
     timeoutSeconds: request.spec.timeoutSeconds ?? data.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
   });
+  // Asked after the kubelet: for a container the pod lacks, its 404 says so (ContainerNotFound).
+  const image = containerImage(pod, data.containerName);
+  if (!image) throw new AgentFailure('ContainerNotFound', `pod ${ns}/${data.podName} has no container ${data.containerName}`);
   const archiveFile = archiveFileName(reported);
   const takenAt = archiveTime(archiveFile, archivePrefix(data.podName, ns, data.containerName)) ?? deps.now();
   log.info({ archive: archiveFile }, 'kubelet wrote the checkpoint archive');

@@ -1,0 +1,373 @@
+// `kcr agent` end to end: the real binary (node src/main.ts agent) runs as the kcr-agent
+// ServiceAccount against the real API server, works its node's queue in a real Redis, calls a
+// simulated kubelet through the API server's node proxy, pushes into a real registry that
+// requires Basic auth (credentials from the kcr-registry dockerconfigjson Secret), and records
+// the Checkpoint. Jobs are enqueued here the way the controller does (CheckpointQueues).
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { existsSync } from 'node:fs';
+import type { V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GROUP, PLURALS, VERSION, type Checkpoint, type CheckpointRequest } from '../../src/api/types.ts';
+import { CheckpointQueues } from '../../src/queue/checkpoint-queues.ts';
+import { createRedisConnection } from '../../src/queue/connection.ts';
+import type { CheckpointJobData } from '../../src/schedule/fan-out.ts';
+import { nodeQueueName } from '../../src/schedule/names.ts';
+import { startRedis, type RedisServer } from '../support/redis.ts';
+import { startRegistry, type RegistryServer } from '../support/registry.ts';
+import { apiCode, clientsFor, createNamespace, deleteNamespace, eventually, installedKcr, testCluster, type Clients } from './cluster-clients.ts';
+import { KCR_NAMESPACE, serviceAccountKubeconfig } from './kcr-in-cluster.ts';
+import { DEFAULT_PKI_DIR, pkiPaths } from './pki.ts';
+import { SIM_ANNOTATIONS } from './sim-node/annotations.ts';
+import { localClusterIdentity } from './sim-node/local-identity.ts';
+import { startSimulatedNodes, type SimulatedNodes } from './sim-node/start.ts';
+
+const run = promisify(execFile);
+const runId = randomBytes(3).toString('hex');
+const creds = { username: 'kcr-agent', password: `pw-${randomBytes(6).toString('hex')}` };
+const queuePrefix = `kcr-agent-test-${runId}`;
+let clients: Clients;
+let nodes: SimulatedNodes;
+let node: string;
+let reg: RegistryServer;
+let redis: RedisServer;
+let queues: CheckpointQueues;
+let producer: ReturnType<typeof createRedisConnection>;
+let ns: string;
+let root: string;
+let agent: ChildProcess;
+let agentLog = '';
+let healthPort = 0;
+let jobSeq = 0;
+
+function dockerConfig(password: string): string {
+  const auth = Buffer.from(`${creds.username}:${password}`).toString('base64');
+  return JSON.stringify({ auths: { [reg.host]: { auth } } });
+}
+
+async function putRegistrySecret(password: string): Promise<void> {
+  const body = {
+    metadata: { name: 'kcr-registry', namespace: KCR_NAMESPACE },
+    type: 'kubernetes.io/dockerconfigjson',
+    data: { '.dockerconfigjson': Buffer.from(dockerConfig(password)).toString('base64') },
+  };
+  try {
+    await clients.core.replaceNamespacedSecret({ name: 'kcr-registry', namespace: KCR_NAMESPACE, body });
+  } catch (err) {
+    if (apiCode(err) !== 404) throw err;
+    await clients.core.createNamespacedSecret({ namespace: KCR_NAMESPACE, body });
+  }
+}
+
+function podOn(name: string, memoryBytes = 256 * 1024): V1Pod {
+  return {
+    metadata: { name, namespace: ns, annotations: { [SIM_ANNOTATIONS.memoryBytes]: String(memoryBytes) } },
+    spec: { nodeSelector: { 'kubernetes.io/hostname': node }, containers: [{ name: 'app', image: 'docker.io/library/counter:1.0' }], terminationGracePeriodSeconds: 1 },
+  };
+}
+
+async function runningPod(name: string): Promise<V1Pod> {
+  return eventually(`pod ${name} Running`, async () => {
+    const p = await clients.core.readNamespacedPod({ name, namespace: ns });
+    return p.status?.phase === 'Running' && p.status.containerStatuses?.[0]?.imageID ? p : undefined;
+  });
+}
+
+const obj = (plural: string, name: string) => ({ group: GROUP, version: VERSION, namespace: ns, plural, name });
+
+async function createRequest(name: string, pod: string, container = 'app'): Promise<CheckpointRequest> {
+  return (await clients.custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: ns,
+    plural: PLURALS.CheckpointRequest,
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'CheckpointRequest', metadata: { name, namespace: ns }, spec: { podReference: { name: pod }, containerName: container, timeoutSeconds: 30 } },
+  })) as CheckpointRequest;
+}
+
+async function getRequest(name: string): Promise<CheckpointRequest> {
+  return (await clients.custom.getNamespacedCustomObject(obj(PLURALS.CheckpointRequest, name))) as CheckpointRequest;
+}
+
+/** Enqueues the job the controller would for `request` (fast retries for the test). */
+async function enqueue(request: string, pod: V1Pod, container = 'app'): Promise<void> {
+  const data: CheckpointJobData = {
+    requestName: request,
+    namespace: ns,
+    podName: pod.metadata!.name!,
+    podUid: pod.metadata!.uid!,
+    containerName: container,
+    nodeName: node,
+    timeoutSeconds: 30,
+    schedule: { kind: 'CheckpointSchedule', namespace: ns, name: '', uid: '' },
+    fireTime: new Date().toISOString(),
+  };
+  await queues.enqueue({ queueName: nodeQueueName(node), jobId: `${request}_${++jobSeq}`, requestName: request, data });
+}
+
+async function finished(name: string, timeoutMs = 60_000): Promise<CheckpointRequest> {
+  return eventually(
+    `CheckpointRequest ${name} to finish`,
+    async () => {
+      const r = await getRequest(name);
+      return r.status?.phase === 'Completed' || r.status?.phase === 'Failed' ? r : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+async function checkpointsOf(requestUid: string): Promise<Checkpoint[]> {
+  const list = (await clients.custom.listNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: ns,
+    plural: PLURALS.Checkpoint,
+    labelSelector: `kcr.io/checkpoint-request-uid=${requestUid}`,
+  })) as { items: Checkpoint[] };
+  return list.items;
+}
+
+async function skopeoInspect(ref: string, raw = false): Promise<Record<string, unknown>> {
+  const args = ['inspect', ...(raw ? ['--raw'] : []), '--tls-verify=false', '--creds', `${creds.username}:${creds.password}`, `docker://${ref}`];
+  return JSON.parse((await run('skopeo', args)).stdout) as Record<string, unknown>;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return `sha256:${h.digest('hex')}`;
+}
+
+async function eventsFor(name: string): Promise<Array<{ type?: string; reason?: string; message?: string }>> {
+  const list = await clients.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` });
+  return list.items;
+}
+
+beforeAll(async () => {
+  const cluster = testCluster();
+  installedKcr();
+  clients = clientsFor(cluster.kubeconfig);
+  const besideKubeconfig = join(dirname(cluster.kubeconfig), 'pki');
+  const pkiDir = existsSync(pkiPaths(besideKubeconfig).caCert) ? besideKubeconfig : DEFAULT_PKI_DIR;
+  [reg, redis] = await Promise.all([startRegistry({ auth: creds }), startRedis()]);
+  await putRegistrySecret(creds.password);
+  root = mkdtempSync(join(tmpdir(), 'kcr-agent-nodes-'));
+  nodes = await startSimulatedNodes({
+    count: 1,
+    namePrefix: `agent-${runId}-`,
+    netnsIndexOffset: 140,
+    identity: localClusterIdentity(clients.kc.getCurrentCluster()!.server, pkiDir),
+    checkpointRoot: root,
+    labels: { 'sim.kcr.io/test-node-set': `agent-${runId}` },
+    timing: { stateAnnotationMs: 1000 },
+  });
+  node = nodes.nodes[0]!.name;
+  ns = await createNamespace(clients.core, 'agent');
+  producer = createRedisConnection(redis.url, 'producer');
+  queues = new CheckpointQueues({ connection: producer, prefix: queuePrefix, jobOptions: { attempts: 6, backoffMs: 500 } });
+
+  const kubeconfig = await serviceAccountKubeconfig(cluster, KCR_NAMESPACE, 'kcr-agent', join(root, 'agent.kubeconfig'));
+  agent = spawn(process.execPath, ['src/main.ts', 'agent'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH,
+      KUBECONFIG: kubeconfig,
+      NODE_NAME: node,
+      KCR_NAMESPACE: KCR_NAMESPACE,
+      KCR_REDIS_URL: redis.url,
+      KCR_QUEUE_PREFIX: queuePrefix,
+      KCR_CHECKPOINT_DIR: nodes.nodes[0]!.checkpointDir,
+      KCR_HEALTH_PORT: '0',
+      KCR_HEALTH_HOST: '127.0.0.1',
+      KCR_REGISTRY: reg.host,
+      KCR_INSECURE_REGISTRIES: `http://${reg.host}`,
+      KCR_LOG_LEVEL: 'debug',
+      KCR_AGENT_SHUTDOWN_DEADLINE_MS: '5000',
+    },
+  });
+  const keep = (b: Buffer) => {
+    agentLog += b.toString();
+    const m = /"healthPort":(\d+)/.exec(agentLog);
+    if (m) healthPort = Number(m[1]);
+  };
+  agent.stdout!.on('data', keep);
+  agent.stderr!.on('data', keep);
+  await eventually('the agent to be ready', async () => {
+    if (agent.exitCode !== null) throw new Error(`agent exited ${agent.exitCode}: ${agentLog.slice(-2000)}`);
+    if (healthPort === 0) return undefined;
+    const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
+    return res.status === 200 ? true : undefined;
+  }, 30_000);
+}, 180_000);
+
+afterAll(async () => {
+  if (agent && agent.exitCode === null) agent.kill('SIGKILL');
+  // KCR_AGENT_TEST_LOG=<file> keeps the agent's JSON log for a look afterwards.
+  if (process.env.KCR_AGENT_TEST_LOG) writeFileSync(process.env.KCR_AGENT_TEST_LOG, agentLog);
+  await queues?.close();
+  producer?.disconnect();
+  if (ns) await deleteNamespace(clients.core, ns);
+  await nodes?.stop();
+  for (const n of nodes?.nodes ?? []) await clients.core.deleteNode({ name: n.name }).catch(() => undefined);
+  await Promise.all([reg?.stop(), redis?.stop()]);
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+describe('kcr agent', () => {
+  it('turns a CheckpointRequest job into an image in the registry and a Checkpoint pointing at it', async () => {
+    const pod = await (async () => {
+      await clients.core.createNamespacedPod({ namespace: ns, body: podOn('counter') });
+      return runningPod('counter');
+    })();
+    const req = await createRequest('counter-now', 'counter');
+    await enqueue('counter-now', pod);
+    const done = await finished('counter-now');
+    expect(done.status, agentLog.slice(-3000)).toMatchObject({ phase: 'Completed', nodeName: node, attempts: 1 });
+    expect(done.status?.startTime).toBeDefined();
+    expect(done.status?.completionTime).toBeDefined();
+
+    const cps = await checkpointsOf(req.metadata.uid!);
+    expect(cps).toHaveLength(1);
+    const cp = cps[0]!;
+    expect(done.status?.checkpoint?.name).toBe(cp.metadata.name);
+    expect(cp.metadata.ownerReferences ?? []).toEqual([]);
+    const imageDigest = /sha256:[a-f0-9]{64}/.exec(pod.status!.containerStatuses![0]!.imageID!)![0];
+    expect(cp.spec).toMatchObject({
+      containerName: 'app',
+      nodeName: node,
+      podName: 'counter',
+      podUID: pod.metadata!.uid,
+      workload: { kind: 'Pod', name: 'counter' },
+      identity: 'counter',
+      originalImage: 'docker.io/library/counter:1.0',
+      originalImageDigest: imageDigest,
+      architecture: 'amd64',
+      checkpointID: req.metadata.uid,
+    });
+    expect(cp.spec.checkpointData).toMatch(new RegExp(`^checkpoint-counter_${ns}-app-.*\\.tar$`));
+    expect(cp.status?.phase).toBe('ImageBuilt');
+    expect(cp.status?.runtimeImage).toMatch(new RegExp(`^${reg.host}/kcr/${ns}/counter@sha256:[a-f0-9]{64}$`));
+
+    // An independent client reads the image: annotations, and the layer is the archive itself.
+    const raw = (await skopeoInspect(cp.status!.runtimeImage!, true)) as { layers: Array<{ digest: string; size: number }>; annotations: Record<string, string> };
+    expect(raw.annotations).toMatchObject({
+      'io.kubernetes.cri-o.annotations.checkpoint.name': 'app',
+      'org.criu.checkpoint.container.name': 'app',
+      'org.criu.checkpoint.rootfsImageName': 'docker.io/library/counter:1.0',
+      'kcr.io/pod': 'counter',
+      'kcr.io/namespace': ns,
+      'kcr.io/identity': 'counter',
+    });
+    expect(raw.layers).toHaveLength(1);
+    const archive = join(nodes.nodes[0]!.checkpointDir, cp.spec.checkpointData!);
+    const archiveDigest = await sha256File(archive);
+    expect(raw.layers[0]!.digest).toBe(archiveDigest);
+    expect(cp.spec.archiveDigest).toBe(archiveDigest);
+    expect(cp.spec.sizeBytes).toBe(raw.layers[0]!.size);
+    const inspected = (await skopeoInspect(cp.status!.runtimeImage!)) as { Architecture: string };
+    expect(inspected.Architecture).toBe('amd64');
+
+    expect((await eventsFor('counter-now')).some((e) => e.type === 'Normal' && e.reason === 'CheckpointCreated')).toBe(true);
+
+    // A second delivery of the job (another job id, same request) creates nothing new.
+    await enqueue('counter-now', pod);
+    await eventually('the duplicate job to be processed', async () => (agentLog.includes('request already Completed') || (await queues.queue(nodeQueueName(node)).getCompletedCount()) >= 2 ? true : undefined), 20_000);
+    expect(await checkpointsOf(req.metadata.uid!)).toHaveLength(1);
+  });
+
+  it('keeps only the newest archive of a container on the node once pushed', async () => {
+    const pod = await runningPod('counter');
+    for (const name of ['counter-again-1', 'counter-again-2']) {
+      await createRequest(name, 'counter');
+      await enqueue(name, pod);
+      expect((await finished(name)).status?.phase).toBe('Completed');
+      // The kubelet names archives by the second.
+      await new Promise((r) => setTimeout(r, 1100));
+    }
+    const files = (await readdir(nodes.nodes[0]!.checkpointDir)).filter((f) => f.startsWith(`checkpoint-counter_${ns}-app-`));
+    const latest = await getRequest('counter-again-2');
+    const cp = (await clients.custom.getNamespacedCustomObject(obj(PLURALS.Checkpoint, latest.status!.checkpoint!.name))) as Checkpoint;
+    expect(files).toEqual([cp.spec.checkpointData]);
+  });
+
+  it('fails a request at once, with a reason a user understands, when the kubelet has no such container (404)', async () => {
+    const pod = await runningPod('counter');
+    const req = await createRequest('counter-nope', 'counter', 'nope');
+    await enqueue('counter-nope', pod, 'nope');
+    const done = await finished('counter-nope');
+    expect(done.status?.phase).toBe('Failed');
+    expect(done.status?.attempts).toBe(1);
+    expect(done.status?.message).toMatch(/^ContainerNotFound: .*container nope of pod .*\/counter.*gone/);
+    expect(await checkpointsOf(req.metadata.uid!)).toEqual([]);
+    const events = await eventually('a Warning Event', async () => {
+      const ev = (await eventsFor('counter-nope')).filter((e) => e.type === 'Warning');
+      return ev.length > 0 ? ev : undefined;
+    });
+    expect(events[0]!.reason).toBe('ContainerNotFound');
+    expect(await queues.queue(nodeQueueName(node)).getFailedCount()).toBeGreaterThanOrEqual(1);
+  });
+
+  it('fails at once when the registry refuses the credentials in the Secret, and names the Secret', async () => {
+    const pod = await runningPod('counter');
+    await putRegistrySecret('wrong-password');
+    try {
+      const req = await createRequest('counter-badcreds', 'counter');
+      await enqueue('counter-badcreds', pod);
+      const done = await finished('counter-badcreds');
+      expect(done.status?.phase).toBe('Failed');
+      expect(done.status?.attempts).toBe(1);
+      expect(done.status?.message).toContain('RegistryUnauthorized');
+      expect(done.status?.message).toContain(`${KCR_NAMESPACE}/kcr-registry`);
+      expect(done.status?.message).not.toContain('wrong-password');
+      expect(agentLog).not.toContain('wrong-password');
+      expect(agentLog).not.toContain(creds.password);
+      expect(await checkpointsOf(req.metadata.uid!)).toEqual([]);
+    } finally {
+      await putRegistrySecret(creds.password);
+    }
+  });
+
+  it('retries when the registry stops mid-push, and never records a Checkpoint for an image that is not there', async () => {
+    // A big archive keeps the upload running long enough to stop the registry during it.
+    await clients.core.createNamespacedPod({ namespace: ns, body: podOn('big', 192 * 1024 * 1024) });
+    const pod = await runningPod('big');
+    const req = await createRequest('big-now', 'big');
+    const uploads = join(reg.storageDir, 'docker/registry/v2/repositories', 'kcr', ns, 'big', '_uploads');
+    await enqueue('big-now', pod);
+    await eventually('an upload in progress', async () => ((await readdir(uploads).catch(() => [])).length > 0 ? true : undefined), 60_000, 5);
+    await reg.pause();
+    try {
+      await eventually('the failed attempt to be recorded', async () => {
+        const r = await getRequest('big-now');
+        return r.status?.message?.includes('retrying') ? r : undefined;
+      }, 60_000);
+      expect(await checkpointsOf(req.metadata.uid!)).toEqual([]);
+    } finally {
+      await reg.resume();
+    }
+    const done = await finished('big-now', 120_000);
+    expect(done.status?.phase, done.status?.message).toBe('Completed');
+    expect(done.status?.attempts).toBeGreaterThanOrEqual(2);
+    // Every Checkpoint in the namespace points at an image the registry has.
+    const all = (await clients.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURALS.Checkpoint })) as { items: Checkpoint[] };
+    expect(all.items.length).toBeGreaterThanOrEqual(2);
+    for (const cp of all.items) await skopeoInspect(cp.status!.runtimeImage!, true);
+    const [cp] = await checkpointsOf(req.metadata.uid!);
+    const raw = (await skopeoInspect(cp!.status!.runtimeImage!, true)) as { layers: Array<{ digest: string }> };
+    expect(raw.layers[0]!.digest).toBe(await sha256File(join(nodes.nodes[0]!.checkpointDir, cp!.spec.checkpointData!)));
+  }, 240_000);
+
+  it('drains and exits on SIGTERM within its deadline', async () => {
+    expect((await fetch(`http://127.0.0.1:${healthPort}/livez`)).status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)));
+    agent.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
+    expect(code).toBe(0);
+    expect(agentLog).toContain('agent stopped');
+  });
+});
