@@ -3,7 +3,8 @@
 //
 // Rules, per (namespace, identity, container) group:
 //  - protected checkpoints (restored into a living pod, or pinned by a RestoreRequest) and
-//    in-flight ones (not yet ImageBuilt nor Failed) are always kept;
+//    in-flight ones (not yet ImageBuilt nor Failed) are always kept, unless an in-flight one is
+//    older than `staleInFlightMs` at `now` (its agent died): that one counts as failed;
 //  - orphans (their workload is gone) are deleted unless retainOrphan;
 //  - failed/bad checkpoints older than the group's newest good one are deleted;
 //  - at most maxCheckpointsPerContainer settled checkpoints are kept, newest good first, then
@@ -14,6 +15,8 @@ import type { RetentionPolicy, WorkloadReference } from '../api/types.ts';
 import { parseQuantity } from './quantity.ts';
 
 export const DEFAULT_MAX_CHECKPOINTS_PER_CONTAINER = 3;
+/** An in-flight checkpoint this old is treated as failed. */
+export const DEFAULT_STALE_IN_FLIGHT_MS = 6 * 3600 * 1000;
 
 export type CheckpointState = 'good' | 'failed' | 'inflight';
 
@@ -42,6 +45,8 @@ export interface RetentionInput {
   /** Whether the checkpoint's workload still exists; checkpoints without a workload are never orphans. */
   workloadExists: (namespace: string, workload: WorkloadReference) => boolean;
   now: Date;
+  /** Default DEFAULT_STALE_IN_FLIGHT_MS. */
+  staleInFlightMs?: number;
 }
 
 export interface RetentionDecision {
@@ -67,8 +72,13 @@ export function chooseRetention(input: RetentionInput): RetentionDecision {
     input.livingRestoredFrom.has(checkpointKey(c.namespace, c.name)) || input.pinned.has(checkpointKey(c.namespace, c.name));
 
   // Duplicate names (the same object listed twice) are considered once.
+  const staleBefore = input.now.getTime() - (input.staleInFlightMs ?? DEFAULT_STALE_IN_FLIGHT_MS);
   const unique = new Map<string, RetentionCandidate>();
   for (const c of input.checkpoints) unique.set(checkpointKey(c.namespace, c.name), c);
+  // Decisions use the effective state; the caller gets its own objects back.
+  const state = new Map<RetentionCandidate, CheckpointState>();
+  for (const c of unique.values()) state.set(c, c.state === 'inflight' && c.timestampMs < staleBefore ? 'failed' : c.state);
+  const stateOf = (c: RetentionCandidate) => state.get(c)!;
   const all = [...unique.values()].sort(newestFirst);
 
   const reasons = new Map<RetentionCandidate, DeleteReason>();
@@ -81,15 +91,15 @@ export function chooseRetention(input: RetentionInput): RetentionDecision {
   }
 
   for (const group of groups.values()) {
-    const newestGood = group.find((c) => c.state === 'good');
+    const newestGood = group.find((c) => stateOf(c) === 'good');
     let settledKept = 0;
     // Good ones first (newest first), then failed ones newer than every good one.
-    const ordered = [...group.filter((c) => c.state === 'good'), ...group.filter((c) => c.state === 'failed')];
+    const ordered = [...group.filter((c) => stateOf(c) === 'good'), ...group.filter((c) => stateOf(c) === 'failed')];
     for (const c of ordered) {
       if (isProtected(c)) continue;
       if (!policy.retainOrphan && c.workload !== undefined && !input.workloadExists(c.namespace, c.workload)) {
         reasons.set(c, 'orphan');
-      } else if (c.state === 'failed' && newestGood !== undefined && newestFirst(c, newestGood) > 0) {
+      } else if (stateOf(c) === 'failed' && newestGood !== undefined && newestFirst(c, newestGood) > 0) {
         reasons.set(c, 'failed');
       } else if (settledKept >= max) {
         reasons.set(c, 'count');
@@ -105,8 +115,8 @@ export function chooseRetention(input: RetentionInput): RetentionDecision {
       const inNs = all.filter((c) => c.namespace === ns && !reasons.has(c));
       let total = inNs.reduce((sum, c) => sum + Math.max(0, c.sizeBytes), 0);
       const victims = inNs
-        .filter((c) => !isProtected(c) && c.state !== 'inflight')
-        .sort((a, b) => (a.state === b.state ? newestFirst(b, a) : a.state === 'failed' ? -1 : 1));
+        .filter((c) => !isProtected(c) && stateOf(c) !== 'inflight')
+        .sort((a, b) => (stateOf(a) === stateOf(b) ? newestFirst(b, a) : stateOf(a) === 'failed' ? -1 : 1));
       for (const v of victims) {
         if (total <= cap) break;
         reasons.set(v, 'size');

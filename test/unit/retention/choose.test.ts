@@ -86,6 +86,12 @@ describe('chooseRetention', () => {
     expect(r.deleted).toEqual([]);
   });
 
+  it('treats an in-flight checkpoint older than the stale limit as failed', () => {
+    const r = run([cp('stuck', 7 * 60, { state: 'inflight' }), cp('good', 10), cp('young', 1, { state: 'inflight' })], {});
+    expect(r.deleted).toEqual(['stuck:failed']);
+    expect(run([cp('stuck', 7 * 60, { state: 'inflight' }), cp('good', 10)], {}, { staleInFlightMs: 8 * 3600_000 }).deleted).toEqual([]);
+  });
+
   it('enforces maxTotalSize by deleting the oldest first, failed before good', () => {
     const gib = 2 ** 30;
     const r = run(
@@ -137,7 +143,8 @@ describe('chooseRetention properties', () => {
     livingRestoredFrom: new Set(x.protectedNames.slice(0, 2).map((n) => `a/${n}`)),
     pinned: new Set(x.protectedNames.slice(2).map((n) => `b/${n}`)),
     workloadExists: (_ns, w) => w.name !== 'gone',
-    now,
+    now: new Date(2000),
+    staleInFlightMs: 1500,
   });
   const isProtected = (i: RetentionInput, c: RetentionCandidate) =>
     i.livingRestoredFrom.has(`${c.namespace}/${c.name}`) || i.pinned.has(`${c.namespace}/${c.name}`);
@@ -149,7 +156,8 @@ describe('chooseRetention properties', () => {
         const d = chooseRetention(input);
         for (const { checkpoint } of d.delete) {
           expect(isProtected(input, checkpoint)).toBe(false);
-          expect(checkpoint.state).not.toBe('inflight');
+          // In-flight ones are deleted only once stale (older than now - 1500 ms = 500).
+          if (checkpoint.state === 'inflight') expect(checkpoint.timestampMs).toBeLessThan(500);
         }
         expect(d.keep.length + d.delete.length).toBe(x.checkpoints.length);
       }),
@@ -163,7 +171,7 @@ describe('chooseRetention properties', () => {
         const max = x.policy.maxCheckpointsPerContainer ?? 3;
         const counts = new Map<string, number>();
         for (const c of chooseRetention(input).keep) {
-          if (isProtected(input, c) || c.state === 'inflight') continue;
+          if (isProtected(input, c) || (c.state === 'inflight' && c.timestampMs >= 500)) continue;
           const k = `${c.namespace}/${c.identity}/${c.containerName}`;
           counts.set(k, (counts.get(k) ?? 0) + 1);
         }
@@ -201,7 +209,7 @@ describe('chooseRetention properties', () => {
         for (const ns of ['a', 'b']) {
           const kept = chooseRetention(input).keep.filter((c) => c.namespace === ns);
           const total = kept.reduce((s, c) => s + c.sizeBytes, 0);
-          const undeletable = kept.filter((c) => isProtected(input, c) || c.state === 'inflight').reduce((s, c) => s + c.sizeBytes, 0);
+          const undeletable = kept.filter((c) => isProtected(input, c) || (c.state === 'inflight' && c.timestampMs >= 500)).reduce((s, c) => s + c.sizeBytes, 0);
           expect(total <= cap || total === undeletable).toBe(true);
         }
       }),
