@@ -210,7 +210,7 @@ async function startRedisProcess(ctx: Ctx): Promise<void> {
   ctx.log(`redis ready at redis://127.0.0.1:${port} (pid ${p.pid})`);
 }
 
-async function startRegistryProcess(ctx: Ctx): Promise<{ dockerConfigJson: string }> {
+async function startRegistryProcess(ctx: Ctx): Promise<void> {
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const dir = join(ctx.dir, 'registry');
@@ -251,7 +251,6 @@ async function startRegistryProcess(ctx: Ctx): Promise<{ dockerConfigJson: strin
   };
   await waitReady(p, 'GET /v2/', async () => [200, 401].includes((await httpGet(`http://${host}/v2/`)).status), ctx.opts.readyTimeoutMs);
   ctx.log(`registry ready at http://${host}${ctx.opts.registryAuth ? ' (Basic auth, user kcr)' : ''} (pid ${p.pid})`);
-  return { dockerConfigJson };
 }
 
 function adminClients(kubeconfig: string): { core: CoreV1Api; admission: AdmissionregistrationV1Api } {
@@ -285,18 +284,16 @@ export async function copyRegistrySecret(kubeconfig: string, namespace: string, 
 async function startNodes(ctx: Ctx): Promise<void> {
   const network = defaultNetwork();
   if (network === 'netns' && !existsSync(`/var/run/netns/${NODE_NETNS}`)) ctx.state.createdNetns = NODE_NETNS;
-  const root = join(ctx.dir, 'nodes');
-  const names = Array.from({ length: ctx.opts.nodes }, (_, i) => `sim-node-${i + 1}`);
+  const names = ctx.state.nodes.map((n) => n.name);
   const p = ctx.launch('simulated nodes', process.execPath, [
     join(REPO_ROOT, 'test/cluster/sim-node/run.ts'),
     '--count', String(ctx.opts.nodes),
     '--kubeconfig', ctx.opts.cluster.kubeconfig,
     '--pki-dir', ctx.opts.cluster.pkiDir,
-    '--checkpoint-root', root,
+    '--checkpoint-root', join(ctx.dir, 'nodes'),
     '--netns-offset', String(ctx.opts.netnsOffset),
     '--log-level', 'info',
   ], { ...baseEnv() });
-  ctx.state.nodes = names.map((name) => ({ name, checkpointDir: join(root, name, 'checkpoints') }));
   const { core } = adminClients(ctx.opts.cluster.kubeconfig);
   await waitReady(p, `nodes ${names.join(', ')} Ready`, async () => {
     const list = await core.listNode();
@@ -520,25 +517,25 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     state.components.missing = want.filter((c) => !commands.includes(c));
     if (!commands.includes('webhook')) throw new Error('src/main.ts has no webhook command');
 
-    const subset = await installKcr(ctx.cluster);
+    // Independent parts start side by side: a loaded machine makes each one take seconds.
+    const [subset] = await Promise.all([installKcr(ctx.cluster), startRedisProcess(ctx), startRegistryProcess(ctx)]);
     log(`manifests/ applied: ${subset.crds.length} CRDs, ${subset.rest.length} other objects, webhook configuration by URL; left out (run as local processes): ${subset.skipped.join(', ')}`);
-    await startRedisProcess(ctx);
-    const { dockerConfigJson } = await startRegistryProcess(ctx);
-    await applyRegistrySecret(adminClients(opts.cluster.kubeconfig).core, KCR_NAMESPACE, dockerConfigJson);
+    await applyRegistrySecret(adminClients(opts.cluster.kubeconfig).core, KCR_NAMESPACE, readFileSync(state.registry.authFile!, 'utf8'));
     save();
-    await startNodes(ctx);
-    save();
-    await startWebhook(ctx, subset);
-    state.components.started.push('webhook');
-    save();
-    if (commands.includes('controller')) {
-      await startController(ctx);
-      state.components.started.push('controller');
-    }
-    if (commands.includes('agent')) {
-      await startAgents(ctx);
-      state.components.started.push('agent');
-    }
+    // run.ts names its nodes <prefix><i> and keeps archives in <root>/<name>/checkpoints.
+    state.nodes = Array.from({ length: opts.nodes }, (_, i) => {
+      const name = `sim-node-${i + 1}`;
+      return { name, checkpointDir: join(dir, 'nodes', name, 'checkpoints') };
+    });
+    const parts: Promise<void>[] = [
+      startNodes(ctx),
+      startWebhook(ctx, subset).then(() => void state.components.started.push('webhook')),
+    ];
+    if (commands.includes('controller')) parts.push(startController(ctx).then(() => void state.components.started.push('controller')));
+    if (commands.includes('agent')) parts.push(startAgents(ctx).then(() => void state.components.started.push('agent')));
+    const results = await Promise.allSettled(parts);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     if (state.components.missing.length > 0) log(`not in this checkout yet (not started): kcr ${state.components.missing.join(', kcr ')}`);
     save();
     return { state, alreadyRunning: false, elapsedMs: Date.now() - t0 };
