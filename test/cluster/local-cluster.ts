@@ -2,6 +2,7 @@
 // and kube-scheduler built from upstream (controlplane/build.sh), with their own PKI (pki.ts).
 // The processes are detached (own process groups) so they outlive `npm run cluster:up`; their
 // pids and ports are kept in .kcr/cluster.json so `cluster:down` or a later call finds them.
+import { nodeNetworkUnavailable, removeNodeNetwork } from './netns/node-network.ts';
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -512,6 +513,12 @@ async function startCluster(
       deadline,
       anyExited,
     );
+    // As kubeadm does: the API server's kubelet client may use the kubelet API (logs, exec,
+    // proxy). nodes/checkpoint is not in that role on every cluster; kcr's manifests grant it.
+    await kubectl(binDir, state.kubeconfig, [
+      'create', 'clusterrolebinding', 'kube-apiserver-kubelet-client',
+      '--clusterrole=system:kubelet-api-admin', '--user=kube-apiserver-kubelet-client',
+    ]);
     log('controllers and scheduler ready');
     return state;
   } catch (err) {
@@ -542,6 +549,9 @@ export async function stopCluster(opts: Pick<ClusterOptions, 'kcrDir'> = {}): Pr
     const state = clusterState(kcrDir);
     if (!state) return { stopped: false, busyPorts: [] };
     await stopComponents(state);
+    // The simulated nodes' network namespace outlives their processes; it goes with the
+    // checkout's main cluster (not with the throwaway clusters of the lifecycle test).
+    if (kcrDir === KCR_DIR && nodeNetworkUnavailable() === undefined) removeNodeNetwork();
     try {
       unlinkSync(paths(kcrDir).state);
     } catch {
