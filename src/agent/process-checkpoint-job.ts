@@ -118,24 +118,34 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
     workload: data.podName,
   };
 
-  const reported = await deps.kubelet({
-    node: deps.node,
-    namespace: ns,
-    pod: data.podName,
-    container: data.containerName,
-    timeoutSeconds: request.spec.timeoutSeconds ?? data.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
-  });
+  // An earlier attempt's archive of this pod on this node is pushed as it is: a second kubelet
+  // call would freeze the container again for a state no newer in any way the user asked for.
+  const earlier = request.status?.nodeName === deps.node ? request.status.archive : undefined;
+  let archiveFile: string;
+  if (earlier !== undefined && (await deps.archives.exists(earlier))) {
+    archiveFile = earlier;
+    log.info({ archive: archiveFile }, 'pushing the archive an earlier attempt took');
+  } else {
+    const reported = await deps.kubelet({
+      node: deps.node,
+      namespace: ns,
+      pod: data.podName,
+      container: data.containerName,
+      timeoutSeconds: request.spec.timeoutSeconds ?? data.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    });
+    archiveFile = archiveFileName(reported);
+    log.info({ archive: archiveFile }, 'kubelet wrote the checkpoint archive');
+    if (!(await deps.archives.exists(archiveFile))) {
+      throw new ArchivePathError(
+        `the kubelet wrote ${reported}, but ${deps.archives.path(archiveFile)} does not exist here: KCR_CHECKPOINT_DIR must be the node's /var/lib/kubelet/checkpoints (a hostPath mount)`,
+      );
+    }
+    await kube.patchRequestStatus(ns, data.requestName, { archive: archiveFile });
+  }
   // Asked after the kubelet: for a container the pod lacks, its 404 says so (ContainerNotFound).
   const image = containerImage(pod, data.containerName);
   if (!image) throw new AgentFailure('ContainerNotFound', `pod ${ns}/${data.podName} has no container ${data.containerName}`);
-  const archiveFile = archiveFileName(reported);
   const takenAt = archiveTime(archiveFile, archivePrefix(data.podName, ns, data.containerName)) ?? deps.now();
-  log.info({ archive: archiveFile }, 'kubelet wrote the checkpoint archive');
-  if (!(await deps.archives.exists(archiveFile))) {
-    throw new ArchivePathError(
-      `the kubelet wrote ${reported}, but ${deps.archives.path(archiveFile)} does not exist here: KCR_CHECKPOINT_DIR must be the node's /var/lib/kubelet/checkpoints (a hostPath mount)`,
-    );
-  }
 
   const pushed = await pushArchive(deps, archiveFile, {
     container: data.containerName,

@@ -150,6 +150,8 @@ export interface CheckpointRequestStatus {
   message?: string;
   nodeName?: string;
   attempts?: number;
+  /** Archive file name the kubelet wrote on nodeName (a retry pushes it instead of checkpointing again). */
+  archive?: string;
   conditions?: Condition[];
 }
 

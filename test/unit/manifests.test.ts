@@ -180,7 +180,7 @@ const fields = {
     } satisfies Record<keyof CheckpointRequestSpec, true>,
     status: {
       phase: true, startTime: true, completionTime: true, checkpoint: true, message: true,
-      nodeName: true, attempts: true, conditions: true,
+      nodeName: true, attempts: true, archive: true, conditions: true,
     } satisfies Record<keyof CheckpointRequestStatus, true>,
     required: ['podReference', 'containerName'],
   },
