@@ -196,15 +196,19 @@ function planOf(
   policy: RestorePolicy,
 ): RestorePlan {
   const restored: RestorePlan['containers'] = [];
+  let targetNode: string | undefined;
   for (const c of containers) {
     const cp = recognised.get(c.name) ?? chosen.get(c.name);
     // runtimeImage is present: recognised ones equal the image, chosen ones passed isReady.
     if (cp?.runtimeImage !== undefined) restored.push({ index: c.index, name: c.name, checkpoint: cp.name, image: cp.runtimeImage });
+    // A pinned checkpoint with a target node (RestoreRequest migration) steers the pod there.
+    if (cp?.pinned === true && cp.targetNode !== undefined) targetNode ??= cp.targetNode;
   }
   return {
     containers: restored,
     identity: identity.identity,
     architecture,
     pullSecretName: str(policy.pullSecretName),
+    ...(targetNode !== undefined ? { targetNode } : {}),
   };
 }

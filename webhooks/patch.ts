@@ -14,6 +14,8 @@ export interface RestorePlan {
   identity: string;
   architecture: string | undefined;
   pullSecretName: string | undefined;
+  /** Migration target (a pinned checkpoint's kcr.io/target-node): required node affinity on metadata.name. */
+  targetNode?: string | undefined;
 }
 
 function child(parent: JsonRecord, key: string): JsonRecord {
@@ -44,7 +46,25 @@ export function applyPlan(pod: JsonRecord, plan: RestorePlan): JsonRecord {
       secrets.push({ name: plan.pullSecretName });
     }
   }
+  if (plan.targetNode !== undefined) requireNode(spec, plan.targetNode);
   return clone;
+}
+
+/**
+ * Adds `metadata.name In [node]` to every required node selector term (terms are ORed, so the
+ * requirement must be in each), or one term when there are none. Idempotent.
+ */
+function requireNode(spec: JsonRecord, node: string): void {
+  const required = child(child(child(spec, 'affinity'), 'nodeAffinity'), 'requiredDuringSchedulingIgnoredDuringExecution');
+  const terms = Array.isArray(required.nodeSelectorTerms) ? required.nodeSelectorTerms : (required.nodeSelectorTerms = []);
+  if (terms.length === 0) terms.push({});
+  const want = { key: 'metadata.name', operator: 'In', values: [node] };
+  for (const term of terms) {
+    if (!isRecord(term)) continue;
+    const fields = Array.isArray(term.matchFields) ? term.matchFields : (term.matchFields = []);
+    const present = fields.some((f: unknown) => isRecord(f) && f.key === want.key && f.operator === 'In' && Array.isArray(f.values) && f.values.length === 1 && f.values[0] === node);
+    if (!present) fields.push(structuredClone(want));
+  }
 }
 
 export function restorePatch(pod: JsonRecord, plan: RestorePlan): Operation[] {

@@ -15,6 +15,13 @@ import { array, isRecord, record, str, stringMap, timeMs } from './shape.ts';
  */
 export const PINNED_ANNOTATION = ANNOTATIONS.pinned;
 
+/**
+ * Migration: the RestoreRequest controller sets this annotation (a node name) next to the pin;
+ * a pod restored from that pinned checkpoint gets a required node affinity for that node, so the
+ * scheduler places a controller-made replacement there (kcr never binds pods itself).
+ */
+export const TARGET_NODE_ANNOTATION = 'kcr.io/target-node';
+
 export interface IndexedPod {
   key: string;
   uid: string | undefined;
@@ -44,6 +51,8 @@ export interface IndexedCheckpoint {
   runtimeImage: string | undefined;
   bad: boolean;
   pinned: boolean;
+  /** Node a pinned checkpoint is to be restored onto (TARGET_NODE_ANNOTATION); unset for unpinned ones. */
+  targetNode?: string | undefined;
   /** spec.checkpointTimestamp, ms; -Infinity when missing. */
   takenMs: number;
   /** metadata.creationTimestamp, ms; -Infinity when missing. */
@@ -182,6 +191,7 @@ export function trimCheckpoint(obj: unknown): IndexedCheckpoint | undefined {
     runtimeImage: str(status.runtimeImage),
     bad: status.bad === true,
     pinned: m.annotations[PINNED_ANNOTATION] === 'true',
+    targetNode: m.annotations[PINNED_ANNOTATION] === 'true' ? nonEmpty(m.annotations[TARGET_NODE_ANNOTATION]) : undefined,
     takenMs: timeMs(spec.checkpointTimestamp) ?? -Infinity,
     createdMs: timeMs(m.raw.creationTimestamp) ?? -Infinity,
   };
@@ -222,4 +232,8 @@ export function trimWorkload(kind: 'Deployment' | 'StatefulSet', obj: unknown): 
   if (base === undefined || m.name === undefined) return undefined;
   // Kind in the key: hand-made objects without uid are keyed by name, which kinds share.
   return { key: `${kind}/${base}`, kind, namespace: m.namespace, name: m.name, schedule: m.annotations[ANNOTATIONS.workloadSchedule] };
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
 }
