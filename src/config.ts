@@ -221,6 +221,8 @@ export interface ControllerConfig extends CommonConfig {
   /** `host:port` (HTTPS without verification) or `http://host:port` entries (KCR_INSECURE_REGISTRIES). */
   insecureRegistries: string;
   shutdownDeadlineMs: number;
+  /** Only these namespaces are reconciled (KCR_CONTROLLER_NAMESPACES, comma-separated); undefined: all. */
+  watchNamespaces: string[] | undefined;
 }
 
 export function parseControllerConfig(env: Env): ControllerConfig {
@@ -248,5 +250,6 @@ export function parseControllerConfig(env: Env): ControllerConfig {
     registrySecretName: str(env, 'KCR_REGISTRY_SECRET', 'kcr-registry'),
     insecureRegistries: str(env, 'KCR_INSECURE_REGISTRIES', ''),
     shutdownDeadlineMs: int(env, 'KCR_CONTROLLER_SHUTDOWN_DEADLINE_MS', 20_000, 0, 120_000),
+    watchNamespaces: list(env, 'KCR_CONTROLLER_NAMESPACES'),
   };
 }

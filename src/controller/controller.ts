@@ -26,7 +26,7 @@ export type ControllerSettings = Pick<
   ControllerConfig,
   | 'namespace' | 'queuePrefix' | 'podName' | 'leaseName' | 'leaseDurationSeconds' | 'leaseRenewDeadlineMs' | 'leaseRetryPeriodMs'
   | 'resyncMs' | 'retentionIntervalMs' | 'requestTtlSeconds' | 'shutdownDeadlineMs'
->;
+> & { watchNamespaces?: string[] | undefined };
 
 export interface ControllerDeps {
   settings: ControllerSettings;
@@ -53,14 +53,30 @@ export interface RunningController {
 
 export function startController(deps: ControllerDeps): RunningController {
   const { settings: s, api, logger, producer } = deps;
-  const cache = new ObjectCache();
+  const cache = new ObjectCache({ namespaces: s.watchNamespaces });
   const informers = new InformerSet({ feeds: deps.feeds, index: cache, logger });
   const events = deps.events ?? kubeEventRecorder(api, logger, { host: s.podName });
-  const scheduleQueue = createScheduleQueue(producer, s.queuePrefix);
-  const store = new SchedulerStore({ queue: scheduleQueue, client: producer, prefix: s.queuePrefix });
-  const queues = new CheckpointQueues({ connection: producer, prefix: s.queuePrefix });
   const retention = new RetentionRunner({ api, cache, deleteManifest: deps.deleteManifest, events, logger });
-  const keeper = { api, cache, queues, events, logger, defaultTtlSeconds: s.requestTtlSeconds };
+
+  // BullMQ queues are made per leadership term, once Redis is reachable: a Queue built while
+  // its connection is down stays broken (its initialisation failed), so each term starts fresh.
+  interface TermQueues {
+    scheduleQueue: ReturnType<typeof createScheduleQueue>;
+    store: SchedulerStore;
+    queues: CheckpointQueues;
+  }
+  let tq: TermQueues | undefined;
+  const openQueues = (): TermQueues => {
+    const scheduleQueue = createScheduleQueue(producer, s.queuePrefix);
+    return {
+      scheduleQueue,
+      store: new SchedulerStore({ queue: scheduleQueue, client: producer, prefix: s.queuePrefix }),
+      queues: new CheckpointQueues({ connection: producer, prefix: s.queuePrefix }),
+    };
+  };
+  const closeQueues = async (t: TermQueues | undefined) => {
+    if (t) await Promise.allSettled([t.queues.close(), t.scheduleQueue.close()]);
+  };
 
   let leading = false;
   let term = 0;
@@ -80,8 +96,11 @@ export function startController(deps: ControllerDeps): RunningController {
   async function passOnce(): Promise<void> {
     if (!leading) return;
     const myTerm = term;
+    const t = tq;
+    if (!t) return;
+    const keeper = { api, cache, queues: t.queues, events, logger, defaultTtlSeconds: s.requestTtlSeconds };
     try {
-      const { invalid } = await reconcileSchedulers({ cache, store, events, logger, force: forceNext });
+      const { invalid } = await reconcileSchedulers({ cache, store: t.store, events, logger, force: forceNext });
       forceNext = false;
       if (!leading || myTerm !== term) return;
       await queuePendingRequests(keeper);
@@ -131,11 +150,13 @@ export function startController(deps: ControllerDeps): RunningController {
     // A new leader rewrites every scheduler once: what the old one left may be stale.
     forceNext = true;
     lastRetention = 0;
+    const t = openQueues();
+    tq = t;
     worker = createScheduleWorker({
       connection: deps.workerConnection,
       prefix: s.queuePrefix,
       onFire: async (ref, fireTime) => {
-        await handleFire({ api, cache, queues, events, logger, ttlSecondsAfterFinished: s.requestTtlSeconds }, ref, fireTime);
+        await handleFire({ api, cache, queues: t.queues, events, logger, ttlSecondsAfterFinished: s.requestTtlSeconds }, ref, fireTime);
       },
     });
     worker.on('error', (err) => logger.warn({ err }, 'schedule worker error'));
@@ -157,9 +178,13 @@ export function startController(deps: ControllerDeps): RunningController {
     clearTimeout(debounce);
     debounce = undefined;
     const w = worker;
+    const t = tq;
     worker = undefined;
+    tq = undefined;
     if (w) {
-      workerClosing = closeWithDeadline(w, s.shutdownDeadlineMs).then((outcome) => logger.info({ outcome }, 'schedule worker stopped'));
+      workerClosing = closeWithDeadline(w, s.shutdownDeadlineMs)
+        .then((outcome) => logger.info({ outcome }, 'schedule worker stopped'))
+        .then(() => closeQueues(t));
     }
     return workerClosing;
   }
@@ -203,7 +228,6 @@ export function startController(deps: ControllerDeps): RunningController {
       await running;
       await election.stop();
       await informers.stop();
-      await Promise.allSettled([queues.close(), scheduleQueue.close()]);
     },
   };
 }

@@ -25,9 +25,12 @@ export function objectKey(namespace: string | undefined, name: string | undefine
 export class ObjectCache {
   readonly #byKind = new Map<CachedKind, Map<string, unknown>>();
   #onChange: (kind: CachedKind) => void;
+  readonly #namespaces: ReadonlySet<string> | undefined;
 
-  constructor(onChange: (kind: CachedKind) => void = () => {}) {
-    this.#onChange = onChange;
+  /** `namespaces`: only objects in these are kept (a controller limited to some namespaces); undefined: all. */
+  constructor(options: { onChange?: (kind: CachedKind) => void; namespaces?: readonly string[] | undefined } = {}) {
+    this.#onChange = options.onChange ?? (() => {});
+    this.#namespaces = options.namespaces && options.namespaces.length > 0 ? new Set(options.namespaces) : undefined;
   }
 
   setOnChange(onChange: (kind: CachedKind) => void): void {
@@ -45,6 +48,7 @@ export class ObjectCache {
 
   upsert(kind: string, obj: unknown): void {
     const meta = (obj as Meta).metadata;
+    if (this.#namespaces && !this.#namespaces.has(meta?.namespace ?? '')) return;
     this.#map(kind as CachedKind).set(objectKey(meta?.namespace, meta?.name), obj);
     this.#onChange(kind as CachedKind);
   }
