@@ -49,7 +49,10 @@ export interface PushDeps {
   digestCache?: DigestCache;
 }
 
-const READ_CHUNK = 1 << 20;
+// Reads of 256 KiB with up to 8 MiB read ahead: while this process waits for the CPU (a busy
+// node), the registry still has data to take. Memory stays bounded by these, not the archive.
+const READ_CHUNK = 256 << 10;
+const READ_AHEAD = 8 << 20;
 
 export async function pushCheckpointImage(client: RegistryClient, input: PushCheckpointInput, deps: PushDeps = {}): Promise<PushedImage> {
   const { repository, tag } = input;
@@ -128,12 +131,12 @@ async function uploadLayer(
   fileSize: number,
 ): Promise<LayerDigests> {
   const file = createReadStream(path, { highWaterMark: READ_CHUNK });
-  const raw = new HashingStream({ highWaterMark: READ_CHUNK });
+  const raw = new HashingStream({ highWaterMark: READ_AHEAD });
   const noop = () => {};
   let body: Readable;
   let stored: HashingStream;
   if (compression === 'gzip') {
-    stored = new HashingStream({ highWaterMark: READ_CHUNK });
+    stored = new HashingStream({ highWaterMark: READ_AHEAD });
     body = pipeline(file, raw, createGzip({ level: 1, chunkSize: 256 * 1024 }), stored, noop);
   } else {
     stored = raw;
