@@ -1,5 +1,7 @@
-// `npm run cluster:down`: stop the local control plane started by cluster:up. Idempotent.
+// `npm run cluster:down`: stop kcr's stack (if cluster:up --kcr or the demo left one) and the
+// local control plane started by cluster:up. Idempotent.
 import { stopCluster } from './local-cluster.ts';
+import { stopStack } from './kcr-stack.ts';
 
 async function main(): Promise<void> {
   const extra = process.argv.slice(2);
@@ -8,6 +10,8 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  const stack = await stopStack();
+  if (stack.stopped.length > 0) console.log(`kcr stopped: ${stack.stopped.join(', ')}`);
   const { stopped, busyPorts } = await stopCluster();
   if (!stopped) {
     console.log('no local cluster is running');

@@ -79,6 +79,8 @@ export interface StackOptions {
    * here - what cert-manager does in the cert-manager overlay).
    */
   webhookCertSource?: 'self' | 'files';
+  /** More environment for the controller processes (tests shorten its intervals). */
+  controllerEnv?: Record<string, string>;
 }
 
 export interface StackNode {
@@ -407,6 +409,7 @@ async function startController(ctx: Ctx): Promise<void> {
       KCR_REDIS_URL: ctx.state.redis.url,
       KCR_HEALTH_PORT: String(port),
       ...registryEnv(ctx),
+      ...ctx.opts.controllerEnv,
     });
     ctx.state.healthPorts[name] = port;
     ctx.save();
@@ -480,6 +483,7 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     log,
     readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
     webhookCertSource: options.webhookCertSource ?? 'self',
+    controllerEnv: options.controllerEnv ?? {},
   };
   const state: StackState = {
     version: 1,
@@ -562,17 +566,17 @@ export async function stopStack(kcrDir: string = KCR_DIR): Promise<{ stopped: st
 /** Human-readable lines: what runs where. */
 export function describeStack(s: StackState): string[] {
   const lines = [
-    `  redis            ${s.redis.url}  (data ${s.redis.dataDir})`,
-    `  registry         ${s.registry.url}  (plain HTTP, ${s.registry.username ? `Basic auth user ${s.registry.username}, Secret kcr-system/${REGISTRY_SECRET}` : 'no auth'})`,
-    `  simulated nodes  ${s.nodes.map((n) => `${n.name} (checkpoints in ${n.checkpointDir})`).join(', ')}`,
-    `  kcr webhook      ${s.webhook.url}  (ServiceAccount kcr-system/kcr-webhook)`,
+    `  redis                  ${s.redis.url}  (data ${s.redis.dataDir})`,
+    `  registry               ${s.registry.url}  (plain HTTP, ${s.registry.username ? `Basic auth user ${s.registry.username}, Secret kcr-system/${REGISTRY_SECRET}` : 'no auth'})`,
+    `  simulated nodes        ${s.nodes.map((n) => `${n.name} (checkpoints in ${n.checkpointDir})`).join(', ')}`,
+    `  kcr webhook            ${s.webhook.url}  (ServiceAccount kcr-system/kcr-webhook)`,
   ];
   for (const [name, port] of Object.entries(s.healthPorts)) {
     const sa = name.startsWith('agent') ? AGENT_SERVICE_ACCOUNT : CONTROLLER_SERVICE_ACCOUNT;
-    lines.push(`  kcr ${name.padEnd(13)} health http://127.0.0.1:${port}/readyz  (ServiceAccount kcr-system/${sa})`);
+    lines.push(`  kcr ${name.padEnd(18)} health http://127.0.0.1:${port}/readyz  (ServiceAccount kcr-system/${sa})`);
   }
   if (s.components.missing.length > 0) lines.push(`  not started (not in this checkout yet): kcr ${s.components.missing.join(', kcr ')}`);
   const logDir = join(s.kcrDir, 'logs');
-  lines.push(`  logs             ${logDir}/{${s.processes.map((p) => p.logFile.slice(logDir.length + 1)).join(',')}}`);
+  lines.push(`  logs                   ${logDir}/{${s.processes.map((p) => p.logFile.slice(logDir.length + 1)).join(',')}}`);
   return lines;
 }

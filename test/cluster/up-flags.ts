@@ -2,18 +2,21 @@
 
 export interface UpFlags {
   help: boolean;
-  // Later: `--kcr` (deploy kcr itself into the cluster) gets its field here.
+  /** Also start kcr's stack (Redis, registry, simulated nodes, webhook, controller, agents) and apply manifests/. */
+  kcr: boolean;
 }
 
 export function parseUpFlags(argv: string[]): UpFlags {
-  const flags: UpFlags = { help: false };
+  const flags: UpFlags = { help: false, kcr: false };
   for (const arg of argv) {
     switch (arg) {
       case '--help':
       case '-h':
         flags.help = true;
         break;
-      // case '--kcr': (not yet: a later issue deploys kcr's components into the cluster)
+      case '--kcr':
+        flags.kcr = true;
+        break;
       default:
         throw new Error(`cluster:up: unknown flag ${JSON.stringify(arg)}`);
     }

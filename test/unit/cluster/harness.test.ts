@@ -84,11 +84,12 @@ describe('metricSum', () => {
 });
 
 describe('parseUpFlags', () => {
-  it('accepts nothing and --help', () => {
-    expect(parseUpFlags([])).toEqual({ help: false });
-    expect(parseUpFlags(['--help'])).toEqual({ help: true });
+  it('accepts nothing, --help and --kcr', () => {
+    expect(parseUpFlags([])).toEqual({ help: false, kcr: false });
+    expect(parseUpFlags(['--help'])).toEqual({ help: true, kcr: false });
+    expect(parseUpFlags(['--kcr'])).toEqual({ help: false, kcr: true });
   });
-  it.each([['--kcr'], ['--nodes=3'], ['up']])('rejects %s naming it', (flag) => {
+  it.each([['--kcr=1'], ['--nodes=3'], ['up']])('rejects %s naming it', (flag) => {
     expect(() => parseUpFlags([flag])).toThrow(JSON.stringify(flag));
   });
 });
