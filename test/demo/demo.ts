@@ -440,17 +440,21 @@ async function story(run: Run): Promise<void> {
   for (const [k, v] of restoredFrom) n.info(`annotation ${k}: ${v}`);
   if (restoredFrom.length === 0) throw new DemoFailure(`the replacement carries no ${ANNOTATIONS.restoredFrom} annotation: kcr's webhook did not restore it (see ${join(stack.kcrDir, 'logs', 'webhook.log')})`);
   const after = await waitFor(signal, `the state of the new ${POD}`, 30_000, async () => ({ done: await readAppState(c, newNode) }));
-  const since = Math.round((Date.now() - Date.parse(after.startedAt)) / 1000);
   n.info(`counter=${after.counter}, restored from ${after.restoredFrom ?? '(nothing: started fresh)'}`);
   if (!after.restoredFrom) throw new DemoFailure('the new container started fresh: the simulated node did not restore it from the checkpoint image');
   if (checkpointed && after.counter < checkpointed.counter) {
     throw new DemoFailure(`the counter went back: ${after.counter} < ${checkpointed.counter} in the checkpoint`);
   }
+  await sleep(3000, undefined, { signal }).catch(() => {});
+  const later = await waitFor(signal, `the state of the new ${POD}`, 30_000, async () => ({ done: await readAppState(c, newNode) }));
+  const runningFor = Math.max(0, Math.round((Date.now() - Date.parse(later.startedAt)) / 1000));
+  n.info(`counter=${later.counter} a few seconds later: it keeps counting`);
   n.info(
-    `the count continued from the checkpoint (${checkpointed ? `counter=${checkpointed.counter} when it was taken` : 'its saved value'}), ` +
-      `not from 0: a fresh start ${since} s ago would show counter=${since}`,
+    `the count continued from the checkpoint (${checkpointed ? `counter=${checkpointed.counter} when it was taken` : 'its saved value'}` +
+      `${newNode !== scheduled.spec.nodeName ? `, taken on ${scheduled.spec.nodeName ?? '?'}, restored on ${newNode}` : ''}); ` +
+      `a fresh start would be at ${runningFor} after ${runningFor} s`,
   );
-  if (before && checkpointed) n.info(`${before.counter - checkpointed.counter} s of counting after the checkpoint were lost, as expected: the pod was killed after it`);
+  if (before && checkpointed) n.info(`the ${before.counter - checkpointed.counter} s counted between the checkpoint and the kill are lost, as expected`);
 
   // Issue 5 adds step 10 here: migration. Create a RestoreRequest
   //   { podReference: { name: POD }, targetNode: <the other simulated node>, checkpointFirst: true }
