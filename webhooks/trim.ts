@@ -20,7 +20,7 @@ export const PINNED_ANNOTATION = ANNOTATIONS.pinned;
  * a pod restored from that pinned checkpoint gets a required node affinity for that node, so the
  * scheduler places a controller-made replacement there (kcr never binds pods itself).
  */
-export const TARGET_NODE_ANNOTATION = 'kcr.io/target-node';
+export const TARGET_NODE_ANNOTATION = ANNOTATIONS.targetNode;
 
 export interface IndexedPod {
   key: string;

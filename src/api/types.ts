@@ -26,6 +26,10 @@ export const ANNOTATIONS = {
   identity: 'kcr.io/identity',
   /** Set on a Checkpoint by a RestoreRequest: restore from it next, and never delete it. */
   pinned: 'kcr.io/pinned',
+  /** Next to the pin: the uid of the RestoreRequest that pinned the Checkpoint. */
+  pinnedBy: 'kcr.io/pinned-by',
+  /** Next to the pin, for a migration: the node the restored pod must run on. */
+  targetNode: 'kcr.io/target-node',
 } as const;
 
 export const NAMESPACE_LABEL = { key: 'kcr.io/restore', value: 'enabled' } as const;
@@ -236,6 +240,19 @@ export interface RestoreRequestStatus {
   startTime?: string;
   completionTime?: string;
   conditions?: Condition[];
+  // Progress the controller keeps so that any replica can take the next step.
+  /** UID of the pod being restored (its replacement has another). */
+  sourcePodUID?: string;
+  /** The pod's identity (its replacement's is the same). */
+  identity?: string;
+  /** Every Checkpoint pinned for this restore (one per container). */
+  checkpoints?: string[];
+  /** CheckpointRequests made for checkpointFirst. */
+  checkpointRequests?: string[];
+  /** When the checkpoints were pinned. */
+  pinnedAt?: string;
+  /** A bare pod's manifest, kept to recreate it after deleting it. */
+  podManifest?: Record<string, unknown>;
 }
 
 export interface RestoreRequest {

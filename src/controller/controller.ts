@@ -1,6 +1,7 @@
 // The controller's moving parts wired together: informers feed the cache (all replicas, so a
 // standby is warm), the Lease decides who leads, and only the leader runs the schedule worker
-// (fires) and the reconcile pass (schedulers, unqueued requests, TTL, status, retention).
+// (fires) and the reconcile pass (schedulers, unqueued requests, restore requests, TTL, status,
+// retention).
 // Losing the lease stops the leading work; shutdown stops workers with a deadline and releases
 // the lease so the standby takes over at once.
 import type { Worker } from 'bullmq';
@@ -18,6 +19,7 @@ import { handleFire } from './fire-handler.ts';
 import type { KubeJson } from './kube-json.ts';
 import { ObjectCache } from './object-cache.ts';
 import { deleteExpiredRequests, queuePendingRequests } from './request-keeper.ts';
+import { runRestoreRequests } from './restore-request-runner.ts';
 import { RetentionRunner, type ManifestDeleter } from './retention-runner.ts';
 import { reconcileSchedulers } from './scheduler-reconciler.ts';
 import { syncScheduleStatuses } from './status-sync.ts';
@@ -104,6 +106,7 @@ export function startController(deps: ControllerDeps): RunningController {
       forceNext = false;
       if (!leading || myTerm !== term) return;
       await queuePendingRequests(keeper);
+      await runRestoreRequests({ api, cache, events, logger });
       await deleteExpiredRequests(keeper);
       await syncScheduleStatuses({ api, cache, logger, invalid });
       if (Date.now() - lastRetention >= s.retentionIntervalMs) {

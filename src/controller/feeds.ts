@@ -1,5 +1,6 @@
 // The informers `kcr controller` runs (all namespaces): kcr's schedules, requests and
-// checkpoints, the workloads carrying the schedule annotation, and pods (fan-out, restored-from).
+// checkpoints, restore requests, the workloads carrying the schedule annotation, pods (fan-out,
+// restored-from, crashes), namespaces (the opt-in label) and nodes (migration targets).
 // They reuse the webhook's InformerSet (restart with backoff, synced tracking) with the
 // controller's ObjectCache as the sink.
 import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
@@ -18,6 +19,9 @@ export function controllerFeeds(kc: KubeConfig): IndexFeed[] {
     [PLURALS.CheckpointSchedule, 'CheckpointSchedule', `${kcr}/${PLURALS.CheckpointSchedule}`],
     [PLURALS.CheckpointRequest, 'CheckpointRequest', `${kcr}/${PLURALS.CheckpointRequest}`],
     [PLURALS.Checkpoint, 'Checkpoint', `${kcr}/${PLURALS.Checkpoint}`],
+    [PLURALS.RestoreRequest, 'RestoreRequest', `${kcr}/${PLURALS.RestoreRequest}`],
+    ['namespaces', 'Namespace', '/api/v1/namespaces'],
+    ['nodes', 'Node', '/api/v1/nodes'],
   ];
   return feeds.map(([name, kind, path]) => ({
     name,

@@ -2,7 +2,12 @@
 // namespace/name, in wire form. Reads never call the API server. Every change bumps a counter
 // and calls `onChange`, which the controller uses to run a reconcile pass soon.
 
-export type CachedKind = 'CheckpointSchedule' | 'Deployment' | 'StatefulSet' | 'Pod' | 'CheckpointRequest' | 'Checkpoint';
+export type CachedKind =
+  | 'CheckpointSchedule' | 'Deployment' | 'StatefulSet' | 'Pod' | 'CheckpointRequest' | 'Checkpoint' | 'RestoreRequest'
+  // Cluster-scoped: kept whatever the namespaces filter says (a Namespace is keyed by its name).
+  | 'Namespace' | 'Node';
+
+const CLUSTER_SCOPED: ReadonlySet<string> = new Set(['Namespace', 'Node']);
 
 export interface Meta {
   metadata?: {
@@ -48,7 +53,7 @@ export class ObjectCache {
 
   upsert(kind: string, obj: unknown): void {
     const meta = (obj as Meta).metadata;
-    if (this.#namespaces && !this.#namespaces.has(meta?.namespace ?? '')) return;
+    if (this.#namespaces && !CLUSTER_SCOPED.has(kind) && !this.#namespaces.has(meta?.namespace ?? '')) return;
     this.#map(kind as CachedKind).set(objectKey(meta?.namespace, meta?.name), obj);
     this.#onChange(kind as CachedKind);
   }

@@ -203,7 +203,8 @@ const fields = {
     } satisfies Record<keyof RestoreRequestSpec, true>,
     status: {
       phase: true, checkpoint: true, newPod: true, message: true, startTime: true,
-      completionTime: true, conditions: true,
+      completionTime: true, conditions: true, sourcePodUID: true, identity: true, checkpoints: true,
+      checkpointRequests: true, pinnedAt: true, podManifest: true,
     } satisfies Record<keyof RestoreRequestStatus, true>,
     required: ['podReference'],
   },

@@ -1,0 +1,151 @@
+// Carries out the steps nextRestoreStep decides for every RestoreRequest (leader only, each
+// pass), then drops the pins of finished requests. Each step writes the request's status so the
+// next pass, on this replica or another, picks up where this one stopped.
+import {
+  ANNOTATIONS,
+  API_VERSION,
+  PLURALS,
+  type Checkpoint,
+  type CheckpointRequest,
+  type RestoreRequest,
+  type RestoreRequestStatus,
+} from '../api/types.ts';
+import type { Logger } from '../log.ts';
+import { FOR_RESTORE_LABEL, nextRestoreStep, stalePins, type RestorePod, type RestoreStep } from '../restore/restore-request-step.ts';
+import type { EventRecorder } from './events.ts';
+import { crPath } from './fire-handler.ts';
+import { apiCode, type KubeJson } from './kube-json.ts';
+import type { ObjectCache } from './object-cache.ts';
+import { identityOfPod, podOptedIn } from './pod-opt-in.ts';
+
+export interface RestoreRunnerDeps {
+  api: KubeJson;
+  cache: ObjectCache;
+  events: EventRecorder;
+  logger: Logger;
+  now?: () => Date;
+  timeoutMs?: number;
+  pinSettleMs?: number;
+}
+
+/** Kubelet timeout of the checkpoints a live migration takes first. */
+const CHECKPOINT_FIRST_TIMEOUT_SECONDS = 120;
+
+export async function runRestoreRequests(deps: RestoreRunnerDeps): Promise<void> {
+  const { cache, logger } = deps;
+  const now = deps.now?.() ?? new Date();
+  for (const r of cache.list<RestoreRequest>('RestoreRequest')) {
+    const ns = r.metadata.namespace ?? '';
+    const step = nextRestoreStep({
+      request: r,
+      pod: cache.get<RestorePod>('Pod', ns, r.spec?.podReference?.name ?? ''),
+      pods: cache.list<RestorePod>('Pod', ns),
+      checkpoints: cache.list<Checkpoint>('Checkpoint', ns),
+      checkpointRequests: cache.list<CheckpointRequest>('CheckpointRequest', ns),
+      nodeExists: (name) => cache.get('Node', '', name) !== undefined,
+      identityOf: identityOfPod,
+      optedIn: (pod) => podOptedIn(cache, pod),
+      now,
+      ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
+      ...(deps.pinSettleMs !== undefined ? { pinSettleMs: deps.pinSettleMs } : {}),
+    });
+    if (step.kind === 'wait') continue;
+    const who = { namespace: ns, restoreRequest: r.metadata.name, pod: r.spec.podReference.name, step: step.kind };
+    try {
+      await carryOut(deps, r, step);
+      logger.info({ ...who, phase: step.status.phase, message: step.status.message }, 'restore request step');
+    } catch (err) {
+      // 409/404: the object moved on under us; the next pass sees the new state.
+      const code = apiCode(err);
+      if (code === 409 || code === 404) logger.info({ ...who, code }, 'restore request step raced; retrying next pass');
+      else logger.warn({ ...who, code, err }, 'restore request step failed; retrying next pass');
+    }
+  }
+  await unpinFinished(deps);
+}
+
+async function carryOut(deps: RestoreRunnerDeps, r: RestoreRequest, step: Exclude<RestoreStep, { kind: 'wait' }>): Promise<void> {
+  const { api } = deps;
+  const ns = r.metadata.namespace ?? '';
+  switch (step.kind) {
+    case 'checkpoint':
+      for (const q of step.requests) await createCheckpointFirst(api, r, q.name, q.container);
+      break;
+    case 'pin':
+      for (const name of step.checkpoints) {
+        await api.patch(crPath(PLURALS.Checkpoint, ns, name), {
+          metadata: {
+            annotations: { [ANNOTATIONS.pinned]: 'true', [ANNOTATIONS.pinnedBy]: r.metadata.uid ?? '', [ANNOTATIONS.targetNode]: step.targetNode ?? null },
+          },
+        });
+      }
+      break;
+    case 'delete-pod':
+      // The status (with a bare pod's manifest) first: after the delete it is the only copy.
+      await writeStatus(api, r, step.status);
+      await api.delete(`/api/v1/namespaces/${ns}/pods/${step.podName}`, {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        preconditions: { uid: step.podUid },
+      }).catch((err: unknown) => {
+        if (apiCode(err) !== 404) throw err;
+      });
+      return;
+    case 'create-pod':
+      await api.create(`/api/v1/namespaces/${ns}/pods`, step.manifest).catch((err: unknown) => {
+        if (apiCode(err) !== 409) throw err;
+      });
+      break;
+    case 'finish':
+      break;
+  }
+  await writeStatus(api, r, step.status);
+  if (step.kind === 'finish') {
+    const ok = step.status.phase === 'Completed';
+    await deps.events.event(
+      { apiVersion: API_VERSION, kind: 'RestoreRequest', namespace: ns, name: r.metadata.name ?? '', ...(r.metadata.uid ? { uid: r.metadata.uid } : {}) },
+      ok ? 'Normal' : 'Warning',
+      ok ? 'Restored' : 'RestoreFailed',
+      step.status.message ?? '',
+    );
+  }
+}
+
+function writeStatus(api: KubeJson, r: RestoreRequest, status: RestoreRequestStatus): Promise<unknown> {
+  return api.patch(`${crPath(PLURALS.RestoreRequest, r.metadata.namespace ?? '', r.metadata.name ?? '')}/status`, { status });
+}
+
+async function createCheckpointFirst(api: KubeJson, r: RestoreRequest, name: string, container: string): Promise<void> {
+  const ns = r.metadata.namespace ?? '';
+  const body: CheckpointRequest = {
+    apiVersion: API_VERSION,
+    kind: 'CheckpointRequest',
+    metadata: {
+      name,
+      namespace: ns,
+      labels: { [FOR_RESTORE_LABEL]: r.metadata.name ?? '' },
+      ownerReferences: [{ apiVersion: API_VERSION, kind: 'RestoreRequest', name: r.metadata.name ?? '', uid: r.metadata.uid ?? '', controller: true }],
+    },
+    spec: { podReference: { name: r.spec.podReference.name }, containerName: container, timeoutSeconds: CHECKPOINT_FIRST_TIMEOUT_SECONDS },
+  };
+  try {
+    await api.create(crPath(PLURALS.CheckpointRequest, ns), body);
+  } catch (err) {
+    if (apiCode(err) !== 409) throw err;
+  }
+}
+
+async function unpinFinished(deps: RestoreRunnerDeps): Promise<void> {
+  const stale = stalePins(deps.cache.list<Checkpoint>('Checkpoint'), deps.cache.list<RestoreRequest>('RestoreRequest'));
+  for (const cp of stale) {
+    const ns = cp.metadata.namespace ?? '';
+    try {
+      await deps.api.patch(crPath(PLURALS.Checkpoint, ns, cp.metadata.name ?? ''), {
+        metadata: { annotations: { [ANNOTATIONS.pinned]: null, [ANNOTATIONS.pinnedBy]: null, [ANNOTATIONS.targetNode]: null } },
+      });
+      deps.logger.info({ namespace: ns, checkpoint: cp.metadata.name }, 'unpinned a checkpoint of a finished restore request');
+    } catch (err) {
+      if (apiCode(err) !== 404) deps.logger.warn({ namespace: ns, checkpoint: cp.metadata.name, err }, 'could not unpin a checkpoint');
+    }
+  }
+}

@@ -1,0 +1,319 @@
+// The next step of a RestoreRequest, decided from what the controller's cache shows. Pure.
+//
+//   Pending -> (checkpointFirst) Checkpointing -> Restoring -> Completed | Failed
+//
+// Restoring works through the webhook, never around it: the chosen checkpoints are pinned
+// (kcr.io/pinned, plus kcr.io/target-node for a migration), and once the webhook has had time to
+// see the pins the pod is deleted. A controller-owned pod's replacement is made by its controller
+// and restored at admission; a bare pod is recreated here from the manifest kept in the status.
+// Pins are removed by the caller once the request is finished (see stalePins).
+import { ANNOTATIONS, type Checkpoint, type CheckpointRequest, type RestoreRequest, type RestoreRequestStatus } from '../api/types.ts';
+
+/** On a CheckpointRequest made for checkpointFirst: the RestoreRequest it serves. */
+export const FOR_RESTORE_LABEL = 'kcr.io/restore-request';
+
+export const DEFAULT_RESTORE_TIMEOUT_MS = 5 * 60_000;
+/** Between pinning and deleting: the webhook's informer must see the pins first. */
+export const DEFAULT_PIN_SETTLE_MS = 2_000;
+
+export interface RestorePod {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: Array<{ kind?: string; name?: string; controller?: boolean }>;
+    deletionTimestamp?: string | Date | null;
+    creationTimestamp?: string | Date;
+  };
+  spec?: { nodeName?: string; containers?: Array<{ name: string; image?: string }> } & Record<string, unknown>;
+  status?: { phase?: string; containerStatuses?: Array<{ name: string; ready?: boolean }> };
+}
+
+export interface RestoreWorld {
+  request: RestoreRequest;
+  /** The pod podReference names, as cached (undefined: none). */
+  pod: RestorePod | undefined;
+  /** Every pod of the request's namespace (the replacement of a Deployment pod has a new name). */
+  pods: readonly RestorePod[];
+  /** Checkpoints of the request's namespace. */
+  checkpoints: readonly Checkpoint[];
+  /** CheckpointRequests of the request's namespace. */
+  checkpointRequests: readonly CheckpointRequest[];
+  nodeExists: (name: string) => boolean;
+  identityOf: (pod: RestorePod) => string | undefined;
+  optedIn: (pod: RestorePod) => boolean;
+  now: Date;
+  timeoutMs?: number;
+  pinSettleMs?: number;
+}
+
+export type RestoreStep =
+  | { kind: 'wait' }
+  | { kind: 'checkpoint'; requests: Array<{ name: string; container: string }>; status: RestoreRequestStatus }
+  | { kind: 'pin'; checkpoints: string[]; targetNode: string | undefined; status: RestoreRequestStatus }
+  | { kind: 'delete-pod'; podName: string; podUid: string; status: RestoreRequestStatus }
+  | { kind: 'create-pod'; manifest: Record<string, unknown>; status: RestoreRequestStatus }
+  | { kind: 'finish'; status: RestoreRequestStatus };
+
+const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export function isGood(cp: Checkpoint): boolean {
+  return cp.status?.phase === 'ImageBuilt' && typeof cp.status.runtimeImage === 'string' && cp.status.bad !== true;
+}
+
+function takenMs(cp: Checkpoint): number {
+  const t = Date.parse(cp.spec.checkpointTimestamp ?? cp.metadata.creationTimestamp ?? '');
+  return Number.isNaN(t) ? -Infinity : t;
+}
+
+function terminating(p: RestorePod): boolean {
+  return p.metadata?.deletionTimestamp !== undefined && p.metadata.deletionTimestamp !== null;
+}
+
+function controllerOwned(p: RestorePod): boolean {
+  return (p.metadata?.ownerReferences ?? []).some((o) => o.controller === true);
+}
+
+function fail(w: RestoreWorld, message: string): RestoreStep {
+  const now = iso(w.now);
+  return { kind: 'finish', status: { ...w.request.status, phase: 'Failed', message, startTime: w.request.status?.startTime ?? now, completionTime: now } };
+}
+
+/** Child CheckpointRequest name for one container: deterministic, so a retried pass makes no second one. */
+export function checkpointFirstName(request: RestoreRequest, container: string): string {
+  const base = `${request.metadata.name ?? 'restore'}-${container}`;
+  const suffix = (request.metadata.uid ?? '').slice(0, 8);
+  const head = base.slice(0, 253 - suffix.length - 1).replace(/[-.]+$/, '');
+  return suffix === '' ? head : `${head}-${suffix}`;
+}
+
+export function nextRestoreStep(w: RestoreWorld): RestoreStep {
+  const r = w.request;
+  const st = r.status ?? {};
+  if (st.phase === 'Completed' || st.phase === 'Failed') return { kind: 'wait' };
+  const ns = r.metadata.namespace ?? '';
+  const started = Date.parse(st.startTime ?? '');
+  if (!Number.isNaN(started) && w.now.getTime() - started > (w.timeoutMs ?? DEFAULT_RESTORE_TIMEOUT_MS)) {
+    return fail(w, `timed out after ${Math.round((w.timeoutMs ?? DEFAULT_RESTORE_TIMEOUT_MS) / 1000)} s ${st.message ? `(last step: ${st.message})` : ''}`.trim());
+  }
+  switch (st.phase) {
+    case undefined:
+    case 'Pending':
+      return start(w, ns);
+    case 'Checkpointing':
+      return checkpointing(w, ns);
+    case 'Restoring':
+      return restoring(w, ns);
+  }
+}
+
+function start(w: RestoreWorld, ns: string): RestoreStep {
+  const r = w.request;
+  const spec = r.spec;
+  const podName = spec.podReference.name;
+  if (spec.podReference.namespace && spec.podReference.namespace !== ns) {
+    return fail(w, `spec.podReference.namespace must be empty or ${ns} (this request's namespace), got ${spec.podReference.namespace}`);
+  }
+  const pod = w.pod;
+  if (!pod || terminating(pod)) return fail(w, `pod ${ns}/${podName} does not exist${pod ? ' (it is being deleted)' : ''}`);
+  if (!w.optedIn(pod)) {
+    return fail(w, `pod ${ns}/${podName} is not opted in to restore (pod annotation ${ANNOTATIONS.restore}: "true", namespace label, a CheckpointSchedule, or the workload annotation ${ANNOTATIONS.workloadSchedule}), or it opted out`);
+  }
+  if (spec.targetNode !== undefined && !w.nodeExists(spec.targetNode)) return fail(w, `spec.targetNode: node ${spec.targetNode} does not exist`);
+  if (spec.checkpointFirst === true && spec.checkpointRef) return fail(w, 'spec.checkpointRef and spec.checkpointFirst exclude each other: a fresh checkpoint or a chosen one');
+  const identity = w.identityOf(pod);
+  const containers = (pod.spec?.containers ?? []).map((c) => c.name);
+  const now = iso(w.now);
+  const base: RestoreRequestStatus = { startTime: now, sourcePodUID: pod.metadata?.uid ?? '', ...(identity !== undefined ? { identity } : {}) };
+
+  if (spec.checkpointFirst === true) {
+    if (pod.status?.phase !== 'Running') return fail(w, `pod ${ns}/${podName} is ${pod.status?.phase ?? 'not running'}: checkpointFirst needs a running pod`);
+    const requests = containers.map((container) => ({ name: checkpointFirstName(r, container), container }));
+    return {
+      kind: 'checkpoint',
+      requests,
+      status: { ...base, phase: 'Checkpointing', checkpointRequests: requests.map((q) => q.name), message: `checkpointing ${containers.join(', ')} of pod ${podName} first` },
+    };
+  }
+
+  let chosen: Checkpoint[];
+  if (spec.checkpointRef) {
+    const name = spec.checkpointRef.name;
+    const cp = w.checkpoints.find((c) => c.metadata.name === name && c.metadata.namespace === ns);
+    if (!cp) return fail(w, `spec.checkpointRef: Checkpoint ${name} does not exist in namespace ${ns} (a pod is restored only from checkpoints of its own namespace)`);
+    if (cp.spec.identity !== undefined && cp.spec.identity !== identity) {
+      return fail(w, `spec.checkpointRef: Checkpoint ${name} is of ${cp.spec.identity}, not of pod ${podName} (identity ${identity ?? 'unknown'})`);
+    }
+    if (!containers.includes(cp.spec.containerName)) return fail(w, `spec.checkpointRef: pod ${podName} has no container ${cp.spec.containerName}, which Checkpoint ${name} is of`);
+    if (!isGood(cp)) return fail(w, `spec.checkpointRef: Checkpoint ${name} cannot be restored: ${cp.status?.bad ? `marked bad (${cp.status.badReason ?? 'a restore from it failed'})` : `its phase is ${cp.status?.phase ?? 'unset'}`}`);
+    chosen = [cp];
+  } else {
+    chosen = [];
+    for (const c of containers) {
+      const best = w.checkpoints
+        .filter((cp) => cp.metadata.namespace === ns && cp.spec.identity === identity && cp.spec.containerName === c && isGood(cp))
+        .sort((a, b) => takenMs(b) - takenMs(a))[0];
+      if (best) chosen.push(best);
+    }
+    if (chosen.length === 0) return fail(w, `no good checkpoint of pod ${podName} (identity ${identity ?? 'unknown'}) to restore from`);
+  }
+  return pin(w, { ...base }, chosen.map((c) => c.metadata.name ?? ''));
+}
+
+function pin(w: RestoreWorld, status: RestoreRequestStatus, names: string[]): RestoreStep {
+  return {
+    kind: 'pin',
+    checkpoints: names,
+    targetNode: w.request.spec.targetNode,
+    status: {
+      ...status,
+      phase: 'Restoring',
+      checkpoint: { name: names[0]! },
+      checkpoints: names,
+      pinnedAt: iso(w.now),
+      message: `pinned ${names.join(', ')}${w.request.spec.targetNode ? ` for node ${w.request.spec.targetNode}` : ''}; deleting pod ${w.request.spec.podReference.name} next`,
+    },
+  };
+}
+
+function checkpointing(w: RestoreWorld, ns: string): RestoreStep {
+  const st = w.request.status!;
+  const names = st.checkpointRequests ?? [];
+  const done: string[] = [];
+  for (const name of names) {
+    const q = w.checkpointRequests.find((x) => x.metadata.name === name && x.metadata.namespace === ns);
+    // Not in the cache yet (just created), or still running.
+    if (!q || (q.status?.phase !== 'Completed' && q.status?.phase !== 'Failed')) return { kind: 'wait' };
+    if (q.status.phase === 'Failed') return fail(w, `the checkpoint before restoring failed (CheckpointRequest ${name}: ${q.status.message ?? 'no message'}); pod ${w.request.spec.podReference.name} was left running`);
+    const cpName = q.status.checkpoint?.name;
+    const cp = cpName ? w.checkpoints.find((c) => c.metadata.name === cpName && c.metadata.namespace === ns) : undefined;
+    if (!cp || !isGood(cp)) return { kind: 'wait' };
+    done.push(cpName!);
+  }
+  const pod = w.pod;
+  if (!pod || terminating(pod) || pod.metadata?.uid !== st.sourcePodUID) {
+    return fail(w, `pod ${ns}/${w.request.spec.podReference.name} went away while it was being checkpointed`);
+  }
+  return pin(w, st, done);
+}
+
+function restoring(w: RestoreWorld, ns: string): RestoreStep {
+  const r = w.request;
+  const st = r.status!;
+  const podName = r.spec.podReference.name;
+  const chosen = new Set(st.checkpoints ?? (st.checkpoint ? [st.checkpoint.name] : []));
+  const bad = w.checkpoints.find((c) => chosen.has(c.metadata.name ?? '') && c.metadata.namespace === ns && c.status?.bad === true);
+  if (bad) return fail(w, `the restore from Checkpoint ${bad.metadata.name} failed: ${bad.status?.badReason ?? 'marked bad'}`);
+
+  const source = st.sourcePodUID ?? '';
+  const old = w.pods.find((p) => p.metadata?.uid === source);
+  if (old && !terminating(old)) {
+    const pinnedAt = Date.parse(st.pinnedAt ?? '');
+    if (!Number.isNaN(pinnedAt) && w.now.getTime() - pinnedAt < (w.pinSettleMs ?? DEFAULT_PIN_SETTLE_MS)) return { kind: 'wait' };
+    const status: RestoreRequestStatus = {
+      ...st,
+      message: controllerOwned(old)
+        ? `deleted pod ${podName}; waiting for its controller's replacement, restored from ${[...chosen].join(', ')}`
+        : `deleted bare pod ${podName}; recreating it restored from ${[...chosen].join(', ')}`,
+    };
+    if (!controllerOwned(old)) status.podManifest = recreatable(old, originalImages(old, w.checkpoints));
+    return { kind: 'delete-pod', podName: old.metadata?.name ?? podName, podUid: source, status };
+  }
+  if (old) return { kind: 'wait' }; // still terminating
+
+  // The replacement: a pod of the same identity made since the pins (a Deployment's has a new name).
+  const identity = st.identity;
+  const since = Date.parse(st.pinnedAt ?? '') - 1000;
+  const candidates = w.pods.filter(
+    (p) =>
+      p.metadata?.uid !== source &&
+      !terminating(p) &&
+      !(Date.parse(String(p.metadata?.creationTimestamp ?? '')) < since) &&
+      (p.metadata?.name === podName || (identity !== undefined && w.identityOf(p) === identity)),
+  );
+  const restored = candidates.find((p) => Object.entries(p.metadata?.annotations ?? {}).some(([k, v]) => k.startsWith(ANNOTATIONS.restoredFromContainerPrefix) && chosen.has(v)));
+  if (restored) {
+    if (!runningReady(restored)) return { kind: 'wait' };
+    const target = r.spec.targetNode;
+    if (target !== undefined && restored.spec?.nodeName !== target) {
+      return fail(w, `pod ${restored.metadata?.name} was restored on node ${restored.spec?.nodeName ?? '(none)'}, not on ${target}`);
+    }
+    const now = iso(w.now);
+    return {
+      kind: 'finish',
+      status: {
+        ...st,
+        phase: 'Completed',
+        newPod: { name: restored.metadata?.name ?? '', namespace: ns },
+        completionTime: now,
+        message: `pod ${restored.metadata?.name} runs on node ${restored.spec?.nodeName ?? '?'}, restored from ${[...chosen].join(', ')}`,
+      },
+    };
+  }
+  const fresh = candidates[0];
+  if (fresh && fresh.status?.phase === 'Running') {
+    return fail(w, `the replacement pod ${fresh.metadata?.name} started fresh, not from ${[...chosen].join(', ')} (is kcr's webhook running, and does the pod still opt in?)`);
+  }
+  if (!fresh && st.podManifest) {
+    return { kind: 'create-pod', manifest: st.podManifest, status: { ...st, message: `recreated bare pod ${podName}; waiting for it to run restored from ${[...chosen].join(', ')}` } };
+  }
+  return { kind: 'wait' };
+}
+
+/** Container -> the image it ran before a restore put a checkpoint image there. */
+function originalImages(pod: RestorePod, checkpoints: readonly Checkpoint[]): Record<string, string> {
+  const byRuntime = new Map<string, string>();
+  for (const cp of checkpoints) if (cp.status?.runtimeImage && cp.spec.originalImage) byRuntime.set(cp.status.runtimeImage, cp.spec.originalImage);
+  const out: Record<string, string> = {};
+  for (const c of pod.spec?.containers ?? []) {
+    const original = c.image !== undefined ? byRuntime.get(c.image) : undefined;
+    if (original !== undefined) out[c.name] = original;
+  }
+  return out;
+}
+
+function runningReady(p: RestorePod): boolean {
+  return p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).every((c) => c.ready === true);
+}
+
+/**
+ * A bare pod as it can be created again: name, labels, annotations (without the restored-from
+ * ones: the webhook sets those anew) and the spec without what the scheduler filled in.
+ * Container images go back to the original software, so the webhook sees the same image
+ * the checkpoints were taken of.
+ */
+export function recreatable(pod: RestorePod, originalImages: Record<string, string> = {}): Record<string, unknown> {
+  const m = pod.metadata ?? {};
+  const annotations = Object.fromEntries(Object.entries(m.annotations ?? {}).filter(([k]) => k !== ANNOTATIONS.restoredFrom && !k.startsWith(ANNOTATIONS.restoredFromContainerPrefix)));
+  const spec = structuredClone(pod.spec ?? {}) as Record<string, unknown> & { containers?: Array<{ name: string; image?: string }> };
+  delete spec.nodeName;
+  for (const c of spec.containers ?? []) {
+    const original = originalImages[c.name];
+    if (original !== undefined) c.image = original;
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: m.name, namespace: m.namespace, ...(m.labels ? { labels: m.labels } : {}), annotations },
+    spec,
+  };
+}
+
+/**
+ * Pinned Checkpoints whose RestoreRequest is finished or gone: their pins must go, or they
+ * would keep winning over newer checkpoints in every later restore.
+ */
+export function stalePins(checkpoints: readonly Checkpoint[], requests: readonly RestoreRequest[]): Checkpoint[] {
+  const active = new Set(
+    requests.filter((r) => r.status?.phase !== 'Completed' && r.status?.phase !== 'Failed').map((r) => r.metadata.uid ?? ''),
+  );
+  return checkpoints.filter((cp) => {
+    const a = cp.metadata.annotations ?? {};
+    const by = a[ANNOTATIONS.pinnedBy];
+    return a[ANNOTATIONS.pinned] === 'true' && by !== undefined && !active.has(by);
+  });
+}
