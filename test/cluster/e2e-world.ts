@@ -1,0 +1,226 @@
+// What the end-to-end files do and read in their namespace on the shared kcr stack: sample
+// workloads, CheckpointRequests, Checkpoints, the app's memory (through the node proxy) and the
+// state stored inside a checkpoint image (pulled from the registry as a node would).
+import { readFileSync } from 'node:fs';
+import type { V1Pod } from '@kubernetes/client-node';
+import { expect } from 'vitest';
+import { ANNOTATIONS, API_VERSION, GROUP, PLURALS, VERSION, type Checkpoint, type CheckpointRequest, type RestoreRequest } from '../../src/api/types.ts';
+import { apiCode, eventually, type Clients } from './cluster-clients.ts';
+import type { StackState } from './kcr-stack.ts';
+import { parseAppState, type AppState } from './sim-node/app-state.ts';
+import { readCheckpointArchive } from './sim-node/archive.ts';
+import { createRegistryClient } from './sim-node/registry-client.ts';
+
+export const IMAGE = 'busybox:1.37';
+
+export const ready = (cp: Checkpoint) => cp.status?.phase === 'ImageBuilt' && typeof cp.status.runtimeImage === 'string';
+
+export const newestFirst = (a: Checkpoint, b: Checkpoint) => (b.spec.checkpointTimestamp ?? '').localeCompare(a.spec.checkpointTimestamp ?? '');
+
+export function runningReady(p: V1Pod | undefined, notUid?: string): p is V1Pod {
+  return (
+    p !== undefined &&
+    p.metadata?.uid !== notUid &&
+    p.metadata?.deletionTimestamp === undefined &&
+    p.status?.phase === 'Running' &&
+    (p.status.containerStatuses ?? []).every((s) => s.ready === true)
+  );
+}
+
+export function restoredFromOf(p: V1Pod, container = 'app'): string | undefined {
+  return p.metadata?.annotations?.[`${ANNOTATIONS.restoredFromContainerPrefix}${container}`];
+}
+
+export function podTemplate(app: string, annotations: Record<string, string> = {}) {
+  return {
+    metadata: { labels: { app }, annotations },
+    spec: {
+      terminationGracePeriodSeconds: 2,
+      containers: [{ name: 'app', image: IMAGE, command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); sleep 1; done'] }],
+    },
+  };
+}
+
+export class E2eWorld {
+  readonly admin: Clients;
+  readonly stack: StackState;
+  readonly ns: string;
+
+  constructor(admin: Clients, stack: StackState, ns: string) {
+    this.admin = admin;
+    this.stack = stack;
+    this.ns = ns;
+  }
+
+  custom(plural: string) {
+    return { group: GROUP, version: VERSION, namespace: this.ns, plural };
+  }
+
+  async checkpoints(filter: (cp: Checkpoint) => boolean = () => true): Promise<Checkpoint[]> {
+    const list = (await this.admin.custom.listNamespacedCustomObject(this.custom(PLURALS.Checkpoint))) as { items: Checkpoint[] };
+    return list.items.filter(filter);
+  }
+
+  async checkpoint(name: string): Promise<Checkpoint | undefined> {
+    return (await this.checkpoints((c) => c.metadata.name === name))[0];
+  }
+
+  async pod(name: string): Promise<V1Pod | undefined> {
+    try {
+      return await this.admin.core.readNamespacedPod({ name, namespace: this.ns });
+    } catch (err) {
+      if (apiCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async runningPod(name: string, notUid?: string, timeoutMs = 120_000): Promise<V1Pod> {
+    return eventually(`pod ${name} Running${notUid ? ' (a new one)' : ''}`, async () => {
+      const p = await this.pod(name);
+      return runningReady(p, notUid) ? p : undefined;
+    }, timeoutMs, 250);
+  }
+
+  /** The pods of an app that run and are not being deleted. */
+  async runningPodsOf(app: string): Promise<V1Pod[]> {
+    const list = await this.admin.core.listNamespacedPod({ namespace: this.ns, labelSelector: `app=${app}` });
+    return list.items.filter((p) => runningReady(p));
+  }
+
+  /** The app's memory, read through the API server's node proxy (as `kubectl get --raw` would). */
+  async appState(p: V1Pod, container = 'app'): Promise<AppState> {
+    const body: unknown = await this.admin.core.connectGetNodeProxyWithPath({ name: p.spec!.nodeName!, path: `state/${this.ns}/${p.metadata!.name!}/${container}` });
+    return parseAppState(typeof body === 'string' ? JSON.parse(body) : body);
+  }
+
+  async createStatefulSet(name: string, opts: { cron?: string; podAnnotations?: Record<string, string> } = {}): Promise<void> {
+    await this.admin.apps.createNamespacedStatefulSet({
+      namespace: this.ns,
+      body: {
+        metadata: { name, ...(opts.cron ? { annotations: { [ANNOTATIONS.workloadSchedule]: opts.cron } } : {}) },
+        spec: { serviceName: name, replicas: 1, selector: { matchLabels: { app: name } }, template: podTemplate(name, opts.podAnnotations) },
+      },
+    });
+  }
+
+  async createDeployment(name: string, cron: string): Promise<void> {
+    await this.admin.apps.createNamespacedDeployment({
+      namespace: this.ns,
+      body: {
+        metadata: { name, annotations: { [ANNOTATIONS.workloadSchedule]: cron } },
+        spec: { replicas: 1, selector: { matchLabels: { app: name } }, template: podTemplate(name) },
+      },
+    });
+  }
+
+  async createRequest(name: string, podName: string, scheduleRef?: string): Promise<CheckpointRequest> {
+    return (await this.admin.custom.createNamespacedCustomObject({
+      ...this.custom(PLURALS.CheckpointRequest),
+      body: {
+        apiVersion: API_VERSION,
+        kind: 'CheckpointRequest',
+        metadata: { name },
+        spec: { podReference: { name: podName }, containerName: 'app', timeoutSeconds: 60, ...(scheduleRef ? { checkpointScheduleRef: { name: scheduleRef } } : {}) },
+      },
+    })) as CheckpointRequest;
+  }
+
+  async completed(name: string): Promise<CheckpointRequest> {
+    return eventually(`CheckpointRequest ${name} to finish`, async () => {
+      const r = (await this.admin.custom.getNamespacedCustomObject({ ...this.custom(PLURALS.CheckpointRequest), name })) as CheckpointRequest;
+      if (r.status?.phase === 'Failed') throw new Error(`CheckpointRequest ${name} failed: ${r.status.message ?? ''}`);
+      return r.status?.phase === 'Completed' ? r : undefined;
+    }, 120_000, 250);
+  }
+
+  /** A user's checkpoint of the pod, now: request, wait, and the ready Checkpoint it made. */
+  async checkpointNow(requestName: string, podName: string, scheduleRef?: string): Promise<Checkpoint> {
+    await this.createRequest(requestName, podName, scheduleRef);
+    const done = await this.completed(requestName);
+    const name = done.status?.checkpoint?.name;
+    if (!name) throw new Error(`CheckpointRequest ${requestName} completed without naming its Checkpoint`);
+    const cp = await eventually(`Checkpoint ${name} ready`, async () => {
+      const c = await this.checkpoint(name);
+      return c && ready(c) ? c : undefined;
+    });
+    // Archives have one-second names: the next checkpoint is taken in a later second.
+    await new Promise((r) => setTimeout(r, 1100));
+    return cp;
+  }
+
+  async createRestore(name: string, spec: RestoreRequest['spec']): Promise<RestoreRequest> {
+    return (await this.admin.custom.createNamespacedCustomObject({
+      ...this.custom(PLURALS.RestoreRequest),
+      body: { apiVersion: API_VERSION, kind: 'RestoreRequest', metadata: { name }, spec },
+    })) as RestoreRequest;
+  }
+
+  async getRestore(name: string): Promise<RestoreRequest> {
+    return (await this.admin.custom.getNamespacedCustomObject({ ...this.custom(PLURALS.RestoreRequest), name })) as RestoreRequest;
+  }
+
+  /** Waits for a RestoreRequest to finish; returns it and every phase it was seen in. */
+  async restoreFinished(name: string, timeoutMs = 180_000): Promise<{ request: RestoreRequest; phases: string[]; messages: string[] }> {
+    const phases: string[] = [];
+    const messages: string[] = [];
+    const request = await eventually(`RestoreRequest ${name} to finish`, async () => {
+      const r = await this.getRestore(name);
+      const phase = r.status?.phase ?? '(none)';
+      if (phases.at(-1) !== phase) phases.push(phase);
+      const m = r.status?.message;
+      if (m !== undefined && messages.at(-1) !== m) messages.push(m);
+      return phase === 'Completed' || phase === 'Failed' ? r : undefined;
+    }, timeoutMs, 100);
+    return { request, phases, messages };
+  }
+
+  registryCredentials(): { username: string; password: string } | undefined {
+    if (!this.stack.registry.authFile) return undefined;
+    const doc = JSON.parse(readFileSync(this.stack.registry.authFile, 'utf8')) as { auths?: Record<string, { auth?: string }> };
+    const decoded = Buffer.from(doc.auths?.[this.stack.registry.host]?.auth ?? '', 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    return i < 0 ? undefined : { username: decoded.slice(0, i), password: decoded.slice(i + 1) };
+  }
+
+  /** The app state inside a checkpoint image, pulled from the registry as a node would. */
+  async savedState(image: string): Promise<AppState> {
+    const resolved = await createRegistryClient().resolve(image, this.registryCredentials());
+    if (!resolved.checkpoint) throw new Error(`${image} is not a checkpoint image`);
+    return (await readCheckpointArchive(resolved.checkpoint.archive)).state;
+  }
+
+  /**
+   * A restored run counts on from the checkpoint's counter (a fresh one would count from 0):
+   * counter = saved + seconds since it started, within a second of reading.
+   */
+  async expectContinuedFrom(p: V1Pod, image: string): Promise<AppState> {
+    const saved = await this.savedState(image);
+    const now = await this.appState(p);
+    expect(now.restoredFrom).toBe(image);
+    const sinceStart = Math.floor((Date.now() - Date.parse(now.startedAt)) / 1000);
+    expect(now.counter - sinceStart).toBeGreaterThanOrEqual(saved.counter - 1);
+    expect(now.counter - sinceStart).toBeLessThanOrEqual(saved.counter + 1);
+    return saved;
+  }
+
+  async registryHas(image: string): Promise<boolean> {
+    const m = /^[^/]+\/(.+)@(sha256:[a-f0-9]{64})$/.exec(image);
+    if (!m) throw new Error(`not a digest reference: ${image}`);
+    const cred = this.registryCredentials();
+    const res = await fetch(`${this.stack.registry.url}/v2/${m[1]}/manifests/${m[2]}`, {
+      method: 'HEAD',
+      headers: {
+        accept: 'application/vnd.oci.image.manifest.v1+json',
+        ...(cred ? { authorization: `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}` } : {}),
+      },
+    });
+    if (res.status !== 200 && res.status !== 404) throw new Error(`registry answered ${res.status} for ${image}`);
+    return res.status === 200;
+  }
+
+  /** Events about an object of this namespace, as `kubectl describe` shows them. */
+  async eventsFor(kind: string, name: string): Promise<Array<{ type: string; reason: string; message: string }>> {
+    const list = await this.admin.core.listNamespacedEvent({ namespace: this.ns, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` });
+    return list.items.map((e) => ({ type: e.type ?? '', reason: e.reason ?? '', message: e.message ?? '' }));
+  }
+}
