@@ -223,6 +223,11 @@ export interface ControllerConfig extends CommonConfig {
   shutdownDeadlineMs: number;
   /** Only these namespaces are reconciled (KCR_CONTROLLER_NAMESPACES, comma-separated); undefined: all. */
   watchNamespaces: string[] | undefined;
+  /** A RestoreRequest not finished this long after it started fails. */
+  restoreTimeoutSeconds: number;
+  /** In-place restores after crashes: at most this many per container within the window. */
+  inPlaceRestoreMax: number;
+  inPlaceRestoreWindowSeconds: number;
 }
 
 export function parseControllerConfig(env: Env): ControllerConfig {
@@ -251,5 +256,8 @@ export function parseControllerConfig(env: Env): ControllerConfig {
     insecureRegistries: str(env, 'KCR_INSECURE_REGISTRIES', ''),
     shutdownDeadlineMs: int(env, 'KCR_CONTROLLER_SHUTDOWN_DEADLINE_MS', 20_000, 0, 120_000),
     watchNamespaces: list(env, 'KCR_CONTROLLER_NAMESPACES'),
+    restoreTimeoutSeconds: int(env, 'KCR_RESTORE_TIMEOUT_SECONDS', 300, 10, 86_400),
+    inPlaceRestoreMax: int(env, 'KCR_INPLACE_RESTORE_MAX', 3, 0, 100),
+    inPlaceRestoreWindowSeconds: int(env, 'KCR_INPLACE_RESTORE_WINDOW_SECONDS', 600, 1, 86_400),
   };
 }

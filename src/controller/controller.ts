@@ -1,7 +1,7 @@
 // The controller's moving parts wired together: informers feed the cache (all replicas, so a
 // standby is warm), the Lease decides who leads, and only the leader runs the schedule worker
-// (fires) and the reconcile pass (schedulers, unqueued requests, restore requests, TTL, status,
-// retention).
+// (fires) and the reconcile pass (schedulers, unqueued requests, restore requests, failed and
+// in-place restores, TTL, status, retention).
 // Losing the lease stops the leading work; shutdown stops workers with a deadline and releases
 // the lease so the standby takes over at once.
 import type { Worker } from 'bullmq';
@@ -20,6 +20,8 @@ import type { KubeJson } from './kube-json.ts';
 import { ObjectCache } from './object-cache.ts';
 import { deleteExpiredRequests, queuePendingRequests } from './request-keeper.ts';
 import { runRestoreRequests } from './restore-request-runner.ts';
+import { watchRestores } from './restore-watch.ts';
+import { DEFAULT_IN_PLACE_BOUND } from '../restore/in-place-restore.ts';
 import { RetentionRunner, type ManifestDeleter } from './retention-runner.ts';
 import { reconcileSchedulers } from './scheduler-reconciler.ts';
 import { syncScheduleStatuses } from './status-sync.ts';
@@ -28,7 +30,8 @@ export type ControllerSettings = Pick<
   ControllerConfig,
   | 'namespace' | 'queuePrefix' | 'podName' | 'leaseName' | 'leaseDurationSeconds' | 'leaseRenewDeadlineMs' | 'leaseRetryPeriodMs'
   | 'resyncMs' | 'retentionIntervalMs' | 'requestTtlSeconds' | 'shutdownDeadlineMs'
-> & { watchNamespaces?: string[] | undefined };
+> &
+  Partial<Pick<ControllerConfig, 'restoreTimeoutSeconds' | 'inPlaceRestoreMax' | 'inPlaceRestoreWindowSeconds'>> & { watchNamespaces?: string[] | undefined };
 
 export interface ControllerDeps {
   settings: ControllerSettings;
@@ -59,6 +62,10 @@ export function startController(deps: ControllerDeps): RunningController {
   const informers = new InformerSet({ feeds: deps.feeds, index: cache, logger });
   const events = deps.events ?? kubeEventRecorder(api, logger, { host: s.podName });
   const retention = new RetentionRunner({ api, cache, deleteManifest: deps.deleteManifest, events, logger });
+  const inPlaceBound = {
+    maxRestores: s.inPlaceRestoreMax ?? DEFAULT_IN_PLACE_BOUND.maxRestores,
+    windowMs: s.inPlaceRestoreWindowSeconds !== undefined ? s.inPlaceRestoreWindowSeconds * 1000 : DEFAULT_IN_PLACE_BOUND.windowMs,
+  };
 
   // BullMQ queues are made per leadership term, once Redis is reachable: a Queue built while
   // its connection is down stays broken (its initialisation failed), so each term starts fresh.
@@ -106,7 +113,8 @@ export function startController(deps: ControllerDeps): RunningController {
       forceNext = false;
       if (!leading || myTerm !== term) return;
       await queuePendingRequests(keeper);
-      await runRestoreRequests({ api, cache, events, logger });
+      await runRestoreRequests({ api, cache, events, logger, timeoutMs: (s.restoreTimeoutSeconds ?? 300) * 1000 });
+      await watchRestores({ api, cache, events, logger, bound: inPlaceBound });
       await deleteExpiredRequests(keeper);
       await syncScheduleStatuses({ api, cache, logger, invalid });
       if (Date.now() - lastRetention >= s.retentionIntervalMs) {

@@ -4,8 +4,6 @@
 import type { TestProject } from 'vitest/node';
 import { controlPlaneBinDir, ensureClusterUp, stopCluster } from './local-cluster.ts';
 import { installKcr, type ManifestSubset, type TestCluster } from './kcr-in-cluster.ts';
-import { stopStack } from './kcr-stack.ts';
-import { SHARED_STACK_DIR } from './shared-stack.ts';
 
 /** kcr's manifests as installed once for the run, or why installing them failed. */
 export type KcrInstall = { subset: ManifestSubset; error?: undefined } | { subset?: undefined; error: string };
@@ -40,9 +38,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('kcrCluster', cluster);
     await install(project, cluster, log);
     log(`using the cluster of KCR_TEST_KUBECONFIG=${external}`);
-    return async () => {
-      await stopStack(SHARED_STACK_DIR);
-    };
+    return async () => {};
   }
   const { state, alreadyRunning, elapsedMs } = await ensureClusterUp({ log });
   log(alreadyRunning ? `reusing the running local cluster at ${state.server}` : `local cluster up in ${(elapsedMs / 1000).toFixed(1)}s at ${state.server}`);
@@ -50,8 +46,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('kcrCluster', cluster);
   await install(project, cluster, log);
   return async () => {
-    // The end-to-end files' shared kcr stack belongs to this run.
-    await stopStack(SHARED_STACK_DIR);
     // A cluster someone started before the run (npm run cluster:up) is theirs to stop.
     if (alreadyRunning || process.env.KCR_KEEP_CLUSTER === '1') return;
     await stopCluster();

@@ -1,0 +1,100 @@
+// Watching restored and crashed containers (leader only, each pass), DESIGN rules 7 and 8:
+//  - a container that never started from its checkpoint: the checkpoint is marked bad (with a
+//    reason and Events) and the pod is replaced (controller-owned: deleted, so its replacement is
+//    admitted with the next older good checkpoint or fresh) or, for a bare pod or a container
+//    restored in place, set back to its original image in place;
+//  - a container that crashed in a pod that stays: its image is set to the latest good
+//    checkpoint, so the kubelet restarts it from there, within the in-place bound.
+// The decisions are src/restore/failed-restore.ts and in-place-restore.ts; this file only acts.
+import { ANNOTATIONS, API_VERSION, PLURALS, type Checkpoint } from '../api/types.ts';
+import type { Logger } from '../log.ts';
+import { failedRestores, type FailedRestore, type PodLike } from '../restore/failed-restore.ts';
+import { decideInPlace, historyAnnotation, type InPlaceBound } from '../restore/in-place-restore.ts';
+import type { EventRecorder, InvolvedObject } from './events.ts';
+import { crPath } from './fire-handler.ts';
+import { apiCode, type KubeJson } from './kube-json.ts';
+import type { ObjectCache } from './object-cache.ts';
+import { identityOfPod, podOptedIn } from './pod-opt-in.ts';
+
+export interface RestoreWatchDeps {
+  api: KubeJson;
+  cache: ObjectCache;
+  events: EventRecorder;
+  logger: Logger;
+  bound: InPlaceBound;
+  now?: () => Date;
+}
+
+const podRef = (namespace: string, name: string, uid: string): InvolvedObject => ({ apiVersion: 'v1', kind: 'Pod', namespace, name, ...(uid ? { uid } : {}) });
+const podPath = (namespace: string, name: string) => `/api/v1/namespaces/${namespace}/pods/${name}`;
+
+export async function watchRestores(deps: RestoreWatchDeps): Promise<void> {
+  const pods = deps.cache.list<PodLike>('Pod');
+  const checkpoints = deps.cache.list<Checkpoint>('Checkpoint');
+  for (const f of failedRestores(pods, checkpoints)) await step(deps, f, () => handleFailedRestore(deps, f, pods, checkpoints));
+
+  const { restores, crashLoops } = decideInPlace({
+    pods,
+    checkpoints,
+    optedIn: (p) => podOptedIn(deps.cache, p),
+    identityOf: identityOfPod,
+    now: deps.now?.() ?? new Date(),
+    bound: deps.bound,
+  });
+  for (const r of restores) {
+    await step(deps, r, async () => {
+      // Strategic merge keyed by container name: only this container's image changes.
+      await deps.api.patch(podPath(r.namespace, r.pod), { metadata: { uid: r.podUid, annotations: r.patch.annotations }, spec: { containers: [{ name: r.container, image: r.image }] } }, 'strategic');
+      deps.logger.info({ namespace: r.namespace, pod: r.pod, uid: r.podUid, container: r.container, checkpoint: r.checkpoint, restartCount: r.restartCount }, 'restored a crashed container in place');
+      await deps.events.event(podRef(r.namespace, r.pod, r.podUid), 'Normal', 'RestoredInPlace', `container ${r.container} exited with an error; restarting it from checkpoint ${r.checkpoint}`);
+    });
+  }
+  for (const l of crashLoops) {
+    await step(deps, l, async () => {
+      await deps.api.patch(podPath(l.namespace, l.pod), { metadata: { uid: l.podUid, annotations: l.annotations } }, 'strategic');
+      deps.logger.warn({ namespace: l.namespace, pod: l.pod, uid: l.podUid, container: l.container, restartCount: l.restartCount }, l.message);
+      await deps.events.event(podRef(l.namespace, l.pod, l.podUid), 'Warning', 'CrashLoopNotRestored', l.message);
+    });
+  }
+}
+
+/** Runs one action; an API failure is logged and left to the next pass. */
+async function step(deps: RestoreWatchDeps, who: { namespace: string; pod: string; container: string }, action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch (err) {
+    const code = apiCode(err);
+    // 404/409: the pod went or changed under us (a uid precondition); the next pass sees it.
+    if (code === 404 || code === 409) deps.logger.info({ ...who, code }, 'restore watch raced; retrying next pass');
+    else deps.logger.warn({ ...who, code, err }, 'restore watch action failed; retrying next pass');
+  }
+}
+
+async function handleFailedRestore(deps: RestoreWatchDeps, f: FailedRestore, pods: readonly PodLike[], checkpoints: readonly Checkpoint[]): Promise<void> {
+  const cp = checkpoints.find((c) => c.metadata.namespace === f.namespace && c.metadata.name === f.checkpoint);
+  await deps.api.patch(`${crPath(PLURALS.Checkpoint, f.namespace, f.checkpoint)}/status`, {
+    status: { bad: true, badReason: f.reason, failedRestoreCount: (cp?.status?.failedRestoreCount ?? 0) + 1 },
+  });
+  deps.logger.warn({ namespace: f.namespace, pod: f.pod, uid: f.podUid, container: f.container, checkpoint: f.checkpoint, reason: f.reason }, 'restore failed; checkpoint marked bad');
+  const message = `${f.reason}; checkpoint ${f.checkpoint} is marked bad and will not be restored again`;
+  await deps.events.event({ apiVersion: API_VERSION, kind: 'Checkpoint', namespace: f.namespace, name: f.checkpoint, ...(cp?.metadata.uid ? { uid: cp.metadata.uid } : {}) }, 'Warning', 'RestoreFailed', message);
+  await deps.events.event(podRef(f.namespace, f.pod, f.podUid), 'Warning', 'RestoreFailed', message);
+
+  const pod = pods.find((p) => p.metadata?.uid === f.podUid);
+  const controllerOwned = (pod?.metadata?.ownerReferences ?? []).some((o) => o.controller === true);
+  const inPlace = pod?.metadata?.annotations?.[historyAnnotation(f.container)] !== undefined;
+  if (controllerOwned && !inPlace) {
+    // Its controller makes a replacement; the webhook skips the bad checkpoint.
+    await deps.api.delete(podPath(f.namespace, f.pod), { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: f.podUid } });
+    deps.logger.info({ namespace: f.namespace, pod: f.pod, uid: f.podUid }, 'deleted the pod whose restore failed; its controller replaces it');
+    return;
+  }
+  // Nobody would replace it: back to its own software, fresh, in place.
+  const original = cp?.spec.originalImage;
+  if (!original) return;
+  await deps.api.patch(podPath(f.namespace, f.pod), {
+    metadata: { uid: f.podUid, annotations: { [`${ANNOTATIONS.restoredFromContainerPrefix}${f.container}`]: null } },
+    spec: { containers: [{ name: f.container, image: original }] },
+  }, 'strategic');
+  deps.logger.info({ namespace: f.namespace, pod: f.pod, uid: f.podUid, container: f.container, image: original }, 'set the container whose restore failed back to its original image');
+}

@@ -1,0 +1,179 @@
+// DESIGN.md restore rule 7: a restore that fails — the container never starts from its checkpoint
+// — marks that checkpoint bad, so the next replacement starts from the next older good checkpoint,
+// or fresh. This module only recognises the failures; the shell marks the checkpoints bad and
+// emits the Events. Pure: pods and checkpoints are passed in.
+//
+// Only a container that never ran from the checkpoint counts: one that started and crashed later
+// was restored fine (its memory came back) and crashed for its own reasons.
+import type { Checkpoint } from '../api/types.ts';
+import { ANNOTATIONS } from '../api/types.ts';
+import { historyAnnotation, lastInPlaceRestoreMs, readInPlaceHistory } from './in-place-restore.ts';
+
+type Time = string | Date | null;
+
+/** The parts of a Pod this decision reads (wire-form JSON, or client-node's V1Pod). */
+export interface PodLike {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: Time;
+    ownerReferences?: Array<{ kind?: string; name?: string; uid?: string; controller?: boolean }>;
+  };
+  spec?: { nodeName?: string; containers?: Array<{ name: string; image?: string }> };
+  status?: {
+    phase?: string;
+    containerStatuses?: Array<{
+      name: string;
+      image?: string;
+      imageID?: string;
+      ready?: boolean;
+      restartCount?: number;
+      state?: {
+        waiting?: { reason?: string; message?: string } | null;
+        running?: { startedAt?: Time } | null;
+        terminated?: { exitCode?: number; reason?: string; finishedAt?: Time } | null;
+      } | null;
+      lastState?: { terminated?: { exitCode?: number; startedAt?: Time; finishedAt?: Time } | null } | null;
+    }>;
+  };
+}
+
+type ContainerStatus = NonNullable<NonNullable<PodLike['status']>['containerStatuses']>[number];
+
+export interface FailedRestore {
+  namespace: string;
+  pod: string;
+  podUid: string;
+  container: string;
+  /** Name of the Checkpoint (in the pod's namespace) the container failed to start from. */
+  checkpoint: string;
+  /** For a user, e.g. "the container never started from checkpoint X: CreateContainerError: criu restore failed". */
+  reason: string;
+}
+
+/** The runtime could not create or start the container from the checkpoint (CRIU restore failed, …). */
+const RUNTIME_FAILURES = new Set(['CreateContainerError', 'RunContainerError']);
+/** The image could not be pulled; only a failure saying the image is gone counts (not auth, not network). */
+const PULL_FAILURES = new Set(['ErrImagePull', 'ImagePullBackOff']);
+const IMAGE_GONE = /manifest unknown|name unknown|not found/i;
+/** Runtime messages can carry a whole CRIU log; a reason stays readable in an Event. */
+const MAX_MESSAGE = 512;
+
+/** Restored containers that failed to start from their checkpoint: one per (pod uid, container), sorted. */
+export function failedRestores(pods: readonly PodLike[], checkpoints: readonly Checkpoint[]): FailedRestore[] {
+  // A checkpoint listed twice (a stale copy) is bad when any copy says so: bad is never undone.
+  const byKey = new Map<string, { bad: boolean; runtimeImages: Set<string> }>();
+  for (const cp of checkpoints) {
+    if (!isObject(cp) || !isObject(cp.metadata)) continue;
+    const name = str(cp.metadata.name);
+    const namespace = str(cp.metadata.namespace);
+    if (name === undefined || namespace === undefined) continue;
+    const status = isObject(cp.status) ? cp.status : undefined;
+    const key = `${namespace}/${name}`;
+    const facts = byKey.get(key) ?? { bad: false, runtimeImages: new Set<string>() };
+    facts.bad ||= status?.bad === true;
+    const runtimeImage = str(status?.runtimeImage);
+    if (runtimeImage !== undefined) facts.runtimeImages.add(runtimeImage);
+    byKey.set(key, facts);
+  }
+
+  const found: FailedRestore[] = [];
+  for (const pod of pods) {
+    if (!isObject(pod) || !isObject(pod.metadata) || isDeleting(pod)) continue;
+    const namespace = str(pod.metadata.namespace);
+    const name = str(pod.metadata.name);
+    const uid = str(pod.metadata.uid);
+    if (namespace === undefined || name === undefined || uid === undefined) continue;
+    const annotations = isObject(pod.metadata.annotations) ? pod.metadata.annotations : {};
+    const containers = Array.isArray(pod.spec?.containers) ? pod.spec.containers : [];
+    const statuses = Array.isArray(pod.status?.containerStatuses) ? pod.status.containerStatuses : [];
+
+    for (const c of containers) {
+      const container = isObject(c) ? str(c.name) : undefined;
+      const image = isObject(c) ? str(c.image) : undefined;
+      if (container === undefined || image === undefined) continue;
+      const checkpoint = str(annotations[`${ANNOTATIONS.restoredFromContainerPrefix}${container}`]);
+      // Looked up in the pod's own namespace only: a name never refers to another namespace's checkpoint.
+      const cp = checkpoint === undefined ? undefined : byKey.get(`${namespace}/${checkpoint}`);
+      // Not (or no longer) running the checkpoint image: the image was changed since, nothing to blame.
+      if (checkpoint === undefined || cp === undefined || cp.bad || !cp.runtimeImages.has(image)) continue;
+      const status = statuses.find((s) => isObject(s) && s.name === container);
+      if (status === undefined) continue;
+      const failure = failureOf(status, checkpoint);
+      if (failure === undefined) continue;
+      const restoredInPlaceMs = lastInPlaceRestoreMs(readInPlaceHistory(annotations[historyAnnotation(container)]));
+      if (!neverRanSinceRestore(status, restoredInPlaceMs)) continue;
+      found.push({ namespace, pod: name, podUid: uid, container, checkpoint, reason: failure });
+    }
+  }
+  // A pod listed twice (a stale copy next to a fresh one) reports once, the same whatever the input order.
+  const sorted = found.sort(
+    (a, b) => compare(a.namespace, b.namespace) || compare(a.pod, b.pod) || compare(a.podUid, b.podUid) ||
+      compare(a.container, b.container) || compare(a.checkpoint, b.checkpoint) || compare(a.reason, b.reason),
+  );
+  const seen = new Set<string>();
+  return sorted.filter((f) => {
+    const key = `${f.namespace}\u0000${f.podUid}\u0000${f.container}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Why the container cannot start from the checkpoint, for a user; undefined when it is not that. */
+function failureOf(status: ContainerStatus, checkpoint: string): string | undefined {
+  const waiting = isObject(status.state) && isObject(status.state.waiting) ? status.state.waiting : undefined;
+  const reason = str(waiting?.reason);
+  if (reason === undefined) return undefined;
+  const message = typeof waiting?.message === 'string' ? waiting.message.trim() : '';
+  const detail = `${reason}${message === '' ? '' : `: ${truncate(message)}`}`;
+  if (RUNTIME_FAILURES.has(reason)) return `the container never started from checkpoint ${checkpoint}: ${detail}`;
+  if (PULL_FAILURES.has(reason) && IMAGE_GONE.test(message)) return `the image of checkpoint ${checkpoint} is gone from the registry: ${detail}`;
+  return undefined;
+}
+
+/**
+ * No run of the container began from the checkpoint image. Restored by the webhook, the pod was
+ * created with that image: there must be no run at all (restart count 0, no earlier run that
+ * started). Restored in place (the history annotation has a time), the run before is the crash
+ * that triggered the restore: no run may have started since that time.
+ */
+function neverRanSinceRestore(status: ContainerStatus, restoredInPlaceMs: number | undefined): boolean {
+  if (isObject(status.state) && isObject(status.state.running)) return false;
+  const last = isObject(status.lastState) && isObject(status.lastState.terminated) ? status.lastState.terminated : undefined;
+  // A run the runtime could not start has no start time (the kubelet reports startedAt: null).
+  const lastStartedMs = timeMs(last?.startedAt);
+  if (restoredInPlaceMs !== undefined) return lastStartedMs === undefined || lastStartedMs < restoredInPlaceMs;
+  const restarts = status.restartCount;
+  return (restarts === undefined || restarts === null || restarts === 0) && lastStartedMs === undefined;
+}
+
+function truncate(s: string): string {
+  return s.length <= MAX_MESSAGE ? s : `${s.slice(0, MAX_MESSAGE - 1)}…`;
+}
+
+function isDeleting(pod: PodLike): boolean {
+  const t = pod.metadata?.deletionTimestamp;
+  return t !== undefined && t !== null && t !== '';
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A JSON object (typed wire objects may still hold anything: never trust their shape). */
+function isObject<T>(v: T): v is T & object {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** Milliseconds of an RFC 3339 string or a Date (client-node delivers Dates). */
+function timeMs(v: unknown): number | undefined {
+  const ms = v instanceof Date ? v.getTime() : typeof v === 'string' && v !== '' ? Date.parse(v) : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}

@@ -1,0 +1,208 @@
+// Restores beyond replacement, end to end on the shared kcr stack: RestoreRequests (a chosen
+// older checkpoint; migration with checkpointFirst), failed restores falling back to older
+// checkpoints and then a fresh start, in-place restore after a crash (bounded), and bad input.
+import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ANNOTATIONS, PLURALS, type RestoreRequest } from '../../src/api/types.ts';
+import { clientsFor, createNamespace, deleteNamespace, eventually, expectApiError, installedKcr, testCluster } from './cluster-clients.ts';
+import { E2eWorld, IMAGE, restoredFromOf, runningReady } from './e2e-world.ts';
+import { copyRegistrySecret } from './kcr-stack.ts';
+import { startE2eStack, type E2eStack } from './e2e-stack.ts';
+import { SIM_ANNOTATIONS } from './sim-node/annotations.ts';
+
+const OPTED_IN = { [ANNOTATIONS.restore]: 'true' };
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+let w: E2eWorld;
+let e2e: E2eStack | undefined;
+
+async function setNodeAnnotation(node: string, key: string, value: string | null): Promise<void> {
+  await w.admin.core.patchNode({ name: node, body: { metadata: { annotations: { [key]: value } } } }, mergePatch);
+}
+
+async function setPodAnnotation(name: string, key: string, value: string | null): Promise<void> {
+  await w.admin.core.patchNamespacedPod({ name, namespace: w.ns, body: { metadata: { annotations: { [key]: value } } } }, mergePatch);
+}
+
+/** A StatefulSet pod opted in by its annotation, running, with `n` checkpoints taken one after the other (oldest first). */
+async function podWithCheckpoints(app: string, n: number) {
+  await w.createStatefulSet(app, { podAnnotations: OPTED_IN });
+  const pod = await w.runningPod(`${app}-0`);
+  const cps = [];
+  for (let i = 1; i <= n; i++) {
+    // Some seconds apart, so each checkpoint holds a different counter.
+    await new Promise((r) => setTimeout(r, 1500));
+    cps.push(await w.checkpointNow(`${app}-now-${i}`, `${app}-0`));
+  }
+  return { pod, cps };
+}
+
+function otherNode(p: V1Pod): string {
+  const other = w.stack.nodes.map((n) => n.name).find((n) => n !== p.spec?.nodeName);
+  if (!other) throw new Error('the stack has one node only');
+  return other;
+}
+
+beforeAll(async () => {
+  const cluster = testCluster();
+  installedKcr();
+  const admin = clientsFor(cluster.kubeconfig);
+  e2e = await startE2eStack(cluster);
+  const stack = e2e.state;
+  const ns = await createNamespace(admin.core, 'restore');
+  await copyRegistrySecret(cluster.kubeconfig, ns, stack.kcrDir);
+  w = new E2eWorld(admin, stack, ns);
+}, 600_000);
+
+afterAll(async () => {
+  for (const n of w?.stack.nodes ?? []) await setNodeAnnotation(n.name, SIM_ANNOTATIONS.failRestore, null).catch(() => undefined);
+  if (w) {
+    await deleteNamespace(w.admin.core, w.ns);
+    // The simulated nodes stop and remove the namespace's pods; then the stack may go.
+    await eventually('the namespace pods to go', async () => ((await w.admin.core.listNamespacedPod({ namespace: w.ns })).items.length === 0 ? true : undefined), 60_000, 500).catch(() => undefined);
+  }
+  await e2e?.stop();
+});
+
+describe('RestoreRequest', () => {
+  it('to a chosen, older checkpoint: the replacement holds that checkpoint\'s state', async () => {
+    const { pod, cps } = await podWithCheckpoints('db', 2);
+    const [older, newer] = cps as [typeof cps[0], typeof cps[0]];
+    expect((await w.savedState(older.status!.runtimeImage!)).counter).toBeLessThan((await w.savedState(newer.status!.runtimeImage!)).counter);
+    await w.createRestore('db-back', { podReference: { name: 'db-0' }, checkpointRef: { name: older.metadata.name! } });
+    const { request, phases } = await w.restoreFinished('db-back');
+    expect(request.status?.phase, request.status?.message).toBe('Completed');
+    expect(phases).toContain('Restoring');
+    expect(request.status?.checkpoint?.name).toBe(older.metadata.name);
+    expect(request.status?.newPod?.name).toBe('db-0');
+    const replacement = await w.runningPod('db-0', pod.metadata!.uid);
+    expect(restoredFromOf(replacement)).toBe(older.metadata.name);
+    await w.expectContinuedFrom(replacement, older.status!.runtimeImage!);
+    // The pin is gone once the request is done: later restores take the newest checkpoint again.
+    await eventually('the pin to go', async () => ((await w.checkpoint(older.metadata.name!))?.metadata.annotations?.[ANNOTATIONS.pinned] === undefined ? true : undefined), 30_000);
+  }, 300_000);
+
+  it('migration with targetNode and checkpointFirst: restored on the target node from a checkpoint taken after the request; status tells each step', async () => {
+    await w.createStatefulSet('mover', { podAnnotations: OPTED_IN });
+    const pod = await w.runningPod('mover-0');
+    const target = otherNode(pod);
+    await new Promise((r) => setTimeout(r, 2000));
+    const asked = Date.now();
+    await w.createRestore('mover-migrate', { podReference: { name: 'mover-0' }, targetNode: target, checkpointFirst: true });
+    const { request, phases, messages } = await w.restoreFinished('mover-migrate');
+    expect(request.status?.phase, request.status?.message).toBe('Completed');
+    expect(phases.filter((p) => p !== '(none)')).toEqual(['Checkpointing', 'Restoring', 'Completed']);
+    expect(messages.some((m) => m.startsWith('checkpointing app of pod mover-0'))).toBe(true);
+    expect(request.status?.message).toContain(`runs on node ${target}`);
+    const cp = (await w.checkpoint(request.status!.checkpoint!.name))!;
+    expect(Date.parse(cp.spec.checkpointTimestamp!)).toBeGreaterThanOrEqual(Math.floor(asked / 1000) * 1000);
+    expect(cp.spec.nodeName).toBe(pod.spec!.nodeName);
+    const moved = await w.runningPod('mover-0', pod.metadata!.uid);
+    expect(moved.spec!.nodeName).toBe(target);
+    expect(restoredFromOf(moved)).toBe(cp.metadata.name);
+    const saved = await w.expectContinuedFrom(moved, cp.status!.runtimeImage!);
+    expect(saved.counter).toBeGreaterThanOrEqual(2);
+  }, 300_000);
+
+  it('bad input fails with a message naming the problem, or is refused by the API server', async () => {
+    const { cps } = await podWithCheckpoints('bad', 1);
+    // A checkpoint of another namespace: the pipeline file's or any other; one that only exists elsewhere.
+    const cases: Array<[string, RestoreRequest['spec'], RegExp]> = [
+      ['missing-pod', { podReference: { name: 'nobody-0' } }, /pod .*\/nobody-0 does not exist/],
+      ['other-ns-checkpoint', { podReference: { name: 'bad-0' }, checkpointRef: { name: 'only-in-another-namespace' } }, /Checkpoint only-in-another-namespace does not exist in namespace/],
+      ['missing-node', { podReference: { name: 'bad-0' }, targetNode: 'no-such-node' }, /spec\.targetNode: node no-such-node does not exist/],
+    ];
+    for (const [name, spec] of cases) await w.createRestore(name, spec);
+    for (const [name, , message] of cases) {
+      const { request } = await w.restoreFinished(name, 60_000);
+      expect(request.status?.phase).toBe('Failed');
+      expect(request.status?.message).toMatch(message);
+      expect((await w.eventsFor('RestoreRequest', name)).some((e) => e.type === 'Warning' && e.reason === 'RestoreFailed')).toBe(true);
+    }
+    // The pod the failed requests named was never touched.
+    const still = await w.pod('bad-0');
+    expect(runningReady(still)).toBe(true);
+    // Another namespace's pod: refused at admission by kcr's ValidatingAdmissionPolicy.
+    const cross = await expectApiError(() => w.createRestore('cross', { podReference: { name: 'bad-0', namespace: 'default' } }));
+    expect(cross.message).toContain('spec.podReference.namespace');
+    // A changed spec: refused by the CRD's immutability rule.
+    const changed = await expectApiError(() =>
+      w.admin.custom.patchNamespacedCustomObject({
+        ...w.custom(PLURALS.RestoreRequest),
+        name: 'missing-node',
+        body: [{ op: 'replace', path: '/spec/targetNode', value: 'elsewhere' }],
+      }),
+    );
+    expect(changed.message).toMatch(/immutable/);
+    expect(cps).toHaveLength(1);
+  }, 300_000);
+});
+
+describe('failed restores (DESIGN rule 7)', () => {
+  it('a checkpoint whose restore fails is marked bad with a reason and an Event; the next replacement takes the next older one; with none left it starts fresh; no loop', async () => {
+    const { pod, cps } = await podWithCheckpoints('flaky', 2);
+    const [older, newer] = cps as [typeof cps[0], typeof cps[0]];
+    const digest = (image: string) => image.slice(image.indexOf('@') + 1);
+    for (const n of w.stack.nodes) await setNodeAnnotation(n.name, SIM_ANNOTATIONS.failRestore, digest(newer.status!.runtimeImage!));
+
+    await w.admin.core.deleteNamespacedPod({ name: 'flaky-0', namespace: w.ns });
+    const bad = await eventually('the newer checkpoint marked bad', async () => {
+      const c = await w.checkpoint(newer.metadata.name!);
+      return c?.status?.bad === true ? c : undefined;
+    }, 120_000, 250);
+    expect(bad.status?.badReason).toMatch(/criu restore failed/);
+    expect((await w.eventsFor('Checkpoint', newer.metadata.name!)).some((e) => e.type === 'Warning' && e.reason === 'RestoreFailed')).toBe(true);
+
+    const second = await eventually('a replacement restored from the older checkpoint', async () => {
+      const p = await w.pod('flaky-0');
+      return runningReady(p, pod.metadata!.uid) && restoredFromOf(p) === older.metadata.name ? p : undefined;
+    }, 120_000, 250);
+    await w.expectContinuedFrom(second, older.status!.runtimeImage!);
+
+    // The older one fails too: the next replacement starts fresh, and stays.
+    for (const n of w.stack.nodes) await setNodeAnnotation(n.name, SIM_ANNOTATIONS.failRestore, `${digest(newer.status!.runtimeImage!)},${digest(older.status!.runtimeImage!)}`);
+    await w.admin.core.deleteNamespacedPod({ name: 'flaky-0', namespace: w.ns });
+    await eventually('the older checkpoint marked bad', async () => ((await w.checkpoint(older.metadata.name!))?.status?.bad === true ? true : undefined), 120_000, 250);
+    const fresh = await eventually('a fresh replacement', async () => {
+      const p = await w.pod('flaky-0');
+      return runningReady(p, second.metadata!.uid) && restoredFromOf(p) === undefined ? p : undefined;
+    }, 120_000, 250);
+    expect(fresh.spec!.containers[0]!.image).toBe(IMAGE);
+    expect((await w.appState(fresh)).restoredFrom).toBeUndefined();
+    // No loop: the fresh pod stays, nothing is restored or deleted any more.
+    await new Promise((r) => setTimeout(r, 6000));
+    const later = await w.pod('flaky-0');
+    expect(later?.metadata?.uid).toBe(fresh.metadata!.uid);
+    expect(later?.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+  }, 400_000);
+});
+
+describe('in-place restore after a crash (DESIGN rule 8)', () => {
+  it('a container that exits with an error in a pod that stays comes back with its checkpointed state', async () => {
+    const { pod, cps } = await podWithCheckpoints('crashy', 1);
+    const cp = cps[0]!;
+    await setPodAnnotation('crashy-0', `${SIM_ANNOTATIONS.crashPrefix}app`, 'once-1');
+    const restored = await eventually('the container restored in place', async () => {
+      const p = await w.pod('crashy-0');
+      return p && p.spec!.containers[0]!.image === cp.status!.runtimeImage && runningReady(p) && (await w.appState(p)).restoredFrom === cp.status!.runtimeImage ? p : undefined;
+    }, 120_000, 250);
+    expect(restored.metadata!.uid).toBe(pod.metadata!.uid);
+    expect(restoredFromOf(restored)).toBe(cp.metadata.name);
+    await w.expectContinuedFrom(restored, cp.status!.runtimeImage!);
+    expect((await w.eventsFor('Pod', 'crashy-0')).some((e) => e.reason === 'RestoredInPlace')).toBe(true);
+  }, 300_000);
+
+  it('a crash loop is restored at most the bound, then left to the kubelet', async () => {
+    await podWithCheckpoints('loopy', 1);
+    await setPodAnnotation('loopy-0', `${SIM_ANNOTATIONS.crashPrefix}app`, 'loop');
+    await eventually('the crash loop to be left to the kubelet', async () => ((await w.eventsFor('Pod', 'loopy-0')).some((e) => e.reason === 'CrashLoopNotRestored') ? true : undefined), 180_000, 500);
+    const restores = async () => (await w.eventsFor('Pod', 'loopy-0')).filter((e) => e.reason === 'RestoredInPlace').length;
+    const n = await restores();
+    expect(n).toBeGreaterThanOrEqual(1);
+    expect(n).toBeLessThanOrEqual(3);
+    await new Promise((r) => setTimeout(r, 8000));
+    expect(await restores()).toBe(n);
+    const p = (await w.pod('loopy-0'))!;
+    expect(p.status?.containerStatuses?.[0]?.restartCount ?? 0).toBeGreaterThan(n);
+  }, 300_000);
+});
