@@ -45,13 +45,21 @@ export async function watchRestores(deps: RestoreWatchDeps): Promise<void> {
     await step(deps, r, async () => {
       // Strategic merge keyed by container name: only this container's image changes.
       await deps.api.patch(podPath(r.namespace, r.pod), { metadata: { uid: r.podUid, annotations: r.patch.annotations }, spec: { containers: [{ name: r.container, image: r.image }] } }, 'strategic');
-      deps.logger.info({ namespace: r.namespace, pod: r.pod, uid: r.podUid, container: r.container, checkpoint: r.checkpoint, restartCount: r.restartCount }, 'restored a crashed container in place');
-      await deps.events.event(podRef(r.namespace, r.pod, r.podUid), 'Normal', 'RestoredInPlace', `container ${r.container} exited with an error; restarting it from checkpoint ${r.checkpoint}`);
+      deps.logger.info({ namespace: r.namespace, pod: r.pod, uid: r.podUid, container: r.container, checkpoint: r.checkpoint, restartCount: r.restartCount, alreadyRestored: r.alreadyRestored }, 'restored a crashed container in place');
+      await deps.events.event(
+        podRef(r.namespace, r.pod, r.podUid),
+        'Normal',
+        'RestoredInPlace',
+        `container ${r.container} exited with an error (restart ${r.restartCount}); ${r.alreadyRestored ? 'the kubelet restarted it' : 'restarting it'} from checkpoint ${r.checkpoint}`,
+      );
     });
   }
   for (const l of crashLoops) {
     await step(deps, l, async () => {
-      await deps.api.patch(podPath(l.namespace, l.pod), { metadata: { uid: l.podUid, annotations: l.annotations } }, 'strategic');
+      await deps.api.patch(podPath(l.namespace, l.pod), {
+        metadata: { uid: l.podUid, annotations: l.annotations },
+        ...(l.image !== undefined ? { spec: { containers: [{ name: l.container, image: l.image }] } } : {}),
+      }, 'strategic');
       deps.logger.warn({ namespace: l.namespace, pod: l.pod, uid: l.podUid, container: l.container, restartCount: l.restartCount }, l.message);
       await deps.events.event(podRef(l.namespace, l.pod, l.podUid), 'Warning', 'CrashLoopNotRestored', l.message);
     });

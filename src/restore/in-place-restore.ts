@@ -128,6 +128,8 @@ export interface InPlaceRestore {
   image: string;
   /** The restart count this restore handles (recorded in the history). */
   restartCount: number;
+  /** The container runs that checkpoint image already: the kubelet's restart restored it; only the history changes. */
+  alreadyRestored: boolean;
   patch: InPlacePatch;
 }
 
@@ -142,8 +144,11 @@ export interface CrashLoop {
   checkpoint: string;
   /** For the Event, e.g. "crash loop: 3 in-place restores within 10m; left to the kubelet". */
   message: string;
-  /** Marks this crash handled (history only, image untouched): once patched, it is not reported again. */
-  annotations: Record<string, string>;
+  /** Marks this crash handled: once patched, it is not reported again (null: remove the annotation). */
+  annotations: Record<string, string | null>;
+  /** Set when the container runs a checkpoint image: the original image to put back. */
+  image?: string;
+  containerIndex?: number;
 }
 
 export interface InPlaceDecision {
@@ -238,12 +243,15 @@ export function decideInPlace(input: InPlaceInput): InPlaceDecision {
           cp.originalImage === software &&
           !clonesAnotherPod(cp, uid, name, living, claimed))
         .sort(preferFor(uid))[0];
-      // Already running from it: every kubelet restart restores it again, a patch would change nothing.
-      if (best === undefined || best.runtimeImage === image) return;
+      if (best === undefined) return;
       const runtimeImage = best.runtimeImage!;
+      // Running from that checkpoint already: the kubelet's restart restored it again, which counts
+      // against the bound like a restore kcr made (else a crash loop would be a restore loop).
+      const onCheckpoint = image !== software;
 
       const recent = history.restoredAt.map(timeMs).filter((t): t is number => t !== undefined && t > nowMs - bound.windowMs);
       if (recent.length >= bound.maxRestores) {
+        const handled = { [historyAnnotation(container)]: formatInPlaceHistory({ ...history, restartCount }) };
         decision.crashLoops.push({
           namespace,
           pod: name,
@@ -253,8 +261,10 @@ export function decideInPlace(input: InPlaceInput): InPlaceDecision {
           checkpoint: best.name,
           message: bound.maxRestores === 0
             ? `crash of container ${container}: in-place restores are off (maxRestores 0); left to the kubelet`
-            : `crash loop: ${recent.length} in-place restores of container ${container} within ${duration(bound.windowMs)}; left to the kubelet`,
-          annotations: { [historyAnnotation(container)]: formatInPlaceHistory({ ...history, restartCount }) },
+            : `crash loop: ${recent.length} in-place restores of container ${container} within ${duration(bound.windowMs)}; ${onCheckpoint ? `set back to ${software} and ` : ''}left to the kubelet`,
+          // Off the checkpoint image, or every kubelet restart would restore it again.
+          ...(onCheckpoint ? { image: software, containerIndex } : {}),
+          annotations: onCheckpoint ? { ...handled, [`${ANNOTATIONS.restoredFromContainerPrefix}${container}`]: null } : handled,
         });
         return;
       }
@@ -268,6 +278,7 @@ export function decideInPlace(input: InPlaceInput): InPlaceDecision {
         checkpoint: best.name,
         image: runtimeImage,
         restartCount,
+        alreadyRestored: runtimeImage === image,
         patch: {
           containerIndex,
           image: runtimeImage,

@@ -36,7 +36,9 @@ export async function startE2eStack(cluster: TestCluster, controllerEnv: Record<
       await stopStack(kcrDir);
       await admin.admission.deleteMutatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION }).catch(() => undefined);
       for (const n of state.nodes) await admin.core.deleteNode({ name: n.name }).catch(() => undefined);
-      rmSync(kcrDir, { recursive: true, force: true });
+      // KCR_KEEP_E2E_LOGS=1 keeps the stack's folder (logs/ of every component) for a look afterwards.
+      if (process.env.KCR_KEEP_E2E_LOGS === '1') console.error(`[e2e] stack logs kept in ${join(kcrDir, 'logs')}`);
+      else rmSync(kcrDir, { recursive: true, force: true });
     },
   };
 }

@@ -31,11 +31,12 @@ export function restoredFromOf(p: V1Pod, container = 'app'): string | undefined 
   return p.metadata?.annotations?.[`${ANNOTATIONS.restoredFromContainerPrefix}${container}`];
 }
 
-export function podTemplate(app: string, annotations: Record<string, string> = {}) {
+export function podTemplate(app: string, annotations: Record<string, string> = {}, pullSecret?: string) {
   return {
     metadata: { labels: { app }, annotations },
     spec: {
       terminationGracePeriodSeconds: 2,
+      ...(pullSecret ? { imagePullSecrets: [{ name: pullSecret }] } : {}),
       containers: [{ name: 'app', image: IMAGE, command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); sleep 1; done'] }],
     },
   };
@@ -93,12 +94,13 @@ export class E2eWorld {
     return parseAppState(typeof body === 'string' ? JSON.parse(body) : body);
   }
 
-  async createStatefulSet(name: string, opts: { cron?: string; podAnnotations?: Record<string, string> } = {}): Promise<void> {
+  /** pullSecret: in the pod template from the start (a pod's imagePullSecrets cannot change later). */
+  async createStatefulSet(name: string, opts: { cron?: string; podAnnotations?: Record<string, string>; pullSecret?: string } = {}): Promise<void> {
     await this.admin.apps.createNamespacedStatefulSet({
       namespace: this.ns,
       body: {
         metadata: { name, ...(opts.cron ? { annotations: { [ANNOTATIONS.workloadSchedule]: opts.cron } } : {}) },
-        spec: { serviceName: name, replicas: 1, selector: { matchLabels: { app: name } }, template: podTemplate(name, opts.podAnnotations) },
+        spec: { serviceName: name, replicas: 1, selector: { matchLabels: { app: name } }, template: podTemplate(name, opts.podAnnotations, opts.pullSecret) },
       },
     });
   }

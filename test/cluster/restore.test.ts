@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS, PLURALS, type RestoreRequest } from '../../src/api/types.ts';
 import { clientsFor, createNamespace, deleteNamespace, eventually, expectApiError, installedKcr, testCluster } from './cluster-clients.ts';
 import { E2eWorld, IMAGE, restoredFromOf, runningReady } from './e2e-world.ts';
-import { copyRegistrySecret } from './kcr-stack.ts';
+import { copyRegistrySecret, REGISTRY_SECRET } from './kcr-stack.ts';
 import { startE2eStack, type E2eStack } from './e2e-stack.ts';
 import { SIM_ANNOTATIONS } from './sim-node/annotations.ts';
 
@@ -25,8 +25,8 @@ async function setPodAnnotation(name: string, key: string, value: string | null)
 }
 
 /** A StatefulSet pod opted in by its annotation, running, with `n` checkpoints taken one after the other (oldest first). */
-async function podWithCheckpoints(app: string, n: number) {
-  await w.createStatefulSet(app, { podAnnotations: OPTED_IN });
+async function podWithCheckpoints(app: string, n: number, pullSecret?: string) {
+  await w.createStatefulSet(app, { podAnnotations: OPTED_IN, ...(pullSecret ? { pullSecret } : {}) });
   const pod = await w.runningPod(`${app}-0`);
   const cps = [];
   for (let i = 1; i <= n; i++) {
@@ -179,7 +179,8 @@ describe('failed restores (DESIGN rule 7)', () => {
 
 describe('in-place restore after a crash (DESIGN rule 8)', () => {
   it('a container that exits with an error in a pod that stays comes back with its checkpointed state', async () => {
-    const { pod, cps } = await podWithCheckpoints('crashy', 1);
+    // In place, the running pod pulls the checkpoint image with its own pull secrets.
+    const { pod, cps } = await podWithCheckpoints('crashy', 1, REGISTRY_SECRET);
     const cp = cps[0]!;
     await setPodAnnotation('crashy-0', `${SIM_ANNOTATIONS.crashPrefix}app`, 'once-1');
     const restored = await eventually('the container restored in place', async () => {
@@ -193,7 +194,7 @@ describe('in-place restore after a crash (DESIGN rule 8)', () => {
   }, 300_000);
 
   it('a crash loop is restored at most the bound, then left to the kubelet', async () => {
-    await podWithCheckpoints('loopy', 1);
+    await podWithCheckpoints('loopy', 1, REGISTRY_SECRET);
     await setPodAnnotation('loopy-0', `${SIM_ANNOTATIONS.crashPrefix}app`, 'loop');
     await eventually('the crash loop to be left to the kubelet', async () => ((await w.eventsFor('Pod', 'loopy-0')).some((e) => e.reason === 'CrashLoopNotRestored') ? true : undefined), 180_000, 500);
     const restores = async () => (await w.eventsFor('Pod', 'loopy-0')).filter((e) => e.reason === 'RestoredInPlace').length;
@@ -204,5 +205,8 @@ describe('in-place restore after a crash (DESIGN rule 8)', () => {
     expect(await restores()).toBe(n);
     const p = (await w.pod('loopy-0'))!;
     expect(p.status?.containerStatuses?.[0]?.restartCount ?? 0).toBeGreaterThan(n);
+    // Off the checkpoint image: the kubelet's restarts start it fresh, not from the checkpoint again.
+    expect(p.spec!.containers[0]!.image).toBe(IMAGE);
+    expect(restoredFromOf(p)).toBeUndefined();
   }, 300_000);
 });

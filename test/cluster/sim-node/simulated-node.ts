@@ -676,6 +676,8 @@ export class SimulatedNode {
     c.generation++;
     clearTimeout(c.timer);
     clearTimeout(c.crashTimer);
+    // Cleared, not just cancelled: the next run schedules its own crash (a loop survives a restart).
+    c.crashTimer = undefined;
     const now = rfc3339(this.clock.now());
     if (isRunning(c.record.state)) {
       const t = { exitCode: how.exitCode, reason: how.reason, startedAt: c.record.state.running.startedAt, finishedAt: now, ...(how.message ? { message: how.message } : {}), ...(c.record.containerID ? { containerID: c.record.containerID } : {}) };

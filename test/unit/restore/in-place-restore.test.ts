@@ -153,6 +153,7 @@ describe('inPlaceRestores: which crash is restored', () => {
         checkpoint: 'c-new',
         image: RUNTIME('c-new'),
         restartCount: 2,
+        alreadyRestored: false,
         patch: {
           containerIndex: 0,
           image: RUNTIME('c-new'),
@@ -223,9 +224,18 @@ describe('inPlaceRestores: which checkpoint', () => {
     expect(run([p], [unknown, cp('c2', { takenMinutesAgo: 5 })])).toEqual([]);
   });
 
-  it('does nothing when the container already runs from the best checkpoint (every kubelet restart restores it)', () => {
+  it('counts a crash of a container already running from the best checkpoint (the kubelet restart restored it) without changing its image', () => {
     const p = pod({ containers: [{ image: RUNTIME('c1') }], annotations: { 'kcr.io/restored-from.app': 'c1' } });
-    expect(run([p], [cp('c1')])).toEqual([]);
+    const [r] = inPlaceRestores(input([p], [cp('c1')]));
+    expect(r).toMatchObject({ checkpoint: 'c1', alreadyRestored: true, patch: { image: RUNTIME('c1') } });
+    expect(JSON.parse(r!.patch.annotations['kcr.io/in-place-restores.app']!)).toEqual({ restartCount: 1, restoredAt: [ago(0)] });
+  });
+
+  it('a crash loop on a checkpoint image past the bound is set back to the original image, so restarts stop restoring it', () => {
+    const p = pod({ containers: [{ image: RUNTIME('c1'), restartCount: 7, crashedRunStarted: ago(0.5) }], annotations: { 'kcr.io/restored-from.app': 'c1', 'kcr.io/in-place-restores.app': history(6, 9, 5, 1) } });
+    const [l] = crashLoops(input([p], [cp('c1')]));
+    expect(l).toMatchObject({ image: 'db:1', containerIndex: 0, annotations: { 'kcr.io/restored-from.app': null } });
+    expect(l!.message).toMatch(/set back to db:1 and left to the kubelet/);
   });
 
   it('prefers a checkpoint of this very pod over a newer one of an earlier pod', () => {
