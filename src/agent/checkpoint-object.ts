@@ -116,6 +116,20 @@ export function containerImage(pod: PodFacts, container: string): { image: strin
   return { image: spec.image, digest: m ? m[0] : undefined };
 }
 
+/**
+ * The software a container runs. A container restored from a checkpoint runs the checkpoint
+ * image, but it is still the program of that checkpoint's original image: a checkpoint taken of it
+ * records that original, so its own restores match the pod template's image (restore rule 4).
+ */
+export function originalSoftware(
+  running: { image: string; digest: string | undefined },
+  restoredFrom: Pick<Checkpoint, 'spec' | 'status'> | undefined,
+): { image: string; digest: string | undefined } {
+  const original = restoredFrom?.spec.originalImage;
+  if (original === undefined || restoredFrom?.status?.runtimeImage !== running.image) return running;
+  return { image: original, digest: restoredFrom.spec.originalImageDigest };
+}
+
 /** `kubernetes.io/arch`, else the node's reported architecture. */
 export function nodeArchitecture(node: { metadata?: { labels?: Record<string, string> }; status?: { nodeInfo?: { architecture?: string } } }): string | undefined {
   return node.metadata?.labels?.['kubernetes.io/arch'] ?? node.status?.nodeInfo?.architecture;

@@ -8,7 +8,7 @@
 // resumes from a Checkpoint an earlier attempt created (same deterministic name) instead of
 // taking a second checkpoint.
 import { UnrecoverableError } from 'bullmq';
-import { API_VERSION, type Checkpoint, type CheckpointRequest } from '../api/types.ts';
+import { ANNOTATIONS, API_VERSION, type Checkpoint, type CheckpointRequest } from '../api/types.ts';
 import type { Logger } from '../log.ts';
 import type { CheckpointJobData } from '../schedule/fan-out.ts';
 import type { CheckpointCall } from '../kubelet/checkpoint-call.ts';
@@ -19,7 +19,7 @@ import type { AgentKube } from './agent-kube.ts';
 import type { ArchiveFolder } from './archive-folder.ts';
 import { archiveFileName, archivePrefix, archiveTime, ArchivePathError } from './archive-path.ts';
 import { archivesToDelete } from './archive-retention.ts';
-import { buildCheckpoint, checkpointName, containerImage, imageBuiltStatus, nodeArchitecture } from './checkpoint-object.ts';
+import { buildCheckpoint, checkpointName, containerImage, imageBuiltStatus, nodeArchitecture, originalSoftware } from './checkpoint-object.ts';
 import { classifyFailure, type ClassifiedFailure } from './classify-failure.ts';
 import type { ImagePushers } from './image-pusher.ts';
 
@@ -143,8 +143,10 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
     await kube.patchRequestStatus(ns, data.requestName, { archive: archiveFile });
   }
   // Asked after the kubelet: for a container the pod lacks, its 404 says so (ContainerNotFound).
-  const image = containerImage(pod, data.containerName);
-  if (!image) throw new AgentFailure('ContainerNotFound', `pod ${ns}/${data.podName} has no container ${data.containerName}`);
+  const running = containerImage(pod, data.containerName);
+  if (!running) throw new AgentFailure('ContainerNotFound', `pod ${ns}/${data.podName} has no container ${data.containerName}`);
+  const restoredFrom = pod.metadata?.annotations?.[`${ANNOTATIONS.restoredFromContainerPrefix}${data.containerName}`];
+  const image = originalSoftware(running, restoredFrom ? await kube.getCheckpoint(ns, restoredFrom) : undefined);
   const takenAt = archiveTime(archiveFile, archivePrefix(data.podName, ns, data.containerName)) ?? deps.now();
 
   const pushed = await pushArchive(deps, archiveFile, {

@@ -8,39 +8,9 @@
 import type { Checkpoint } from '../api/types.ts';
 import { ANNOTATIONS } from '../api/types.ts';
 import { historyAnnotation, lastInPlaceRestoreMs, readInPlaceHistory } from './in-place-restore.ts';
+import type { ContainerStatusLike, PodLike } from './pod-like.ts';
 
-type Time = string | Date | null;
-
-/** The parts of a Pod this decision reads (wire-form JSON, or client-node's V1Pod). */
-export interface PodLike {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    annotations?: Record<string, string>;
-    deletionTimestamp?: Time;
-    ownerReferences?: Array<{ kind?: string; name?: string; uid?: string; controller?: boolean }>;
-  };
-  spec?: { nodeName?: string; containers?: Array<{ name: string; image?: string }> };
-  status?: {
-    phase?: string;
-    containerStatuses?: Array<{
-      name: string;
-      image?: string;
-      imageID?: string;
-      ready?: boolean;
-      restartCount?: number;
-      state?: {
-        waiting?: { reason?: string; message?: string } | null;
-        running?: { startedAt?: Time } | null;
-        terminated?: { exitCode?: number; reason?: string; finishedAt?: Time } | null;
-      } | null;
-      lastState?: { terminated?: { exitCode?: number; startedAt?: Time; finishedAt?: Time } | null } | null;
-    }>;
-  };
-}
-
-type ContainerStatus = NonNullable<NonNullable<PodLike['status']>['containerStatuses']>[number];
+export type { PodLike } from './pod-like.ts';
 
 export interface FailedRestore {
   namespace: string;
@@ -123,7 +93,7 @@ export function failedRestores(pods: readonly PodLike[], checkpoints: readonly C
 }
 
 /** Why the container cannot start from the checkpoint, for a user; undefined when it is not that. */
-function failureOf(status: ContainerStatus, checkpoint: string): string | undefined {
+function failureOf(status: ContainerStatusLike, checkpoint: string): string | undefined {
   const waiting = isObject(status.state) && isObject(status.state.waiting) ? status.state.waiting : undefined;
   const reason = str(waiting?.reason);
   if (reason === undefined) return undefined;
@@ -140,7 +110,7 @@ function failureOf(status: ContainerStatus, checkpoint: string): string | undefi
  * started). Restored in place (the history annotation has a time), the run before is the crash
  * that triggered the restore: no run may have started since that time.
  */
-function neverRanSinceRestore(status: ContainerStatus, restoredInPlaceMs: number | undefined): boolean {
+function neverRanSinceRestore(status: ContainerStatusLike, restoredInPlaceMs: number | undefined): boolean {
   if (isObject(status.state) && isObject(status.state.running)) return false;
   const last = isObject(status.lastState) && isObject(status.lastState.terminated) ? status.lastState.terminated : undefined;
   // A run the runtime could not start has no start time (the kubelet reports startedAt: null).

@@ -9,45 +9,9 @@
 // windowMs per container; past that the crash loop is left to the kubelet's back-off.
 import type { Checkpoint } from '../api/types.ts';
 import { ANNOTATIONS } from '../api/types.ts';
+import type { ContainerStatusLike, PodLike } from './pod-like.ts';
 
-type Time = string | Date | null;
-
-/** A container run that ended (structurally a client-node V1ContainerStateTerminated). */
-export interface TerminatedLike {
-  exitCode?: number;
-  reason?: string;
-  message?: string;
-  startedAt?: Time;
-  finishedAt?: Time;
-}
-
-export interface ContainerStatusLike {
-  name: string;
-  image?: string;
-  imageID?: string;
-  ready?: boolean;
-  restartCount?: number;
-  state?: {
-    waiting?: { reason?: string; message?: string } | null;
-    running?: { startedAt?: Time } | null;
-    terminated?: TerminatedLike | null;
-  } | null;
-  lastState?: { terminated?: TerminatedLike | null } | null;
-}
-
-/** The parts of a Pod this decision reads (wire-form JSON, or client-node's V1Pod). */
-export interface PodLike {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    annotations?: Record<string, string>;
-    deletionTimestamp?: Time;
-    ownerReferences?: Array<{ kind?: string; name?: string; uid?: string; controller?: boolean }>;
-  };
-  spec?: { nodeName?: string; containers?: Array<{ name: string; image?: string }> };
-  status?: { phase?: string; containerStatuses?: ContainerStatusLike[] };
-}
+export type { ContainerStatusLike, PodLike, TerminatedLike } from './pod-like.ts';
 
 /** Prefix of the per-container history annotation: kcr.io/in-place-restores.<container>. */
 export const IN_PLACE_HISTORY_PREFIX = 'kcr.io/in-place-restores.';

@@ -3,9 +3,10 @@
 // RBAC), with its health server on a free 127.0.0.1 port. Logs are kept (parsed JSON lines)
 // and written to .kcr/logs/controller-<identity>.log.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { collectChildLogs } from './child-logs.ts';
 import { freePort } from './local-cluster.ts';
 import { KCR_NAMESPACE, serviceAccountKubeconfig, type TestCluster } from './kcr-in-cluster.ts';
 import { KCR_DIR, REPO_ROOT } from './pki.ts';
@@ -59,33 +60,12 @@ export async function startLocalController(options: {
       ...options.env,
     },
   });
-  const logs: Record<string, unknown>[] = [];
-  let raw = '';
-  const out = createWriteStream(logFile, { flags: 'a' });
-  let partial = '';
-  const onData = (chunk: Buffer) => {
-    out.write(chunk);
-    const text = chunk.toString('utf8');
-    raw += text;
-    partial += text;
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.trim() === '') continue;
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logs.push({ msg: line });
-      }
-    }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
+  const { logs, output, close } = collectChildLogs(child, logFile);
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const gone = new Promise<void>((resolve) =>
     child.on('exit', (code, signal) => {
       exit = { code, signal };
-      out.end();
+      close();
       resolve();
     }),
   );
@@ -99,7 +79,7 @@ export async function startLocalController(options: {
     healthPort,
     logFile,
     logs,
-    output: () => raw,
+    output,
     readyz,
     exited: () => exit,
     kill: (signal) => child.kill(signal),

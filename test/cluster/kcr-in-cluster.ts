@@ -9,7 +9,7 @@
 // instead. The MutatingWebhookConfiguration is applied with clientConfig.service replaced by
 // clientConfig.url; every other field is kept as the manifest has it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import {
   type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { collectChildLogs } from './child-logs.ts';
 import { freePort, kubectl } from './local-cluster.ts';
 import { KCR_DIR, REPO_ROOT, writeSecretFile } from './pki.ts';
 
@@ -240,25 +241,7 @@ export async function startLocalWebhook(
       ...opts.env,
     },
   });
-  const logs: Record<string, unknown>[] = [];
-  const out = createWriteStream(logFile, { flags: 'a' });
-  let partial = '';
-  const onData = (chunk: Buffer) => {
-    out.write(chunk);
-    partial += chunk.toString('utf8');
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.trim() === '') continue;
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logs.push({ msg: line });
-      }
-    }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
+  const { logs, close } = collectChildLogs(child, logFile);
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exited = new Promise<void>((resolve) =>
     child.on('exit', (code, signal) => {
@@ -274,7 +257,7 @@ export async function startLocalWebhook(
       await exited;
       clearTimeout(timer);
     }
-    out.end();
+    close();
     rmSync(certDir, { recursive: true, force: true });
   };
   const hook: LocalWebhook = {

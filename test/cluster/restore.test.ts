@@ -83,8 +83,11 @@ describe('RestoreRequest', () => {
   }, 300_000);
 
   it('migration with targetNode and checkpointFirst: restored on the target node from a checkpoint taken after the request; status tells each step', async () => {
-    await w.createStatefulSet('mover', { podAnnotations: OPTED_IN });
-    const pod = await w.runningPod('mover-0');
+    // A pod that was itself restored once: it runs a checkpoint image, its checkpoints must still restore.
+    const { pod: first } = await podWithCheckpoints('mover', 1);
+    await w.admin.core.deleteNamespacedPod({ name: 'mover-0', namespace: w.ns });
+    const pod = await w.runningPod('mover-0', first.metadata!.uid);
+    expect(restoredFromOf(pod)).toBeDefined();
     const target = otherNode(pod);
     await new Promise((r) => setTimeout(r, 2000));
     const asked = Date.now();
@@ -96,6 +99,8 @@ describe('RestoreRequest', () => {
     expect(request.status?.message).toContain(`runs on node ${target}`);
     const cp = (await w.checkpoint(request.status!.checkpoint!.name))!;
     expect(Date.parse(cp.spec.checkpointTimestamp!)).toBeGreaterThanOrEqual(Math.floor(asked / 1000) * 1000);
+    // The software, not the checkpoint image it ran from.
+    expect(cp.spec.originalImage).toBe(IMAGE);
     expect(cp.spec.nodeName).toBe(pod.spec!.nodeName);
     const moved = await w.runningPod('mover-0', pod.metadata!.uid);
     expect(moved.spec!.nodeName).toBe(target);

@@ -5,14 +5,14 @@
 // kcr's webhook, controller and agents as local processes with their own ServiceAccounts),
 // deploys a stateful sample app, and shows: its state growing, checkpoints appearing (on demand
 // and on the app's one-minute schedule), the pod killed, and its replacement restored from the
-// latest checkpoint with its state continuing. Ctrl-C cleans up at any point; so does the end,
-// unless --keep.
+// latest checkpoint with its state continuing, then a live migration to the other node with a
+// RestoreRequest (checkpointFirst). Ctrl-C cleans up at any point; so does the end, unless --keep.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { ANNOTATIONS, GROUP, PLURALS, VERSION, type Checkpoint, type CheckpointRequest } from '../../src/api/types.ts';
+import { ANNOTATIONS, GROUP, PLURALS, VERSION, type Checkpoint, type CheckpointRequest, type RestoreRequest } from '../../src/api/types.ts';
 import { controlPlaneBinDir, ensureClusterUp, stopCluster, type ClusterState } from '../cluster/local-cluster.ts';
 import { copyRegistrySecret, describeStack, startStack, stopStack, type StackState } from '../cluster/kcr-stack.ts';
 import { KCR_DIR } from '../cluster/pki.ts';
@@ -40,8 +40,9 @@ const POD = 'counter-0';
 const CONTAINER = 'counter';
 const SCHEDULE = '*/1 * * * *';
 const REQUEST = 'counter-0-now';
+const MIGRATION = 'counter-0-migrate';
 /** Steps of the story; issue 5's migration step will make it 10. */
-const TOTAL_STEPS = 9;
+const TOTAL_STEPS = 10;
 
 interface Flags {
   keep: boolean;
@@ -133,6 +134,8 @@ async function waitFor<T>(
       if ('done' in r) return r.done;
       seen = r.seen;
     } catch (err) {
+      // A probe that knows the story failed says so at once; anything else may pass.
+      if (err instanceof DemoFailure) throw err;
       seen = `error: ${message(err)}`;
     }
     const now = Date.now();
@@ -456,10 +459,43 @@ async function story(run: Run): Promise<void> {
   );
   if (before && checkpointed) n.info(`the ${before.counter - checkpointed.counter} s counted between the checkpoint and the kill are lost, as expected`);
 
-  // Issue 5 adds step 10 here: migration. Create a RestoreRequest
-  //   { podReference: { name: POD }, targetNode: <the other simulated node>, checkpointFirst: true }
-  // narrate its status steps, wait for POD to run on targetNode restored from a checkpoint taken
-  // after the request, and check that its counter continues (then TOTAL_STEPS = 10).
+  n.begin(`Live migration: RestoreRequest ${MIGRATION} moves ${POD} to the other node, checkpointing it first`);
+  const target = stack.nodes.map((x) => x.name).find((x) => x !== newNode);
+  if (!target) throw new DemoFailure('the stack has one simulated node only: nowhere to migrate to');
+  const asked = Date.now();
+  await c.custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: NS,
+    plural: PLURALS.RestoreRequest,
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'RestoreRequest', metadata: { name: MIGRATION }, spec: { podReference: { name: POD }, targetNode: target, checkpointFirst: true } },
+  });
+  n.info(`created { podReference: ${POD}, targetNode: ${target}, checkpointFirst: true }`);
+  let lastStep = '';
+  const migrated = await waitFor<RestoreRequest>(signal, `RestoreRequest ${MIGRATION} to finish`, 120_000, async () => {
+    const r = (await c.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: PLURALS.RestoreRequest, name: MIGRATION })) as RestoreRequest;
+    const step = `${r.status?.phase ?? 'Pending'}${r.status?.message ? `: ${r.status.message}` : ''}`;
+    if (step !== lastStep) {
+      n.info(`RestoreRequest ${step}`);
+      lastStep = step;
+    }
+    if (r.status?.phase === 'Failed') throw new DemoFailure(`RestoreRequest ${MIGRATION} failed: ${r.status.message ?? 'no message'}`);
+    return r.status?.phase === 'Completed' ? { done: r } : { seen: step };
+  });
+  const moved = await waitFor<V1Pod>(signal, `${POD} on ${target}`, 60_000, async () => {
+    const p = await getPod(c);
+    return p && podRunning(p) && p.spec?.nodeName === target ? { done: p } : { seen: podSummary(p) };
+  });
+  const fresh = (await listCheckpoints(c)).find((x) => x.metadata.name === migrated.status?.checkpoint?.name);
+  if (!fresh || Date.parse(fresh.spec.checkpointTimestamp ?? '') < Math.floor(asked / 1000) * 1000) {
+    throw new DemoFailure(`the migration did not restore from a checkpoint taken after the request (${migrated.status?.checkpoint?.name ?? 'none'})`);
+  }
+  const migratedFrom = await describeCheckpoint(n, stack, fresh, 'Migration');
+  const there = await waitFor(signal, `the state of ${POD} on ${target}`, 30_000, async () => ({ done: await readAppState(c, target) }));
+  n.info(`${POD} (uid ${moved.metadata!.uid}) Running on ${target}: counter=${there.counter}, restored from ${there.restoredFrom ?? '(nothing)'}`);
+  if (there.restoredFrom !== fresh.status?.runtimeImage) throw new DemoFailure(`${POD} on ${target} was not restored from the migration checkpoint`);
+  if (migratedFrom && there.counter < migratedFrom.counter) throw new DemoFailure(`the counter went back: ${there.counter} < ${migratedFrom.counter}`);
+  n.info(`moved from ${newNode} to ${target} with its memory: the count went on from ${migratedFrom?.counter ?? 'the checkpoint'}`);
 }
 
 // ---------- cleanup ----------

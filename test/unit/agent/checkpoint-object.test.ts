@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildCheckpoint, checkpointName, containerImage, imageBuiltStatus, nodeArchitecture, type CheckpointFacts } from '../../../src/agent/checkpoint-object.ts';
+import { buildCheckpoint, checkpointName, containerImage, imageBuiltStatus, nodeArchitecture, originalSoftware, type CheckpointFacts } from '../../../src/agent/checkpoint-object.ts';
 
 const digest = `sha256:${'a'.repeat(64)}`;
 const facts: CheckpointFacts = {
@@ -90,5 +90,14 @@ describe('Checkpoint object', () => {
     expect(nodeArchitecture({ metadata: { labels: { 'kubernetes.io/arch': 'arm64' } }, status: { nodeInfo: { architecture: 'amd64' } } })).toBe('arm64');
     expect(nodeArchitecture({ status: { nodeInfo: { architecture: 'amd64' } } })).toBe('amd64');
     expect(nodeArchitecture({})).toBeUndefined();
+  });
+
+  it('a container restored from a checkpoint records that checkpoint\'s original software, so its own checkpoints restore too', () => {
+    const runtime = `reg/kcr/apps/web-0@${digest}`;
+    const restoredFrom = { spec: { containerName: 'app', originalImage: 'counter:1.0', originalImageDigest: 'sha256:orig' }, status: { runtimeImage: runtime } };
+    expect(originalSoftware({ image: runtime, digest }, restoredFrom)).toEqual({ image: 'counter:1.0', digest: 'sha256:orig' });
+    // Not running that checkpoint's image (an image changed since): what it runs is what it is.
+    expect(originalSoftware({ image: 'counter:2.0', digest: undefined }, restoredFrom)).toEqual({ image: 'counter:2.0', digest: undefined });
+    expect(originalSoftware({ image: 'counter:1.0', digest: undefined }, undefined)).toEqual({ image: 'counter:1.0', digest: undefined });
   });
 });
