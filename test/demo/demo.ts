@@ -556,7 +556,7 @@ async function main(): Promise<void> {
   if (abort.signal.aborted) return; // the SIGINT handler cleans up and exits
   n.plain('');
   if (failed === undefined) {
-    n.plain(`Done in ${Math.round(n.elapsedMs() / 1000)} s: the replacement pod continued from its checkpoint.`);
+    n.plain(`Done in ${Math.round(n.elapsedMs() / 1000)} s: the replacement pod continued from its checkpoint, and the live migration kept its memory.`);
   } else {
     n.plain(`FAILED at step ${n.current}/${TOTAL_STEPS} after ${Math.round(n.elapsedMs() / 1000)} s: ${message(failed)}`);
     const problems = run.stack ? recentProblems(run.stack) : [];
