@@ -5,9 +5,10 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { clientsFor } from './cluster-clients.ts';
+import { clientsFor, createNamespace, deleteNamespace, eventually, installedKcr, testCluster } from './cluster-clients.ts';
+import { E2eWorld } from './e2e-world.ts';
 import { WEBHOOK_CONFIGURATION, type TestCluster } from './kcr-in-cluster.ts';
-import { startStack, stopStack, type StackState } from './kcr-stack.ts';
+import { copyRegistrySecret, startStack, stopStack, type StackState } from './kcr-stack.ts';
 import { DEFAULT_PKI_DIR, pkiPaths } from './pki.ts';
 
 /** The controller's intervals, short so retention and restore steps show within seconds. */
@@ -41,4 +42,31 @@ export async function startE2eStack(cluster: TestCluster, controllerEnv: Record<
       else rmSync(kcrDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * What an end-to-end file works in: its own stack on the run's cluster and a fresh namespace
+ * on it, with the registry Secret copied in (restored pods pull their checkpoint image with it).
+ * close() deletes the namespace, lets the simulated nodes remove its pods, then stops the stack.
+ */
+export async function openE2eWorld(namespacePrefix: string): Promise<{ world: E2eWorld; close(): Promise<void> }> {
+  const cluster = testCluster();
+  installedKcr();
+  const admin = clientsFor(cluster.kubeconfig);
+  const stack = await startE2eStack(cluster);
+  try {
+    const ns = await createNamespace(admin.core, namespacePrefix);
+    await copyRegistrySecret(cluster.kubeconfig, ns, stack.state.kcrDir);
+    return {
+      world: new E2eWorld(admin, stack.state, ns),
+      async close() {
+        await deleteNamespace(admin.core, ns);
+        await eventually('the namespace pods to go', async () => ((await admin.core.listNamespacedPod({ namespace: ns })).items.length === 0 ? true : undefined), 60_000, 500).catch(() => undefined);
+        await stack.stop();
+      },
+    };
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
 }

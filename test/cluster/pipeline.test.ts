@@ -5,15 +5,14 @@
 // waits for one or two minute boundaries.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, PLURALS, type Checkpoint } from '../../src/api/types.ts';
-import { clientsFor, createNamespace, deleteNamespace, eventually, installedKcr, testCluster } from './cluster-clients.ts';
-import { E2eWorld, IMAGE, newestFirst, ready, restoredFromOf } from './e2e-world.ts';
-import { copyRegistrySecret } from './kcr-stack.ts';
-import { startE2eStack, type E2eStack } from './e2e-stack.ts';
+import { eventually } from './cluster-clients.ts';
+import { openE2eWorld } from './e2e-stack.ts';
+import { IMAGE, newestFirst, ready, restoredFromOf, type E2eWorld } from './e2e-world.ts';
 
 const EVERY_MINUTE = '* * * * *';
 
 let w: E2eWorld;
-let e2e: E2eStack | undefined;
+let e2e: Awaited<ReturnType<typeof openE2eWorld>> | undefined;
 
 /** The newest ready Checkpoint of the pod with this UID (only its workload's cron makes them here). */
 async function scheduledCheckpoint(podName: string, podUid: string): Promise<Checkpoint> {
@@ -21,24 +20,12 @@ async function scheduledCheckpoint(podName: string, podUid: string): Promise<Che
 }
 
 beforeAll(async () => {
-  const cluster = testCluster();
-  installedKcr();
-  const admin = clientsFor(cluster.kubeconfig);
-  e2e = await startE2eStack(cluster);
-  const stack = e2e.state;
-  const ns = await createNamespace(admin.core, 'pipe');
-  // Restored pods pull their checkpoint image with the registry's credentials.
-  await copyRegistrySecret(cluster.kubeconfig, ns, stack.kcrDir);
-  w = new E2eWorld(admin, stack, ns);
+  e2e = await openE2eWorld('pipe');
+  w = e2e.world;
 }, 600_000);
 
 afterAll(async () => {
-  if (w) {
-    await deleteNamespace(w.admin.core, w.ns);
-    // The simulated nodes stop and remove the namespace's pods; then the stack may go.
-    await eventually('the namespace pods to go', async () => ((await w.admin.core.listNamespacedPod({ namespace: w.ns })).items.length === 0 ? true : undefined), 60_000, 500).catch(() => undefined);
-  }
-  await e2e?.stop();
+  await e2e?.close();
 });
 
 describe('kcr end to end: schedules, agent, registry, webhook, simulated nodes', () => {

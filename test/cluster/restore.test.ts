@@ -4,17 +4,17 @@
 import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS, PLURALS, type RestoreRequest } from '../../src/api/types.ts';
-import { clientsFor, createNamespace, deleteNamespace, eventually, expectApiError, installedKcr, testCluster } from './cluster-clients.ts';
-import { E2eWorld, IMAGE, restoredFromOf, runningReady } from './e2e-world.ts';
-import { copyRegistrySecret, REGISTRY_SECRET } from './kcr-stack.ts';
-import { startE2eStack, type E2eStack } from './e2e-stack.ts';
+import { eventually, expectApiError } from './cluster-clients.ts';
+import { openE2eWorld } from './e2e-stack.ts';
+import { IMAGE, restoredFromOf, runningReady, type E2eWorld } from './e2e-world.ts';
+import { REGISTRY_SECRET } from './kcr-stack.ts';
 import { SIM_ANNOTATIONS } from './sim-node/annotations.ts';
 
 const OPTED_IN = { [ANNOTATIONS.restore]: 'true' };
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 let w: E2eWorld;
-let e2e: E2eStack | undefined;
+let e2e: Awaited<ReturnType<typeof openE2eWorld>> | undefined;
 
 async function setNodeAnnotation(node: string, key: string, value: string | null): Promise<void> {
   await w.admin.core.patchNode({ name: node, body: { metadata: { annotations: { [key]: value } } } }, mergePatch);
@@ -44,24 +44,13 @@ function otherNode(p: V1Pod): string {
 }
 
 beforeAll(async () => {
-  const cluster = testCluster();
-  installedKcr();
-  const admin = clientsFor(cluster.kubeconfig);
-  e2e = await startE2eStack(cluster);
-  const stack = e2e.state;
-  const ns = await createNamespace(admin.core, 'restore');
-  await copyRegistrySecret(cluster.kubeconfig, ns, stack.kcrDir);
-  w = new E2eWorld(admin, stack, ns);
+  e2e = await openE2eWorld('restore');
+  w = e2e.world;
 }, 600_000);
 
 afterAll(async () => {
   for (const n of w?.stack.nodes ?? []) await setNodeAnnotation(n.name, SIM_ANNOTATIONS.failRestore, null).catch(() => undefined);
-  if (w) {
-    await deleteNamespace(w.admin.core, w.ns);
-    // The simulated nodes stop and remove the namespace's pods; then the stack may go.
-    await eventually('the namespace pods to go', async () => ((await w.admin.core.listNamespacedPod({ namespace: w.ns })).items.length === 0 ? true : undefined), 60_000, 500).catch(() => undefined);
-  }
-  await e2e?.stop();
+  await e2e?.close();
 });
 
 describe('RestoreRequest', () => {
