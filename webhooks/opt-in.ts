@@ -5,6 +5,12 @@ import type { PodIdentity } from './identity.ts';
 import { selectorMatches } from './label-selector.ts';
 import type { RestoreIndex } from './restore-index.ts';
 
+/**
+ * What the opt-in checks read: the webhook's RestoreIndex, or the controller's cache seen
+ * through the same trimmed objects (src/controller/pod-opt-in.ts).
+ */
+export type OptInLookup = Pick<RestoreIndex, 'namespace' | 'schedulesIn' | 'workload'>;
+
 export type OptInSurface = 'pod-annotation' | 'namespace-label' | 'schedule' | 'workload-annotation';
 
 export type OptIn = { optedIn: true; via: OptInSurface } | { optedIn: false; reason: 'opted-out' | 'not-opted-in' };
@@ -15,12 +21,12 @@ export function podAnnotationChoice(annotations: Record<string, string>): 'in' |
   return v === 'true' ? 'in' : v === 'false' ? 'out' : undefined;
 }
 
-export function namespaceOptedIn(index: RestoreIndex, namespace: string): boolean {
+export function namespaceOptedIn(index: OptInLookup, namespace: string): boolean {
   return index.namespace(namespace)?.restoreLabel === NAMESPACE_LABEL.value;
 }
 
 /** A CheckpointSchedule of the namespace selects the pod and does not say restore.mode: Never. */
-export function scheduleOptedIn(index: RestoreIndex, namespace: string, labels: Record<string, string>): boolean {
+export function scheduleOptedIn(index: OptInLookup, namespace: string, labels: Record<string, string>): boolean {
   for (const s of index.schedulesIn(namespace)) {
     if (s.restoreMode !== 'Never' && selectorMatches(s.selector, labels)) return true;
   }
@@ -28,7 +34,7 @@ export function scheduleOptedIn(index: RestoreIndex, namespace: string, labels: 
 }
 
 /** The owning Deployment or StatefulSet carries kcr.io/checkpoint-restore-schedule. */
-export function workloadOptedIn(index: RestoreIndex, namespace: string, identity: PodIdentity | undefined): boolean {
+export function workloadOptedIn(index: OptInLookup, namespace: string, identity: PodIdentity | undefined): boolean {
   if (identity === undefined) return false;
   if (identity.kind !== 'Deployment' && identity.kind !== 'StatefulSet') return false;
   const schedule = index.workload(identity.kind, namespace, identity.workload)?.schedule;
@@ -36,7 +42,7 @@ export function workloadOptedIn(index: RestoreIndex, namespace: string, identity
 }
 
 export function optIn(
-  index: RestoreIndex,
+  index: OptInLookup,
   namespace: string,
   labels: Record<string, string>,
   annotations: Record<string, string>,
