@@ -21,7 +21,6 @@ import { ObjectCache } from './object-cache.ts';
 import { deleteExpiredRequests, queuePendingRequests } from './request-keeper.ts';
 import { runRestoreRequests } from './restore-request-runner.ts';
 import { watchRestores } from './restore-watch.ts';
-import { DEFAULT_IN_PLACE_BOUND } from '../restore/in-place-restore.ts';
 import { RetentionRunner, type ManifestDeleter } from './retention-runner.ts';
 import { reconcileSchedulers } from './scheduler-reconciler.ts';
 import { syncScheduleStatuses } from './status-sync.ts';
@@ -30,8 +29,8 @@ export type ControllerSettings = Pick<
   ControllerConfig,
   | 'namespace' | 'queuePrefix' | 'podName' | 'leaseName' | 'leaseDurationSeconds' | 'leaseRenewDeadlineMs' | 'leaseRetryPeriodMs'
   | 'resyncMs' | 'retentionIntervalMs' | 'requestTtlSeconds' | 'shutdownDeadlineMs'
-> &
-  Partial<Pick<ControllerConfig, 'restoreTimeoutSeconds' | 'inPlaceRestoreMax' | 'inPlaceRestoreWindowSeconds'>> & { watchNamespaces?: string[] | undefined };
+  | 'watchNamespaces' | 'restoreTimeoutSeconds' | 'inPlaceRestoreMax' | 'inPlaceRestoreWindowSeconds'
+>;
 
 export interface ControllerDeps {
   settings: ControllerSettings;
@@ -62,10 +61,7 @@ export function startController(deps: ControllerDeps): RunningController {
   const informers = new InformerSet({ feeds: deps.feeds, index: cache, logger });
   const events = deps.events ?? kubeEventRecorder(api, logger, { host: s.podName });
   const retention = new RetentionRunner({ api, cache, deleteManifest: deps.deleteManifest, events, logger });
-  const inPlaceBound = {
-    maxRestores: s.inPlaceRestoreMax ?? DEFAULT_IN_PLACE_BOUND.maxRestores,
-    windowMs: s.inPlaceRestoreWindowSeconds !== undefined ? s.inPlaceRestoreWindowSeconds * 1000 : DEFAULT_IN_PLACE_BOUND.windowMs,
-  };
+  const inPlaceBound = { maxRestores: s.inPlaceRestoreMax, windowMs: s.inPlaceRestoreWindowSeconds * 1000 };
 
   // BullMQ queues are made per leadership term, once Redis is reachable: a Queue built while
   // its connection is down stays broken (its initialisation failed), so each term starts fresh.
@@ -113,7 +109,7 @@ export function startController(deps: ControllerDeps): RunningController {
       forceNext = false;
       if (!leading || myTerm !== term) return;
       await queuePendingRequests(keeper);
-      await runRestoreRequests({ api, cache, events, logger, timeoutMs: (s.restoreTimeoutSeconds ?? 300) * 1000 });
+      await runRestoreRequests({ api, cache, events, logger, timeoutMs: s.restoreTimeoutSeconds * 1000 });
       await watchRestores({ api, cache, events, logger, bound: inPlaceBound });
       await deleteExpiredRequests(keeper);
       await syncScheduleStatuses({ api, cache, logger, invalid });
