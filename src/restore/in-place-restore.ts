@@ -177,9 +177,15 @@ export function decideInPlace(input: InPlaceInput): InPlaceDecision {
     if (seen.has(`${namespace}/${uid}`)) continue;
     seen.add(`${namespace}/${uid}`);
     if (isDeleting(pod) || !RESTARTABLE_PHASES.has(str(pod.status?.phase) ?? '')) continue;
-    if (!input.optedIn(pod)) continue;
-    const identity = input.identityOf(pod);
-    if (identity === undefined || identity === '') continue;
+    // Asked only once a container of the pod crashed: every pod is looked at on every pass.
+    let identityIfOptedIn: string | null | undefined;
+    const restorableAs = (): string | null => {
+      if (identityIfOptedIn === undefined) {
+        const identity = input.optedIn(pod) ? input.identityOf(pod) : undefined;
+        identityIfOptedIn = identity === undefined || identity === '' ? null : identity;
+      }
+      return identityIfOptedIn;
+    };
     const annotations = isObject(pod.metadata?.annotations) ? pod.metadata.annotations : {};
     const containers = Array.isArray(pod.spec?.containers) ? pod.spec.containers : [];
     const statuses = Array.isArray(pod.status?.containerStatuses) ? pod.status.containerStatuses : [];
@@ -195,6 +201,8 @@ export function decideInPlace(input: InPlaceInput): InPlaceDecision {
       const history = readInPlaceHistory(annotations[historyAnnotation(container)]);
       const restartCount = newCrash(status, history);
       if (restartCount === undefined) return;
+      const identity = restorableAs();
+      if (identity === null) return;
 
       const software = softwareOf(image, namespace, checkpoints);
       if (software === undefined) return;
