@@ -15,13 +15,6 @@ import { array, isRecord, record, str, stringMap, timeMs } from './shape.ts';
  */
 export const PINNED_ANNOTATION = ANNOTATIONS.pinned;
 
-/**
- * Migration: the RestoreRequest controller sets this annotation (a node name) next to the pin;
- * a pod restored from that pinned checkpoint gets a required node affinity for that node, so the
- * scheduler places a controller-made replacement there (kcr never binds pods itself).
- */
-export const TARGET_NODE_ANNOTATION = ANNOTATIONS.targetNode;
-
 export interface IndexedPod {
   key: string;
   uid: string | undefined;
@@ -51,7 +44,8 @@ export interface IndexedCheckpoint {
   runtimeImage: string | undefined;
   bad: boolean;
   pinned: boolean;
-  /** Node a pinned checkpoint is to be restored onto (TARGET_NODE_ANNOTATION); unset for unpinned ones. */
+  /** Node a pinned checkpoint is to be restored onto (kcr.io/target-node, set next to the pin by a
+   * RestoreRequest migration: the restored pod must run there); unset for unpinned ones. */
   targetNode?: string | undefined;
   /** spec.checkpointTimestamp, ms; -Infinity when missing. */
   takenMs: number;
@@ -191,7 +185,7 @@ export function trimCheckpoint(obj: unknown): IndexedCheckpoint | undefined {
     runtimeImage: str(status.runtimeImage),
     bad: status.bad === true,
     pinned: m.annotations[PINNED_ANNOTATION] === 'true',
-    targetNode: m.annotations[PINNED_ANNOTATION] === 'true' ? nonEmpty(m.annotations[TARGET_NODE_ANNOTATION]) : undefined,
+    targetNode: m.annotations[PINNED_ANNOTATION] === 'true' ? nonEmpty(m.annotations[ANNOTATIONS.targetNode]) : undefined,
     takenMs: timeMs(spec.checkpointTimestamp) ?? -Infinity,
     createdMs: timeMs(m.raw.creationTimestamp) ?? -Infinity,
   };

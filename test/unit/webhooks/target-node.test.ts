@@ -3,9 +3,9 @@
 // controller-made replacement there. Unpinned checkpoints never steer a pod.
 import jsonpatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
+import { ANNOTATIONS } from '../../../src/api/types.ts';
 import type { AdmissionRequest } from '../../../webhooks/admission.ts';
 import { decide } from '../../../webhooks/decision.ts';
-import { TARGET_NODE_ANNOTATION } from '../../../webhooks/trim.ts';
 import { checkpoint, fixture, indexOf, podOf } from './builders.ts';
 
 const NOW = new Date('2026-11-24T08:00:00Z');
@@ -40,12 +40,12 @@ const nodeField = (node: string) => ({ key: 'metadata.name', operator: 'In', val
 
 describe('target node of a pinned checkpoint', () => {
   it('adds a required node affinity for the target node', () => {
-    const spec = patched(optedIn(), [dbCp('pin', { [TARGET_NODE_ANNOTATION]: 'node-b' }, true)]);
+    const spec = patched(optedIn(), [dbCp('pin', { [ANNOTATIONS.targetNode]: 'node-b' }, true)]);
     expect(spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([{ matchFields: [nodeField('node-b')] }]);
   });
 
   it('is ignored on an unpinned checkpoint', () => {
-    const spec = patched(optedIn(), [dbCp('loose', { [TARGET_NODE_ANNOTATION]: 'node-b' }, false)]);
+    const spec = patched(optedIn(), [dbCp('loose', { [ANNOTATIONS.targetNode]: 'node-b' }, false)]);
     expect(spec.affinity).toBeUndefined();
   });
 
@@ -54,7 +54,7 @@ describe('target node of a pinned checkpoint', () => {
     const pod = req.object as { spec: Affinity };
     const expr = { key: 'zone', operator: 'In', values: ['a'] };
     pod.spec.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [expr] }, { matchExpressions: [expr] }] } } };
-    const spec = patched(req, [dbCp('pin', { [TARGET_NODE_ANNOTATION]: 'node-b' }, true)]);
+    const spec = patched(req, [dbCp('pin', { [ANNOTATIONS.targetNode]: 'node-b' }, true)]);
     expect(spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([
       { matchExpressions: [expr], matchFields: [nodeField('node-b')] },
       { matchExpressions: [expr], matchFields: [nodeField('node-b')] },
@@ -62,7 +62,7 @@ describe('target node of a pinned checkpoint', () => {
   });
 
   it('is idempotent: deciding again on the patched pod changes nothing', () => {
-    const cps = [dbCp('pin', { [TARGET_NODE_ANNOTATION]: 'node-b' }, true)];
+    const cps = [dbCp('pin', { [ANNOTATIONS.targetNode]: 'node-b' }, true)];
     const req = optedIn();
     const d1 = decide({ request: req, index: indexOf(cps.map((c) => ['Checkpoint', c])), policy: POLICY, now: NOW });
     if (d1.kind !== 'patch') throw new Error('no patch');
