@@ -14,7 +14,7 @@ import type { Logger } from '../log.ts';
 import { FOR_RESTORE_LABEL, nextRestoreStep, stalePins, type RestorePod, type RestoreStep } from '../restore/restore-request-step.ts';
 import type { EventRecorder } from './events.ts';
 import { crPath } from './fire-handler.ts';
-import { apiCode, type KubeJson } from './kube-json.ts';
+import { apiCode, untilNextPass, type KubeJson } from './kube-json.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { identityOfPod, podOptedIn } from './pod-opt-in.ts';
 
@@ -51,15 +51,10 @@ export async function runRestoreRequests(deps: RestoreRunnerDeps): Promise<void>
     });
     if (step.kind === 'wait') continue;
     const who = { namespace: ns, restoreRequest: r.metadata.name, pod: r.spec.podReference.name, step: step.kind };
-    try {
+    await untilNextPass(logger, who, 'restore request step', async () => {
       await carryOut(deps, r, step);
       logger.info({ ...who, phase: step.status.phase, message: step.status.message }, 'restore request step');
-    } catch (err) {
-      // 409/404: the object moved on under us; the next pass sees the new state.
-      const code = apiCode(err);
-      if (code === 409 || code === 404) logger.info({ ...who, code }, 'restore request step raced; retrying next pass');
-      else logger.warn({ ...who, code, err }, 'restore request step failed; retrying next pass');
-    }
+    });
   }
   await unpinFinished(deps);
 }

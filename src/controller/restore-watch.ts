@@ -12,7 +12,7 @@ import { failedRestores, type FailedRestore, type PodLike } from '../restore/fai
 import { decideInPlace, historyAnnotation, type InPlaceBound } from '../restore/in-place-restore.ts';
 import type { EventRecorder, InvolvedObject } from './events.ts';
 import { crPath } from './fire-handler.ts';
-import { apiCode, type KubeJson } from './kube-json.ts';
+import { untilNextPass, type KubeJson } from './kube-json.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { identityOfPod, podOptedIn } from './pod-opt-in.ts';
 
@@ -27,11 +27,12 @@ export interface RestoreWatchDeps {
 
 const podRef = (namespace: string, name: string, uid: string): InvolvedObject => ({ apiVersion: 'v1', kind: 'Pod', namespace, name, ...(uid ? { uid } : {}) });
 const podPath = (namespace: string, name: string) => `/api/v1/namespaces/${namespace}/pods/${name}`;
+const who = (x: { namespace: string; pod: string; podUid: string; container: string }) => ({ namespace: x.namespace, pod: x.pod, uid: x.podUid, container: x.container });
 
 export async function watchRestores(deps: RestoreWatchDeps): Promise<void> {
   const pods = deps.cache.list<PodLike>('Pod');
   const checkpoints = deps.cache.list<Checkpoint>('Checkpoint');
-  for (const f of failedRestores(pods, checkpoints)) await step(deps, f, () => handleFailedRestore(deps, f, pods, checkpoints));
+  for (const f of failedRestores(pods, checkpoints)) await untilNextPass(deps.logger, who(f), 'failed-restore handling', () => handleFailedRestore(deps, f, pods, checkpoints));
 
   const { restores, crashLoops } = decideInPlace({
     pods,
@@ -42,7 +43,7 @@ export async function watchRestores(deps: RestoreWatchDeps): Promise<void> {
     bound: deps.bound,
   });
   for (const r of restores) {
-    await step(deps, r, async () => {
+    await untilNextPass(deps.logger, who(r), 'in-place restore', async () => {
       // Strategic merge keyed by container name: only this container's image changes.
       await deps.api.patch(podPath(r.namespace, r.pod), { metadata: { uid: r.podUid, annotations: r.patch.annotations }, spec: { containers: [{ name: r.container, image: r.image }] } }, 'strategic');
       deps.logger.info({ namespace: r.namespace, pod: r.pod, uid: r.podUid, container: r.container, checkpoint: r.checkpoint, restartCount: r.restartCount, alreadyRestored: r.alreadyRestored }, 'restored a crashed container in place');
@@ -55,7 +56,7 @@ export async function watchRestores(deps: RestoreWatchDeps): Promise<void> {
     });
   }
   for (const l of crashLoops) {
-    await step(deps, l, async () => {
+    await untilNextPass(deps.logger, who(l), 'crash loop handling', async () => {
       await deps.api.patch(podPath(l.namespace, l.pod), {
         metadata: { uid: l.podUid, annotations: l.annotations },
         ...(l.image !== undefined ? { spec: { containers: [{ name: l.container, image: l.image }] } } : {}),
@@ -63,18 +64,6 @@ export async function watchRestores(deps: RestoreWatchDeps): Promise<void> {
       deps.logger.warn({ namespace: l.namespace, pod: l.pod, uid: l.podUid, container: l.container, restartCount: l.restartCount }, l.message);
       await deps.events.event(podRef(l.namespace, l.pod, l.podUid), 'Warning', 'CrashLoopNotRestored', l.message);
     });
-  }
-}
-
-/** Runs one action; an API failure is logged and left to the next pass. */
-async function step(deps: RestoreWatchDeps, who: { namespace: string; pod: string; container: string }, action: () => Promise<void>): Promise<void> {
-  try {
-    await action();
-  } catch (err) {
-    const code = apiCode(err);
-    // 404/409: the pod went or changed under us (a uid precondition); the next pass sees it.
-    if (code === 404 || code === 409) deps.logger.info({ ...who, code }, 'restore watch raced; retrying next pass');
-    else deps.logger.warn({ ...who, code, err }, 'restore watch action failed; retrying next pass');
   }
 }
 
