@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl) from the official Go modules at one pinned release.
+# kube-scheduler, kubectl) and the kubelet every local node runs, from the official
+# Go modules at one pinned release.
 # Output is cached outside the checkout, keyed by version, so fresh clones reuse it:
 #   ${KCR_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/kcr}/controlplane/k8s-<version>-etcd-<version>/
 # Prints that directory on stdout (the last line); progress goes to stderr.
@@ -12,7 +13,7 @@ source "$here/versions.env"
 cache_root="${KCR_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kcr}"
 key="k8s-${KUBERNETES_VERSION}-etcd-${ETCD_VERSION}"
 out="$cache_root/controlplane/$key"
-bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
+bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
 
 have_all() { for b in "${bins[@]}"; do [[ -x "$out/$b" ]] || return 1; done; }
 if have_all; then echo "$out"; exit 0; fi
@@ -44,7 +45,7 @@ go mod tidy >&2
 minor="${KUBERNETES_VERSION#v1.}"; minor="${minor%%.*}"
 ver=k8s.io/component-base/version
 ldflags="-s -w -X $ver.gitVersion=${KUBERNETES_VERSION} -X $ver.gitMajor=1 -X $ver.gitMinor=${minor} -X $ver.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=${KUBERNETES_VERSION}"
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
   echo "  go build $b" >&2
   go build -trimpath -ldflags "$ldflags" -o "$out.tmp/$b" "k8s.io/kubernetes/cmd/$b"
 done
