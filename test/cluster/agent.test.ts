@@ -8,9 +8,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { existsSync } from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, PLURALS, VERSION, type Checkpoint, type CheckpointRequest } from '../../src/api/types.ts';
@@ -22,17 +21,15 @@ import { startRedis, type RedisServer } from '../support/redis.ts';
 import { startRegistry, type RegistryServer } from '../support/registry.ts';
 import { apiCode, clientsFor, createNamespace, deleteNamespace, eventually, installedKcr, testCluster, type Clients } from './cluster-clients.ts';
 import { KCR_NAMESPACE, serviceAccountKubeconfig } from './kcr-in-cluster.ts';
-import { DEFAULT_PKI_DIR, pkiPaths } from './pki.ts';
-import { SIM_ANNOTATIONS } from './sim-node/annotations.ts';
-import { localClusterIdentity } from './sim-node/local-identity.ts';
-import { startSimulatedNodes, type SimulatedNodes } from './sim-node/start.ts';
+import type { LocalNodes } from './nodes/local-nodes.ts';
+import { startTestNodes } from './nodes/test-nodes.ts';
 
 const run = promisify(execFile);
 const runId = randomBytes(3).toString('hex');
 const creds = { username: 'kcr-agent', password: `pw-${randomBytes(6).toString('hex')}` };
 const queuePrefix = `kcr-agent-test-${runId}`;
 let clients: Clients;
-let nodes: SimulatedNodes;
+let nodes: LocalNodes;
 let node: string;
 let reg: RegistryServer;
 let redis: RedisServer;
@@ -66,7 +63,7 @@ async function putRegistrySecret(password: string): Promise<void> {
 
 function podOn(name: string, memoryBytes = 256 * 1024): V1Pod {
   return {
-    metadata: { name, namespace: ns, annotations: { [SIM_ANNOTATIONS.memoryBytes]: String(memoryBytes) } },
+    metadata: { name, namespace: ns, annotations: { 'sim.kcr.io/memory-bytes': String(memoryBytes) } },
     spec: { nodeSelector: { 'kubernetes.io/hostname': node }, containers: [{ name: 'app', image: 'docker.io/library/counter:1.0' }], terminationGracePeriodSeconds: 1 },
   };
 }
@@ -152,19 +149,14 @@ beforeAll(async () => {
   const cluster = testCluster();
   installedKcr();
   clients = clientsFor(cluster.kubeconfig);
-  const besideKubeconfig = join(dirname(cluster.kubeconfig), 'pki');
-  const pkiDir = existsSync(pkiPaths(besideKubeconfig).caCert) ? besideKubeconfig : DEFAULT_PKI_DIR;
   [reg, redis] = await Promise.all([startRegistry({ auth: creds }), startRedis()]);
   await putRegistrySecret(creds.password);
   root = mkdtempSync(join(tmpdir(), 'kcr-agent-nodes-'));
-  nodes = await startSimulatedNodes({
-    count: 1,
+  nodes = await startTestNodes({
+    profiles: ['cri-o-1.34'],
     namePrefix: `agent-${runId}-`,
     netnsIndexOffset: 140,
-    identity: localClusterIdentity(clients.kc.getCurrentCluster()!.server, pkiDir),
-    checkpointRoot: root,
-    labels: { 'sim.kcr.io/test-node-set': `agent-${runId}` },
-    timing: { stateAnnotationMs: 1000 },
+    insecureRegistries: [reg.host],
   });
   node = nodes.nodes[0]!.name;
   ns = await createNamespace(clients.core, 'agent');
@@ -213,7 +205,6 @@ afterAll(async () => {
   producer?.disconnect();
   if (ns) await deleteNamespace(clients.core, ns);
   await nodes?.stop();
-  for (const n of nodes?.nodes ?? []) await clients.core.deleteNode({ name: n.name }).catch(() => undefined);
   await Promise.all([reg?.stop(), redis?.stop()]);
   if (root) rmSync(root, { recursive: true, force: true });
 });

@@ -3,9 +3,9 @@
 // test-only grant for this run's Lease and registry Secret names), simulated nodes running the
 // pods. Schedules fire on their real cron (every minute), so this file takes a few minutes.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoordinationV1Api, RbacAuthorizationV1Api, type V1Pod } from '@kubernetes/client-node';
 import { Queue } from 'bullmq';
@@ -23,9 +23,8 @@ import { apiCode, clientsFor, createNamespace, deleteNamespace, eventually, inst
 import { KCR_NAMESPACE } from './kcr-in-cluster.ts';
 import { CONTROLLER_SERVICE_ACCOUNT, controllerKubeconfig, startLocalController, type LocalController } from './kcr-controller-process.ts';
 import { freePort } from './local-cluster.ts';
-import { DEFAULT_PKI_DIR, pkiPaths } from './pki.ts';
-import { localClusterIdentity } from './sim-node/local-identity.ts';
-import { startSimulatedNodes, type SimulatedNodes } from './sim-node/start.ts';
+import type { LocalNodes } from './nodes/local-nodes.ts';
+import { startTestNodes } from './nodes/test-nodes.ts';
 
 const runId = randomBytes(3).toString('hex');
 const leaseName = `kcr-controller-test-${runId}`;
@@ -37,7 +36,7 @@ const node2 = `ctl-${runId}-2`;
 let admin: Clients;
 let redis: RedisServer;
 let reg: RegistryServer;
-let nodes: SimulatedNodes;
+let nodes: LocalNodes;
 let root: string;
 let ns: string;
 let kubeconfig: string;
@@ -151,20 +150,11 @@ beforeAll(async () => {
   const cluster = testCluster();
   installedKcr();
   admin = clientsFor(cluster.kubeconfig);
-  const besideKubeconfig = join(dirname(cluster.kubeconfig), 'pki');
-  const pkiDir = existsSync(pkiPaths(besideKubeconfig).caCert) ? besideKubeconfig : DEFAULT_PKI_DIR;
   redis = await startRedis();
   redisClient = new Redis(redis.url, { maxRetriesPerRequest: null });
   reg = await startRegistry({ auth: registryAuth });
   root = mkdtempSync(join(tmpdir(), 'kcr-ctl-nodes-'));
-  nodes = await startSimulatedNodes({
-    count: 2,
-    namePrefix: `ctl-${runId}-`,
-    network: 'loopback',
-    firstIpOctet: 140,
-    identity: localClusterIdentity(admin.kc.getCurrentCluster()!.server, pkiDir),
-    checkpointRoot: root,
-  });
+  nodes = await startTestNodes({ profiles: ['cri-o-1.34', 'cri-o-1.34'], namePrefix: `ctl-${runId}-`, netnsIndexOffset: 150 });
   ns = await createNamespace(admin.core, 'ctl');
   await grantTestNames();
   const auth = Buffer.from(`${registryAuth.username}:${registryAuth.password}`).toString('base64');
@@ -193,7 +183,6 @@ afterAll(async () => {
   await admin?.core.deleteNamespacedSecret({ name: secretName, namespace: KCR_NAMESPACE }).catch(() => undefined);
   await admin?.kc.makeApiClient(CoordinationV1Api).deleteNamespacedLease({ name: leaseName, namespace: KCR_NAMESPACE }).catch(() => undefined);
   await nodes?.stop();
-  for (const n of nodes?.nodes ?? []) await admin.core.deleteNode({ name: n.name }).catch(() => undefined);
   redisClient?.disconnect();
   await redis?.stop();
   await reg?.stop();

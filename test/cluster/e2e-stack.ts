@@ -1,4 +1,4 @@
-// A kcr stack (Redis, registry, simulated nodes, webhook, controller, agents) for one
+// A kcr stack (Redis, registry, nodes, webhook, controller, agents) for one
 // end-to-end test file, in a folder of its own. Stopping it also removes what it registered in
 // the cluster (its Nodes and the webhook configuration), so the files after it see a cluster
 // without them: pods there stay unscheduled and no admission call goes to a stopped webhook.
@@ -19,7 +19,7 @@ export interface E2eStack {
   stop(): Promise<void>;
 }
 
-export async function startE2eStack(cluster: TestCluster, controllerEnv: Record<string, string> = {}): Promise<E2eStack> {
+export async function startE2eStack(cluster: TestCluster, controllerEnv: Record<string, string> = {}, nodeProfiles?: readonly string[]): Promise<E2eStack> {
   const admin = clientsFor(cluster.kubeconfig);
   const besideKubeconfig = join(dirname(cluster.kubeconfig), 'pki');
   const pkiDir = existsSync(pkiPaths(besideKubeconfig).caCert) ? besideKubeconfig : DEFAULT_PKI_DIR;
@@ -27,7 +27,7 @@ export async function startE2eStack(cluster: TestCluster, controllerEnv: Record<
   const { state } = await startStack({
     cluster: { server: admin.kc.getCurrentCluster()!.server, kubeconfig: cluster.kubeconfig, binDir: cluster.binDir, pkiDir },
     kcrDir,
-    nodes: 2,
+    ...(nodeProfiles ? { nodeProfiles } : {}),
     netnsOffset: 40,
     controllerEnv: { ...CONTROLLER_ENV, ...controllerEnv },
   });
@@ -47,18 +47,20 @@ export async function startE2eStack(cluster: TestCluster, controllerEnv: Record<
 /**
  * What an end-to-end file works in: its own stack on the run's cluster and a fresh namespace
  * on it, with the registry Secret copied in (restored pods pull their checkpoint image with it).
- * close() deletes the namespace, lets the simulated nodes remove its pods, then stops the stack.
+ * close() deletes the namespace, lets the kubelets remove its pods, then stops the stack.
  */
-export async function openE2eWorld(namespacePrefix: string): Promise<{ world: E2eWorld; close(): Promise<void> }> {
+export async function openE2eWorld(namespacePrefix: string, nodeProfiles?: readonly string[]): Promise<{ world: E2eWorld; close(): Promise<void> }> {
   const cluster = testCluster();
   installedKcr();
   const admin = clientsFor(cluster.kubeconfig);
-  const stack = await startE2eStack(cluster);
+  const stack = await startE2eStack(cluster, {}, nodeProfiles);
   try {
     const ns = await createNamespace(admin.core, namespacePrefix);
     await copyRegistrySecret(cluster.kubeconfig, ns, stack.state.kcrDir);
+    const world = new E2eWorld(admin, stack.state, ns);
+    await world.pullAppImageOnEveryNode();
     return {
-      world: new E2eWorld(admin, stack.state, ns),
+      world,
       async close() {
         await deleteNamespace(admin.core, ns);
         await eventually('the namespace pods to go', async () => ((await admin.core.listNamespacedPod({ namespace: ns })).items.length === 0 ? true : undefined), 60_000, 500).catch(() => undefined);

@@ -4,12 +4,13 @@
 //   redis-server          queue backend (AOF on, noeviction), 127.0.0.1:<free port>
 //   docker-registry       checkpoint images, plain HTTP on 127.0.0.1:<free port>, Basic auth;
 //                         the credentials are the `kcr-registry` dockerconfigjson Secret
-//   simulated nodes       test/cluster/sim-node/run.ts (their kubelets reached through the
-//                         node network namespace, see netns/node-network.ts)
+//   nodes                 test/cluster/nodes/run.ts: per node the real kubelet and a runtime
+//                         simulator with a CRI-O/containerd profile (nodes/README.md), in the
+//                         node network namespace (netns/node-network.ts)
 //   kcr webhook           as ServiceAccount kcr-system/kcr-webhook, registered by URL
 //   kcr controller        as ServiceAccount kcr-system/kcr-controller
 //   kcr agent (per node)  as ServiceAccount kcr-system/kcr-agent, NODE_NAME and
-//                         KCR_CHECKPOINT_DIR = that simulated node's checkpoint folder
+//                         KCR_CHECKPOINT_DIR = that node's kubelet checkpoint folder
 //
 // manifests/ is applied as the cluster tests do it (kcr-in-cluster.ts: CRDs, namespace, RBAC,
 // Services, the webhook configuration pointed at the local URL); kcr's own Deployments and
@@ -45,9 +46,9 @@ import {
   type TestCluster,
 } from './kcr-in-cluster.ts';
 import { freePort, type ClusterState } from './local-cluster.ts';
-import { NODE_NETNS, removeNodeNetwork } from './netns/node-network.ts';
+import { NODE_NETNS, nodeNetworkUnavailable, removeNodeNetwork } from './netns/node-network.ts';
+import { DEFAULT_NODE_PROFILES } from './nodes/profiles.ts';
 import { createCa, issueCert, KCR_DIR, REPO_ROOT, writeSecretFile } from './pki.ts';
-import { defaultNetwork } from './sim-node/start.ts';
 import { isRunning, logTail, startDetachedProcess, stopDetachedProcess, type DetachedProcess } from './detached-process.ts';
 
 export const CONTROLLER_SERVICE_ACCOUNT = 'kcr-controller';
@@ -60,8 +61,8 @@ export interface StackOptions {
   cluster: Pick<ClusterState, 'server' | 'kubeconfig' | 'binDir' | 'pkiDir'>;
   /** Where state, logs and data live. Default: .kcr of the checkout. */
   kcrDir?: string;
-  /** Simulated nodes (sim-node-1..N). Default 2. */
-  nodes?: number;
+  /** One runtime profile per node (node-1..N), see nodes/profiles.ts. Default two cri-o-1.34. */
+  nodeProfiles?: readonly string[];
   /** First address index in the node network namespace (10.213.0.<11+offset>). Default 0. */
   netnsOffset?: number;
   /** Registry requires Basic auth (the kcr-registry Secret carries the credentials). Default true. */
@@ -85,8 +86,15 @@ export interface StackOptions {
 
 export interface StackNode {
   name: string;
-  /** The simulated node's checkpoint folder (its /var/lib/kubelet/checkpoints). */
+  ip: string;
+  /** The node's runtime profile, e.g. cri-o-1.34. */
+  profile: string;
+  /** The kubelet's checkpoint folder (its /var/lib/kubelet/checkpoints). */
   checkpointDir: string;
+  /** The runtime simulator's control endpoint (faults), see nodes/node-control.ts. */
+  controlUrl: string;
+  kubeletLog: string;
+  runtimeLog: string;
 }
 
 export interface StackState {
@@ -284,29 +292,26 @@ export async function copyRegistrySecret(kubeconfig: string, namespace: string, 
 }
 
 async function startNodes(ctx: Ctx): Promise<void> {
-  const network = defaultNetwork();
-  if (network === 'netns' && !existsSync(`/var/run/netns/${NODE_NETNS}`)) ctx.state.createdNetns = NODE_NETNS;
-  const names = ctx.state.nodes.map((n) => n.name);
-  const p = ctx.launch('simulated nodes', process.execPath, [
-    join(REPO_ROOT, 'test/cluster/sim-node/run.ts'),
-    '--count', String(ctx.opts.nodes),
+  const why = nodeNetworkUnavailable();
+  if (why) throw new Error(`cannot run local nodes: ${why}`);
+  if (!existsSync(`/var/run/netns/${NODE_NETNS}`)) ctx.state.createdNetns = NODE_NETNS;
+  const readyFile = join(ctx.dir, 'nodes.json');
+  const p = ctx.launch('nodes', process.execPath, [
+    join(REPO_ROOT, 'test/cluster/nodes/run.ts'),
     '--kubeconfig', ctx.opts.cluster.kubeconfig,
+    '--bin-dir', ctx.opts.cluster.binDir,
     '--pki-dir', ctx.opts.cluster.pkiDir,
-    '--checkpoint-root', join(ctx.dir, 'nodes'),
+    '--dir', join(ctx.dir, 'nodes'),
+    '--profiles', ctx.opts.nodeProfiles.join(','),
     '--netns-offset', String(ctx.opts.netnsOffset),
-    '--log-level', 'info',
+    '--insecure-registry', ctx.state.registry.host,
+    '--ready-file', readyFile,
   ], { ...baseEnv() });
-  const { core } = adminClients(ctx.opts.cluster.kubeconfig);
-  await waitReady(p, `nodes ${names.join(', ')} Ready`, async () => {
-    const list = await core.listNode();
-    const ready = new Set(
-      list.items
-        .filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-        .map((n) => n.metadata?.name),
-    );
-    return names.every((n) => ready.has(n));
-  }, ctx.opts.readyTimeoutMs);
-  ctx.log(`simulated nodes ${names.join(', ')} Ready (network ${network}, pid ${p.pid})`);
+  // Kubelets take longer than kcr's processes to register and lose their not-ready taint.
+  await waitReady(p, 'nodes Ready', async () => existsSync(readyFile), Math.max(ctx.opts.readyTimeoutMs, 150_000));
+  ctx.state.nodes = JSON.parse(readFileSync(readyFile, 'utf8')) as StackNode[];
+  ctx.save();
+  ctx.log(`nodes ${ctx.state.nodes.map((n) => `${n.name} (${n.profile})`).join(', ')} Ready: real kubelets, simulated runtimes (pid ${p.pid})`);
 }
 
 function kcrProcess(ctx: Ctx, name: string, command: string, env: NodeJS.ProcessEnv): DetachedProcess {
@@ -475,7 +480,7 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
   const opts = {
     cluster: options.cluster,
     kcrDir,
-    nodes: options.nodes ?? 2,
+    nodeProfiles: options.nodeProfiles ?? DEFAULT_NODE_PROFILES,
     netnsOffset: options.netnsOffset ?? 0,
     registryAuth: options.registryAuth ?? true,
     controllerReplicas: options.controllerReplicas ?? 1,
@@ -526,17 +531,14 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     log(`manifests/ applied: ${subset.crds.length} CRDs, ${subset.rest.length} other objects, webhook configuration by URL; left out (run as local processes): ${subset.skipped.join(', ')}`);
     await applyRegistrySecret(adminClients(opts.cluster.kubeconfig).core, KCR_NAMESPACE, readFileSync(state.registry.authFile!, 'utf8'));
     save();
-    // run.ts names its nodes <prefix><i> and keeps archives in <root>/<name>/checkpoints.
-    state.nodes = Array.from({ length: opts.nodes }, (_, i) => {
-      const name = `sim-node-${i + 1}`;
-      return { name, checkpointDir: join(dir, 'nodes', name, 'checkpoints') };
-    });
+    // Agents need their node's checkpoint folder: they start once the nodes are Ready.
     const parts: Promise<void>[] = [
-      startNodes(ctx),
+      startNodes(ctx).then(async () => {
+        if (commands.includes('agent')) await startAgents(ctx).then(() => void state.components.started.push('agent'));
+      }),
       startWebhook(ctx, subset).then(() => void state.components.started.push('webhook')),
     ];
     if (commands.includes('controller')) parts.push(startController(ctx).then(() => void state.components.started.push('controller')));
-    if (commands.includes('agent')) parts.push(startAgents(ctx).then(() => void state.components.started.push('agent')));
     const results = await Promise.allSettled(parts);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -568,7 +570,7 @@ export function describeStack(s: StackState): string[] {
   const lines = [
     `  redis                  ${s.redis.url}  (data ${s.redis.dataDir})`,
     `  registry               ${s.registry.url}  (plain HTTP, ${s.registry.username ? `Basic auth user ${s.registry.username}, Secret kcr-system/${REGISTRY_SECRET}` : 'no auth'})`,
-    `  simulated nodes        ${s.nodes.map((n) => `${n.name} (checkpoints in ${n.checkpointDir})`).join(', ')}`,
+    ...s.nodes.map((n) => `  node ${n.name.padEnd(17)} ${n.profile} at ${n.ip}: real kubelet (log ${n.kubeletLog}), simulated runtime (control ${n.controlUrl}, log ${n.runtimeLog})`),
     `  kcr webhook            ${s.webhook.url}  (ServiceAccount kcr-system/kcr-webhook)`,
   ];
   for (const [name, port] of Object.entries(s.healthPorts)) {

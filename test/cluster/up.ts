@@ -4,17 +4,21 @@
 import { relative } from 'node:path';
 import { ensureClusterUp } from './local-cluster.ts';
 import { copyRegistrySecret, describeStack, startStack } from './kcr-stack.ts';
+import { RUNTIME_PROFILES } from './nodes/profiles.ts';
 import { parseUpFlags, type UpFlags } from './up-flags.ts';
 
-const usage = `usage: npm run cluster:up [-- --kcr] [-- --help]
+const usage = `usage: npm run cluster:up [-- --kcr [--nodes PROFILES]] [-- --help]
 
 Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler on 127.0.0.1
 (state in .kcr/cluster.json, logs in .kcr/logs/, admin kubeconfig in .kcr/kubeconfig).
 Running it again while the cluster runs reports it and exits 0. Stop it with npm run cluster:down.
 
-  --kcr   also start kcr: Redis, a registry (Basic auth), two simulated nodes, kcr's webhook,
-          controller and one agent per node (each as its own ServiceAccount), manifests/
-          applied, and the registry Secret copied into the default namespace.
+  --kcr   also start kcr: Redis, a registry (Basic auth), nodes (each a real kubelet with a
+          simulated container runtime), kcr's webhook, controller and one agent per node (each
+          as its own ServiceAccount), manifests/ applied, and the registry Secret copied into
+          the default namespace.
+  --nodes one runtime profile per node, comma-separated (default cri-o-1.34,cri-o-1.34):
+          ${RUNTIME_PROFILES.join(', ')}; each may end in :restore=on or :restore=off.
 `;
 
 async function main(): Promise<void> {
@@ -38,7 +42,7 @@ async function main(): Promise<void> {
     console.log(`cluster up at ${state.server} in ${(elapsedMs / 1000).toFixed(1)}s (logs in ${relative(process.cwd(), state.kcrDir) || '.'}/logs/)`);
   }
   if (flags.kcr) {
-    const stack = await startStack({ cluster: state, kcrDir: state.kcrDir, log });
+    const stack = await startStack({ cluster: state, kcrDir: state.kcrDir, log, ...(flags.nodeProfiles ? { nodeProfiles: flags.nodeProfiles } : {}) });
     // Restored pods pull their checkpoint image with these credentials.
     await copyRegistrySecret(state.kubeconfig, 'default', state.kcrDir);
     console.log(stack.alreadyRunning ? 'kcr already running:' : `kcr up in ${(stack.elapsedMs / 1000).toFixed(1)}s:`);

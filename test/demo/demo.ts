@@ -1,8 +1,9 @@
 // `npm run demo`: kcr's main job on a local cluster, narrated step by step.
 //
 // It starts (or builds, the first time) a real Kubernetes control plane on loopback, kcr's
-// whole stack next to it (test/cluster/kcr-stack.ts: Redis, a registry, simulated nodes, and
-// kcr's webhook, controller and agents as local processes with their own ServiceAccounts),
+// whole stack next to it (test/cluster/kcr-stack.ts: Redis, a registry, nodes that run the real
+// kubelet over a simulated CRI-O runtime, and kcr's webhook, controller and agents as local
+// processes with their own ServiceAccounts),
 // deploys a stateful sample app, and shows: its state growing, checkpoints appearing (on demand
 // and on the app's one-minute schedule), the pod killed, and its replacement restored from the
 // latest checkpoint with its state continuing, then a live migration to the other node with a
@@ -16,9 +17,9 @@ import { ANNOTATIONS, GROUP, PLURALS, VERSION, type Checkpoint, type CheckpointR
 import { controlPlaneBinDir, ensureClusterUp, stopCluster, type ClusterState } from '../cluster/local-cluster.ts';
 import { copyRegistrySecret, describeStack, startStack, stopStack, type StackState } from '../cluster/kcr-stack.ts';
 import { KCR_DIR } from '../cluster/pki.ts';
-import { parseAppState, type AppState } from '../cluster/sim-node/app-state.ts';
-import { readCheckpointArchive } from '../cluster/sim-node/archive.ts';
-import { createRegistryClient } from '../cluster/sim-node/registry-client.ts';
+import { appState, type AppState } from '../cluster/nodes/app-log.ts';
+import { readCheckpointArchive, type SavedAppState } from '../support/checkpoint-archive.ts';
+import { pullCheckpointImage } from '../support/checkpoint-image.ts';
 import { bytes, Narrator, secondsToNextMinute } from './narration.ts';
 
 const usage = `usage: npm run demo [-- --keep] [-- --state-dir <dir>]
@@ -29,7 +30,7 @@ checkpointing it and restoring its replacement. Takes about 3 minutes on a warm 
 
   --keep               leave everything running at the end (stop it with npm run cluster:down)
   --state-dir <dir>    where state, logs and data go (default: .kcr in the checkout)
-  --netns-offset <n>   first simulated-node address index in the node network (default 0)
+  --netns-offset <n>   first node address index in the node network (default 0)
   --webhook-certs <m>  self (kcr's own CA, default) or files (a pair made by the demo)
 Ctrl-C stops and removes everything the demo started, at any point.
 `;
@@ -150,11 +151,10 @@ async function waitFor<T>(
 
 // ---------- reading the app and kcr's objects ----------
 
-async function readAppState(c: Clients, node: string): Promise<AppState> {
-  // Through the API server's node proxy, as `kubectl get --raw` would: the simulated kubelet's
-  // view of the container's memory (a counter that grows every second).
-  const body: unknown = await c.core.connectGetNodeProxyWithPath({ name: node, path: `state/${NS}/${POD}/${CONTAINER}` });
-  return parseAppState(typeof body === 'string' ? JSON.parse(body) : body);
+async function readAppState(c: Clients): Promise<AppState> {
+  // As `kubectl logs` shows it: the app logs its counter (its memory) every second, and how it
+  // started (fresh, or restored from a checkpoint image).
+  return appState(c.core, NS, POD, CONTAINER);
 }
 
 async function getPod(c: Clients): Promise<V1Pod | undefined> {
@@ -186,24 +186,13 @@ function usable(cp: Checkpoint): boolean {
   return cp.status?.phase === 'ImageBuilt' && typeof cp.status.runtimeImage === 'string';
 }
 
-function registryCredentials(stack: StackState): { username: string; password: string } | undefined {
-  if (!stack.registry.authFile) return undefined;
-  const doc = JSON.parse(readFileSync(stack.registry.authFile, 'utf8')) as { auths?: Record<string, { auth?: string }> };
-  const auth = doc.auths?.[stack.registry.host]?.auth;
-  if (!auth) return undefined;
-  const decoded = Buffer.from(auth, 'base64').toString('utf8');
-  const i = decoded.indexOf(':');
-  return { username: decoded.slice(0, i), password: decoded.slice(i + 1) };
+/** The counter stored in a checkpoint image: pulled from the registry with skopeo, archive read. */
+async function checkpointedState(stack: StackState, image: string): Promise<SavedAppState> {
+  const pulled = await pullCheckpointImage(image, { ...(stack.registry.authFile ? { authFile: stack.registry.authFile } : {}), insecure: true });
+  return (await readCheckpointArchive(pulled.archive)).state;
 }
 
-/** The counter stored in a checkpoint image: pulled from the registry as a node would, archive read. */
-async function checkpointedState(stack: StackState, image: string): Promise<AppState | undefined> {
-  const resolved = await createRegistryClient().resolve(image, registryCredentials(stack));
-  if (!resolved.checkpoint) return undefined;
-  return (await readCheckpointArchive(resolved.checkpoint.archive)).state;
-}
-
-async function describeCheckpoint(n: Narrator, stack: StackState, cp: Checkpoint, how: string): Promise<AppState | undefined> {
+async function describeCheckpoint(n: Narrator, stack: StackState, cp: Checkpoint, how: string): Promise<SavedAppState | undefined> {
   n.info(`${how} checkpoint: ${cp.metadata.name}`);
   n.info(`    container ${cp.spec.containerName} of ${cp.spec.podName ?? POD} on ${cp.spec.nodeName ?? '?'}, taken ${cp.spec.checkpointTimestamp ?? cp.metadata.creationTimestamp ?? '?'}`);
   n.info(`    size ${bytes(cp.spec.sizeBytes)}, image ${cp.status?.runtimeImage ?? cp.status?.checkpointImage ?? '?'}`);
@@ -242,7 +231,7 @@ function statefulSet(): object {
             {
               name: CONTAINER,
               image: 'busybox:1.37',
-              // What the app would be on a real node; the simulated node runs its counter.
+              // What the app would be on a real node; the node's simulated runtime runs its counter.
               command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo "count=$i"; sleep 1; done'],
               resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
             },
@@ -251,6 +240,28 @@ function statefulSet(): object {
       },
     },
   };
+}
+
+/**
+ * CRI-O restores a checkpoint only on a node that already has its base image (it never pulls it),
+ * and kcr does not put it there yet: a pod of the app's image on every node first.
+ */
+async function pullAppImageOnEveryNode(c: Clients, stack: StackState, signal: AbortSignal, n: Narrator): Promise<void> {
+  const image = 'busybox:1.37';
+  for (const node of stack.nodes) {
+    await c.core.createNamespacedPod({
+      namespace: NS,
+      body: { metadata: { name: `pull-${node.name}` }, spec: { nodeName: node.name, terminationGracePeriodSeconds: 0, containers: [{ name: 'pull', image }] } },
+    });
+  }
+  for (const node of stack.nodes) {
+    await waitFor(signal, `${image} on ${node.name}`, 60_000, async () => {
+      const p = await c.core.readNamespacedPod({ name: `pull-${node.name}`, namespace: NS });
+      return p.status?.phase === 'Running' ? { done: true } : { seen: p.status?.phase ?? 'Pending' };
+    });
+    await c.core.deleteNamespacedPod({ name: `pull-${node.name}`, namespace: NS, gracePeriodSeconds: 0 });
+  }
+  n.info(`${image} pulled onto ${stack.nodes.map((x) => `${x.name} (${x.profile})`).join(', ')}: CRI-O restores only where a checkpoint's base image already is`);
 }
 
 async function freshNamespace(c: Clients, signal: AbortSignal, n: Narrator): Promise<void> {
@@ -341,7 +352,7 @@ async function story(run: Run): Promise<void> {
   n.info(up.alreadyRunning ? `reusing the cluster already running at ${up.state.server} (it stays up afterwards)` : `cluster up at ${up.state.server} in ${(up.elapsedMs / 1000).toFixed(1)} s`);
   if (signal.aborted) throw new Interrupted('interrupted');
 
-  n.begin("kcr's stack: Redis, registry, simulated nodes, kcr webhook, controller and one agent per node; manifests/ applied");
+  n.begin("kcr's stack: Redis, registry, nodes (real kubelets, simulated CRI-O), kcr webhook, controller and one agent per node; manifests/ applied");
   const st = await startStack({
     cluster: up.state,
     kcrDir: flags.stateDir,
@@ -364,6 +375,7 @@ async function story(run: Run): Promise<void> {
   await freshNamespace(c, signal, n);
   // Restored pods pull their checkpoint image with the registry's credentials.
   await copyRegistrySecret(up.state.kubeconfig, NS, flags.stateDir);
+  await pullAppImageOnEveryNode(c, stack, signal, n);
   await c.apps.createNamespacedStatefulSet({ namespace: NS, body: statefulSet() as never });
   n.info(`applied; pods opt in with ${ANNOTATIONS.restore}: "true", the registry Secret kcr-registry copied into ${NS}`);
   const pod = await waitFor<V1Pod>(signal, `${POD} to run`, 90_000, async () => {
@@ -374,10 +386,10 @@ async function story(run: Run): Promise<void> {
   const firstUid = pod.metadata!.uid!;
   n.info(`${POD} is Running on ${node} (pod IP ${pod.status?.podIP ?? '?'}, image ${pod.spec!.containers[0]!.image})`);
 
-  n.begin("The app's state grows: its memory is a counter, +1 every second (read through the node proxy)");
+  n.begin(`The app's state grows: its memory is a counter, +1 every second (kubectl -n ${NS} logs ${POD})`);
   const readings: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const s = await waitFor(signal, `the state of ${POD}`, 30_000, async () => ({ done: await readAppState(c, node) }));
+    const s = await waitFor(signal, `the state of ${POD}`, 30_000, async () => ({ done: await readAppState(c) }));
     readings.push(s.counter);
     n.info(`counter=${s.counter}${s.restoredFrom ? ` (restored from ${s.restoredFrom})` : ' (started fresh)'}`);
     if (i < 2) await sleep(2000, undefined, { signal }).catch(() => {});
@@ -423,7 +435,7 @@ async function story(run: Run): Promise<void> {
   n.info(`${all.length} checkpoint(s) of ${POD} so far: ${all.map((x) => x.metadata.name).join(', ')}`);
 
   n.begin(`Killing the pod: kubectl -n ${NS} delete pod ${POD}`);
-  const before = await readAppState(c, node).catch(() => undefined);
+  const before = await readAppState(c).catch(() => undefined);
   if (before) n.info(`just before: counter=${before.counter}`);
   await c.core.deleteNamespacedPod({ name: POD, namespace: NS });
   n.info(`deleted; the StatefulSet controller creates a replacement ${POD}, and kcr's webhook rewrites it at admission`);
@@ -442,14 +454,14 @@ async function story(run: Run): Promise<void> {
   n.info(`its image: ${image}`);
   for (const [k, v] of restoredFrom) n.info(`annotation ${k}: ${v}`);
   if (restoredFrom.length === 0) throw new DemoFailure(`the replacement carries no ${ANNOTATIONS.restoredFrom} annotation: kcr's webhook did not restore it (see ${join(stack.kcrDir, 'logs', 'webhook.log')})`);
-  const after = await waitFor(signal, `the state of the new ${POD}`, 30_000, async () => ({ done: await readAppState(c, newNode) }));
+  const after = await waitFor(signal, `the state of the new ${POD}`, 30_000, async () => ({ done: await readAppState(c) }));
   n.info(`counter=${after.counter}, restored from ${after.restoredFrom ?? '(nothing: started fresh)'}`);
-  if (!after.restoredFrom) throw new DemoFailure('the new container started fresh: the simulated node did not restore it from the checkpoint image');
+  if (!after.restoredFrom) throw new DemoFailure(`the new container started fresh: the node's runtime did not restore it from the checkpoint image (kubectl -n ${NS} describe pod ${POD})`);
   if (checkpointed && after.counter < checkpointed.counter) {
     throw new DemoFailure(`the counter went back: ${after.counter} < ${checkpointed.counter} in the checkpoint`);
   }
   await sleep(3000, undefined, { signal }).catch(() => {});
-  const later = await waitFor(signal, `the state of the new ${POD}`, 30_000, async () => ({ done: await readAppState(c, newNode) }));
+  const later = await waitFor(signal, `the state of the new ${POD}`, 30_000, async () => ({ done: await readAppState(c) }));
   const runningFor = Math.max(0, Math.round((Date.now() - Date.parse(later.startedAt)) / 1000));
   n.info(`counter=${later.counter} a few seconds later: it keeps counting`);
   n.info(
@@ -461,7 +473,7 @@ async function story(run: Run): Promise<void> {
 
   n.begin(`Live migration: RestoreRequest ${MIGRATION} moves ${POD} to the other node, checkpointing it first`);
   const target = stack.nodes.map((x) => x.name).find((x) => x !== newNode);
-  if (!target) throw new DemoFailure('the stack has one simulated node only: nowhere to migrate to');
+  if (!target) throw new DemoFailure('the stack has one node only: nowhere to migrate to');
   const asked = Date.now();
   await c.custom.createNamespacedCustomObject({
     group: GROUP,
@@ -491,7 +503,7 @@ async function story(run: Run): Promise<void> {
     throw new DemoFailure(`the migration did not restore from a checkpoint taken after the request (${migrated.status?.checkpoint?.name ?? 'none'})`);
   }
   const migratedFrom = await describeCheckpoint(n, stack, fresh, 'Migration');
-  const there = await waitFor(signal, `the state of ${POD} on ${target}`, 30_000, async () => ({ done: await readAppState(c, target) }));
+  const there = await waitFor(signal, `the state of ${POD} on ${target}`, 30_000, async () => ({ done: await readAppState(c) }));
   n.info(`${POD} (uid ${moved.metadata!.uid}) Running on ${target}: counter=${there.counter}, restored from ${there.restoredFrom ?? '(nothing)'}`);
   if (there.restoredFrom !== fresh.status?.runtimeImage) throw new DemoFailure(`${POD} on ${target} was not restored from the migration checkpoint`);
   if (migratedFrom && there.counter < migratedFrom.counter) throw new DemoFailure(`the counter went back: ${there.counter} < ${migratedFrom.counter}`);
@@ -502,7 +514,7 @@ async function story(run: Run): Promise<void> {
 
 async function cleanup(run: Run, n: Narrator): Promise<void> {
   if (run.startedStack) {
-    n.plain('cleanup: stopping the kcr stack (webhook, controller, agents, simulated nodes, registry, Redis; node network)');
+    n.plain('cleanup: stopping the kcr stack (webhook, controller, agents, kubelets and their runtimes, registry, Redis; node network)');
     const { stopped } = await stopStack(run.flags.stateDir);
     n.plain(`cleanup: stopped ${stopped.length} processes`);
   }

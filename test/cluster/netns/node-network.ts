@@ -7,12 +7,11 @@
 // bridges <node ip>:10250 in the namespace to the node's kubelet server on 127.0.0.1.
 // Traffic never leaves the machine: the namespace has no other link.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { buildGoTool } from '../nodes/go-tool.ts';
 
 export const NODE_NETNS = 'kcr-nodes';
 const HOST_LINK = 'kcr-h';
@@ -89,24 +88,9 @@ export function removeNodeNetwork(): void {
   ip(['link', 'del', HOST_LINK], true);
 }
 
-function cacheDir(): string {
-  const base = process.env['KCR_CACHE_DIR'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'kcr');
-  return join(base, 'netns-forward');
-}
-
-/** Builds kcr-netns-forward with Go (cached by the hash of its sources) and returns its path. */
+/** Builds kcr-netns-forward (cached by the hash of its sources) and returns its path. */
 export function buildForwarder(): string {
-  const hash = createHash('sha256');
-  for (const f of ['main.go', 'go.mod', 'go.sum']) hash.update(readFileSync(join(here, f)));
-  const bin = join(cacheDir(), `kcr-netns-forward-${hash.digest('hex').slice(0, 16)}`);
-  if (existsSync(bin)) return bin;
-  mkdirSync(cacheDir(), { recursive: true });
-  execFileSync('go', ['build', '-trimpath', '-o', bin, '.'], {
-    cwd: here,
-    env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return bin;
+  return buildGoTool(here, 'kcr-netns-forward');
 }
 
 export interface Forwarding {

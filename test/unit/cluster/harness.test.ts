@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { metricSum, pointWebhooksAtUrl, splitManifests, type K8sObject } from '../../cluster/kcr-in-cluster.ts';
 import { ensureClusterPki, issueKubeletServingCert, issueNodeClientCert, nodeKubeconfig } from '../../cluster/pki.ts';
+import { kubeletConfiguration } from '../../cluster/nodes/kubelet-config.ts';
 import { parseUpFlags } from '../../cluster/up-flags.ts';
 
 const obj = (kind: string, name: string, extra: object = {}): K8sObject => ({ apiVersion: 'v1', kind, metadata: { name }, ...extra });
@@ -89,8 +90,49 @@ describe('parseUpFlags', () => {
     expect(parseUpFlags(['--help'])).toEqual({ help: true, kcr: false });
     expect(parseUpFlags(['--kcr'])).toEqual({ help: false, kcr: true });
   });
-  it.each([['--kcr=1'], ['--nodes=3'], ['up']])('rejects %s naming it', (flag) => {
+  it('takes one runtime profile per node with --kcr', () => {
+    expect(parseUpFlags(['--kcr', '--nodes', 'cri-o-1.34,containerd-2.4'])).toEqual({ help: false, kcr: true, nodeProfiles: ['cri-o-1.34', 'containerd-2.4'] });
+    expect(parseUpFlags(['--kcr', '--nodes=cri-o-1.29:restore=on']).nodeProfiles).toEqual(['cri-o-1.29:restore=on']);
+  });
+  it.each([['--kcr=1'], ['up']])('rejects %s naming it', (flag) => {
     expect(() => parseUpFlags([flag])).toThrow(JSON.stringify(flag));
+  });
+  it.each([
+    [['--kcr', '--nodes', 'cri-o-9'], 'unknown node profile "cri-o-9"'],
+    [['--kcr', '--nodes', 'cri-o-1.34:restore=maybe'], 'only :restore=on or :restore=off'],
+    [['--kcr', '--nodes', 'containerd-2.4:restore=on'], 'containerd 2.4 removed restore'],
+    [['--kcr', '--nodes', ','], 'at least one profile'],
+    [['--kcr', '--nodes'], '--nodes needs a list'],
+    [['--nodes', 'cri-o-1.34'], 'use it with --kcr'],
+  ])('rejects %j with a clear message', (argv, message) => {
+    expect(() => parseUpFlags(argv)).toThrow(message);
+  });
+});
+
+describe('kubeletConfiguration', () => {
+  const config = kubeletConfiguration({
+    address: '10.213.0.11',
+    port: 10250,
+    runtimeEndpoint: 'unix:///tmp/n/runtime.sock',
+    tlsCertFile: '/tmp/n/kubelet.crt',
+    tlsPrivateKeyFile: '/tmp/n/kubelet.key',
+    clientCaFile: '/tmp/ca.crt',
+    podLogsDir: '/tmp/n/pod-logs',
+  });
+  it('runs on this cgroup v1 host as the kubelet demands', () => {
+    expect(config).toMatchObject({ failCgroupV1: false, cgroupsPerQOS: false, enforceNodeAllocatable: [], failSwapOn: false });
+  });
+  it('authenticates and authorises callers through the API server, anonymous off', () => {
+    expect(config).toMatchObject({
+      authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: '/tmp/ca.crt' } },
+      authorization: { mode: 'Webhook' },
+      readOnlyPort: 0,
+    });
+  });
+  it('serves on the node address and talks CRI to the node runtime', () => {
+    expect(config).toMatchObject({ address: '10.213.0.11', port: 10250, containerRuntimeEndpoint: 'unix:///tmp/n/runtime.sock', imageServiceEndpoint: 'unix:///tmp/n/runtime.sock' });
+    // The checkpoint gate is left as released (beta, on by default).
+    expect(config).not.toHaveProperty('featureGates');
   });
 });
 
