@@ -49,7 +49,7 @@ func (s *Server) CheckpointContainer(ctx context.Context, req *runtimeapi.Checkp
 	s.mu.Unlock()
 
 	// The container is frozen while CRIU dumps it: the delay fault stands for a big memory.
-	if d := s.faults.checkpointDelay(); d > 0 {
+	if d := s.faults.delay(); d > 0 {
 		wait := time.NewTimer(d)
 		defer wait.Stop()
 		var limit <-chan time.Time
@@ -191,7 +191,7 @@ func specMounts(c *Container, sandboxDir string) []ociMount {
 func specEnv(c *Container) []string {
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + c.podName()}
 	for _, e := range c.Config.GetEnvs() {
-		env = append(env, e.GetKey()+"="+e.GetValue())
+		env = append(env, e.GetKey()+"="+string(e.GetValue()))
 	}
 	return env
 }
