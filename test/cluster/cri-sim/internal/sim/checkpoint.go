@@ -203,11 +203,11 @@ func jsonString(v any) string {
 
 func ociSpec(c *Container, mounts []ociMount, annotations map[string]string, rootPath string) map[string]any {
 	return map[string]any{
-		"ociVersion": "1.2.1",
-		"process":    map[string]any{"user": map[string]int{"uid": 0, "gid": 0}, "args": c.Args, "env": specEnv(c), "cwd": "/"},
-		"root":       map[string]any{"path": rootPath},
-		"hostname":   c.podName(),
-		"mounts":     mounts,
+		"ociVersion":  "1.2.1",
+		"process":     map[string]any{"user": map[string]int{"uid": 0, "gid": 0}, "args": c.Args, "env": specEnv(c), "cwd": "/"},
+		"root":        map[string]any{"path": rootPath},
+		"hostname":    c.podName(),
+		"mounts":      mounts,
 		"annotations": annotations,
 		"linux": map[string]any{
 			"namespaces":    []map[string]string{{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}},

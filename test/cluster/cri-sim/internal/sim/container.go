@@ -467,7 +467,7 @@ func (s *Server) ListContainers(_ context.Context, req *runtimeapi.ListContainer
 		}
 		resp.Containers = append(resp.Containers, &runtimeapi.Container{
 			Id: c.ID, PodSandboxId: c.SandboxID, Metadata: c.Config.GetMetadata(),
-			Image: &runtimeapi.ImageSpec{Image: c.ImageName, UserSpecifiedImage: c.Config.GetImage().GetUserSpecifiedImage()},
+			Image:    &runtimeapi.ImageSpec{Image: c.ImageName, UserSpecifiedImage: c.Config.GetImage().GetUserSpecifiedImage()},
 			ImageRef: c.ImageRef, ImageId: c.ImageID, State: c.State, CreatedAt: c.CreatedAt.UnixNano(),
 			Labels: maps.Clone(c.Labels), Annotations: maps.Clone(c.Annotations),
 		})

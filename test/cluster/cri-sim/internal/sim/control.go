@@ -273,6 +273,8 @@ func (s *Server) handleContainers(w http.ResponseWriter, _ *http.Request) {
 		out = append(out, v)
 	}
 	s.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Namespace+out[i].Pod+out[i].Container < out[j].Namespace+out[j].Pod+out[j].Container })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Namespace+out[i].Pod+out[i].Container < out[j].Namespace+out[j].Pod+out[j].Container
+	})
 	writeJSON(w, http.StatusOK, out)
 }

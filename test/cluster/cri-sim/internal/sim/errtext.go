@@ -20,7 +20,9 @@ const errCheckpointUnsupported = "checkpoint/restore support not available"
 // errRestoreDisabled: containerd v2.3.4 internal/cri/server/container_checkpoint_linux.go.
 const errRestoreDisabled = "checkpoint restore via CreateContainer is disabled by configuration"
 
-func crioDir(id string) string { return "/var/lib/containers/storage/overlay-containers/" + id + "/userdata" }
+func crioDir(id string) string {
+	return "/var/lib/containers/storage/overlay-containers/" + id + "/userdata"
+}
 func crioBundle(id string) string {
 	return "/run/containers/storage/overlay-containers/" + id + "/userdata"
 }

@@ -40,9 +40,9 @@ func DetectCheckpoint(p Profile, img ImageAnnotations) (string, bool) {
 type RestoreAction int
 
 const (
-	RunOrdinary     RestoreAction = iota // not a checkpoint image for this runtime
-	RestoreIt                            // restore the checkpoint
-	RefuseDisabled                       // detected, but the switch is off: CreateContainer fails
+	RunOrdinary    RestoreAction = iota // not a checkpoint image for this runtime
+	RestoreIt                           // restore the checkpoint
+	RefuseDisabled                      // detected, but the switch is off: CreateContainer fails
 )
 
 // DecideRestore turns detection into an action.
@@ -133,12 +133,12 @@ func (s Stage) String() string { return [...]string{"CreateContainer", "StartCon
 type Failure int
 
 const (
-	FailNoCommand     Failure = iota // image and pod give no command
-	FailExecNotFound                 // the command is not in the image's filesystem
-	FailCRIURestore                  // criu restore fails
-	FailBaseImage                    // the base image is missing or its pull fails
-	FailBindMounts                   // a mount of the original is not declared again
-	FailForeignArchive               // the archive was written by the other runtime
+	FailNoCommand      Failure = iota // image and pod give no command
+	FailExecNotFound                  // the command is not in the image's filesystem
+	FailCRIURestore                   // criu restore fails
+	FailBaseImage                     // the base image is missing or its pull fails
+	FailBindMounts                    // a mount of the original is not declared again
+	FailForeignArchive                // the archive was written by the other runtime
 )
 
 // FailureStage says where a failure surfaces for the profile.
