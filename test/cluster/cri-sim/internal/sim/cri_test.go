@@ -258,8 +258,6 @@ func TestContainerdRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pe, _ := readTar(t, ploc)
-	t.Logf("private config.dump: %s", pe["config.dump"].data)
 	pck := open.pushCheckpoint(t, "ctrd/ckpt", "private", ploc, "app")
 	pckRef := n.mustPull(pck)
 	p3 := n.runPod("copy-priv", nil)
