@@ -139,8 +139,9 @@ func (s *Server) ImageFsInfo(context.Context, *runtimeapi.ImageFsInfoRequest) (*
 			Timestamp: now, FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: s.images.Dir()},
 			UsedBytes: &runtimeapi.UInt64Value{Value: used}, InodesUsed: &runtimeapi.UInt64Value{Value: inodes + 1},
 		}},
+		// The same filesystem as the images (as CRI-O's graphroot): no split image fs.
 		ContainerFilesystems: []*runtimeapi.FilesystemUsage{{
-			Timestamp: now, FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: s.cfg.StateDir},
+			Timestamp: now, FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: s.images.Dir()},
 			UsedBytes: &runtimeapi.UInt64Value{Value: 4096}, InodesUsed: &runtimeapi.UInt64Value{Value: 1},
 		}},
 	}, nil
