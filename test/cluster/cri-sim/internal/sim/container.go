@@ -27,6 +27,7 @@ type Container struct {
 	ImageName           string // status.image.image
 	ImageRef            string // status.image_ref (the Node's imageID)
 	ImageID             string // status.image_id
+	ImageUserSpecified  string // status.image.user_specified_image
 	LogPath             string
 	Args                []string
 	MemoryBytes         int64
@@ -222,6 +223,10 @@ func (s *Server) describeImage(c *Container, img *StoredImage, requested string)
 		ref = img.RepoDigests[0]
 	}
 	c.ImageName, c.ImageRef = name, ref
+	if s.p.Runtime == RuntimeContainerd && len(img.RepoTags) == 0 {
+		// containerd keeps the config's ImageSpec when the image has no tag, else replaces it.
+		c.ImageUserSpecified = c.Config.GetImage().GetUserSpecifiedImage()
+	}
 	if s.p.Runtime == RuntimeCRIO {
 		// cri-o v1.34.0 server/container_status.go: image = SomeNameOfTheImage,
 		// image_ref = the repo digest, image_id = the bare hex ID.
@@ -419,7 +424,7 @@ func (s *Server) containerStatusLocked(c *Container) *runtimeapi.ContainerStatus
 	st := &runtimeapi.ContainerStatus{
 		Id: c.ID, Metadata: c.Config.GetMetadata(), State: c.State,
 		CreatedAt: c.CreatedAt.UnixNano(),
-		Image:     &runtimeapi.ImageSpec{Image: c.ImageName, UserSpecifiedImage: c.Config.GetImage().GetUserSpecifiedImage()},
+		Image:     &runtimeapi.ImageSpec{Image: c.ImageName, UserSpecifiedImage: c.ImageUserSpecified},
 		ImageRef:  c.ImageRef, ImageId: c.ImageID,
 		Labels: maps.Clone(c.Labels), Annotations: maps.Clone(c.Annotations),
 		Mounts: c.Config.GetMounts(), LogPath: c.LogPath,
@@ -467,7 +472,7 @@ func (s *Server) ListContainers(_ context.Context, req *runtimeapi.ListContainer
 		}
 		resp.Containers = append(resp.Containers, &runtimeapi.Container{
 			Id: c.ID, PodSandboxId: c.SandboxID, Metadata: c.Config.GetMetadata(),
-			Image:    &runtimeapi.ImageSpec{Image: c.ImageName, UserSpecifiedImage: c.Config.GetImage().GetUserSpecifiedImage()},
+			Image:    &runtimeapi.ImageSpec{Image: c.ImageName, UserSpecifiedImage: c.ImageUserSpecified},
 			ImageRef: c.ImageRef, ImageId: c.ImageID, State: c.State, CreatedAt: c.CreatedAt.UnixNano(),
 			Labels: maps.Clone(c.Labels), Annotations: maps.Clone(c.Annotations),
 		})

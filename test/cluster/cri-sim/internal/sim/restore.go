@@ -205,7 +205,7 @@ func (s *Server) containerdImport(ctx context.Context, cfg *runtimeapi.Container
 	c.Labels, c.Annotations = labels, annotations
 	// "Remove the checkpoint image name and show the base image name in the metadata."
 	if name := st.GetImage().GetImage(); name != "" {
-		c.ImageName = name
+		c.ImageName, c.ImageUserSpecified = name, st.GetImage().GetUserSpecifiedImage()
 	}
 	c.Args = base.Config.Cmd
 	c.restore = &restorePlan{Image: givenImage(cfg), ImageID: img.ID, State: state, Archive: arch, BaseImage: base}
