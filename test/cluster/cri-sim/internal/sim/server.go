@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -100,10 +102,14 @@ func (s *Server) Listen(socket string) (*grpc.Server, net.Listener, error) {
 // logCalls logs failed calls (the runtime's view of what the kubelet will report).
 func (s *Server) logCalls(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	resp, err := h(ctx, req)
-	if err != nil {
-		s.log.Warn("cri call failed", "method", info.FullMethod, "error", err.Error())
-	} else {
+	switch status.Code(err) {
+	case codes.OK:
 		s.log.Debug("cri call", "method", info.FullMethod)
+	case codes.NotFound, codes.Unimplemented:
+		// The kubelet asks after containers it just removed and probes optional RPCs.
+		s.log.Debug("cri call failed", "method", info.FullMethod, "error", err.Error())
+	default:
+		s.log.Warn("cri call failed", "method", info.FullMethod, "error", err.Error())
 	}
 	return resp, err
 }
