@@ -3,16 +3,21 @@ package sim
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 // A token-auth registry in memory: manifests and blobs need a Bearer token that the realm
 // hands out for the right Basic credentials (the flow of docker-registry's auth.token).
-func bearerRegistry(t *testing.T) (*httptest.Server, string) {
+func bearerRegistry(t *testing.T, useTLS bool) (*httptest.Server, string) {
 	blobs := map[string][]byte{}
 	layer := []byte("layer")
 	config, _ := json.Marshal(map[string]any{"config": ImageConfig{Cmd: []string{"/app"}}})
@@ -66,13 +71,19 @@ func bearerRegistry(t *testing.T) (*httptest.Server, string) {
 			_, _ = w.Write([]byte(`{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`))
 		}
 	})
-	srv = httptest.NewServer(mux)
+	srv = httptest.NewUnstartedServer(mux)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the no-CA case fails the handshake on purpose
+	if useTLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	return srv, digestOf(index)
 }
 
 func TestBearerTokenPull(t *testing.T) {
-	srv, indexDigest := bearerRegistry(t)
+	srv, indexDigest := bearerRegistry(t, false)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	c, err := NewRegistryClient([]string{host}, "")
 	if err != nil {
@@ -115,5 +126,35 @@ func TestBearerTokenPull(t *testing.T) {
 	_, err = c.Pull(context.Background(), missing, &Creds{Username: "kcr", Password: "s3cret"}, TransportHTTP, t.TempDir())
 	if got := PullErrorText(mustProfile(t, "cri-o-1.34"), missing, err); got != "initializing source docker://"+missing.String()+": reading manifest 2 in "+host+"/priv/app: manifest unknown" {
 		t.Errorf("missing manifest: %s", got)
+	}
+}
+
+// TestHTTPSRegistry: a loopback registry not listed as insecure is spoken to over HTTPS,
+// verified with --registry-ca; without that CA the pull fails.
+func TestHTTPSRegistry(t *testing.T) {
+	srv, _ := bearerRegistry(t, true)
+	host := strings.TrimPrefix(srv.URL, "https://")
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := ParseImageRef(host + "/priv/app:1")
+	c, err := NewRegistryClient(nil, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TransportFor(host) != TransportHTTPS {
+		t.Fatal("a loopback registry is not HTTPS by default")
+	}
+	if _, err := c.Pull(context.Background(), ref, &Creds{Username: "kcr", Password: "s3cret"}, TransportHTTPS, t.TempDir()); err != nil {
+		t.Fatalf("HTTPS pull with the CA: %v", err)
+	}
+	noCA, _ := NewRegistryClient(nil, "")
+	_, err = noCA.Pull(context.Background(), ref, &Creds{Username: "kcr", Password: "s3cret"}, TransportHTTPS, t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("HTTPS pull without the CA: %v", err)
+	}
+	if _, err := NewRegistryClient(nil, filepath.Join(t.TempDir(), "missing.pem")); err == nil {
+		t.Error("a missing --registry-ca was accepted")
 	}
 }
