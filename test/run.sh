@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command runs this (through `npm test`): static checks, unit,
-# integration (real Redis, registry, HTTPS) and cluster (a real kube-apiserver) tests.
+# integration (real Redis, registry, HTTPS), the node runtime simulator's own tests (Go, against
+# a real registry) and cluster (a real control plane, real kubelets) tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 node -e 'const [maj]=process.versions.node.split(".");if(+maj!==24){console.error(`kcr needs Node.js 24, got ${process.version}: run through npm (npm ci && npm test)`);process.exit(1)}'
@@ -9,6 +10,7 @@ echo "== typecheck"; npx tsc -p tsconfig.json
 echo "== lint"; npx eslint .
 echo "== unit"; npx vitest run --project unit
 echo "== integration"; npx vitest run --project integration
+echo "== runtime simulator"; (cd test/cluster/cri-sim && GOFLAGS=-mod=mod CGO_ENABLED=0 go test ./...)
 if [[ -d test/cluster ]] && compgen -G "test/cluster/*.test.ts" >/dev/null; then
   echo "== control plane"; bash test/cluster/controlplane/build.sh >/dev/null
   echo "== cluster"; npx vitest run --project cluster

@@ -9,7 +9,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface DetachedProcess {
-  /** What it is, e.g. "redis", "agent sim-node-1". */
+  /** What it is, e.g. "redis", "agent-node-1". */
   name: string;
   pid: number;
   /** The argv it was started with (for people reading stack.json). */

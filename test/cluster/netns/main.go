@@ -1,12 +1,12 @@
 // kcr-netns-forward listens on addresses inside a network namespace and forwards each
 // connection, as raw TCP, to a loopback address of the namespace it was started in.
 //
-// Why: the API server's node proxy refuses loopback addresses, and servers started by
-// kcr's tests listen on loopback only. The simulated nodes' kubelet endpoints therefore
-// get addresses inside a network namespace of the test run's own (a private test host);
-// the kubelet servers themselves stay on 127.0.0.1 and this process bridges the two.
+// Why: the local nodes' kubelets run inside a network namespace of the test run's own (a private
+// test host, so the API server's node proxy can reach them on non-loopback addresses), while the
+// API server listens on 127.0.0.1 of this namespace only. This process lets each kubelet reach
+// it at <node ip>:<api port> inside the namespace.
 //
-// usage: kcr-netns-forward -netns /var/run/netns/kcr-nodes 10.213.0.11:10250=127.0.0.1:40001 ...
+// usage: kcr-netns-forward -netns /var/run/netns/kcr-nodes 10.213.0.11:6443=127.0.0.1:6443 ...
 package main
 
 import (

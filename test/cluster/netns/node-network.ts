@@ -1,11 +1,13 @@
-// A private test host for the simulated nodes' kubelet endpoints.
+// A private test host for the local nodes.
 //
-// The API server's node proxy only dials global-unicast addresses (never loopback), while
-// every server kcr's tests start listens on loopback. So the run makes its own network
-// namespace `kcr-nodes`, joined to this one by a veth pair on 10.213.0.0/24, gives each
-// simulated node an address inside it, and kcr-netns-forward (main.go beside this file)
-// bridges <node ip>:10250 in the namespace to the node's kubelet server on 127.0.0.1.
-// Traffic never leaves the machine: the namespace has no other link.
+// The API server's node proxy only dials global-unicast addresses (never loopback), and the
+// kubelet's --node-ip must be an address of its own network namespace that is not loopback. So
+// the run makes its own network namespace `kcr-nodes`, joined to this one by a veth pair on
+// 10.213.0.0/24, and gives each node an address inside it, where its kubelet listens on 10250
+// as on a real node (the API server reaches it over the veth). The API server itself listens on
+// 127.0.0.1 here only: kcr-netns-forward (main.go beside this file) listens on <node ip>:<api
+// port> inside the namespace and forwards to it. Traffic never leaves the machine: the namespace
+// has no other link.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';

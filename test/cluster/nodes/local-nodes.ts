@@ -104,6 +104,15 @@ function logTail(file: string, lines = 25): string {
   }
 }
 
+/** The lines of a kubelet or runtime log that say why it gave up. */
+function fatalLines(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter((l) => /command failed|failed to run Kubelet|^F\d{4}|"level":"ERROR"/.test(l)).slice(-3).join('\n');
+  } catch {
+    return '';
+  }
+}
+
 /** Waits for the simulator's `ready control=<addr>` line. */
 async function runtimeReady(p: Proc, logFile: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -181,6 +190,9 @@ export async function startLocalNodes(opts: StartLocalNodesOptions): Promise<Loc
         };
         mkdirSync(rootDir, { recursive: true });
         mkdirSync(podLogsDir, { recursive: true });
+        const containerLogLinks = join(dir, 'container-log-links');
+        mkdirSync(containerLogLinks, { recursive: true });
+        mkdirSync('/var/log/containers', { recursive: true });
         const serving = issueKubeletServingCert(s.name, s.ip, opts.pkiDir);
         writeFileSync(files.cert, serving.cert);
         writeSecretFile(files.key, serving.key);
@@ -209,10 +221,13 @@ export async function startLocalNodes(opts: StartLocalNodesOptions): Promise<Loc
         const controlUrl = await runtimeReady(sim, files.runtimeLog);
 
         // nsenter: the node's network; unshare: a private mount namespace, so the kubelet's
-        // bind mount of its root dir and the pods' tmpfs volumes vanish with it.
+        // bind mount of its root dir and the pods' tmpfs volumes vanish with it, and its
+        // /var/log/containers (a path the kubelet hard-codes) is its own, as on a real node:
+        // kubelets sharing one would garbage-collect each other's log links.
         procs.push(spawnLogged(`kubelet ${s.name}`, 'nsenter', [
           `--net=/var/run/netns/${NODE_NETNS}`, '--',
           'unshare', '--mount', '--propagation', 'private', '--',
+          'sh', '-c', 'mount --bind "$0" /var/log/containers && exec "$@"', containerLogLinks,
           kubelet,
           `--config=${files.config}`,
           `--kubeconfig=${files.kubeconfig}`,
@@ -263,7 +278,8 @@ async function waitNodesReady(core: CoreV1Api, nodes: LocalNode[], procs: Proc[]
     if (dead) {
       const node = nodes.find((n) => dead.name.endsWith(` ${n.name}`));
       const file = dead.name.startsWith('kubelet') ? node?.kubeletLog : node?.runtimeLog;
-      throw new Error(`${dead.name} exited (${dead.child.exitCode ?? dead.child.signalCode}); last log lines:\n${file ? logTail(file) : ''}`);
+      const why = file ? fatalLines(file) : '';
+      throw new Error(`${dead.name} exited (${dead.child.exitCode ?? dead.child.signalCode})${why ? `: ${why}` : ''}; last log lines of ${file}:\n${file ? logTail(file) : ''}`);
     }
     waiting = [];
     for (const n of nodes) {

@@ -20,6 +20,9 @@ export function parseNodeProfile(raw: string): { profile: RuntimeProfile; restor
   if (profile === 'containerd-2.4' && opts[0] === 'restore=on') {
     throw new Error(`node profile ${JSON.stringify(raw)}: containerd 2.4 removed restore from an image; there is no switch to turn on`);
   }
+  if (profile === 'containerd-2.1' && opts[0] === 'restore=off') {
+    throw new Error(`node profile ${JSON.stringify(raw)}: containerd 2.1 always restores from an image; it has no switch to turn off`);
+  }
   return { profile, restore: opts[0] === 'restore=on' };
 }
 

@@ -101,6 +101,7 @@ describe('parseUpFlags', () => {
     [['--kcr', '--nodes', 'cri-o-9'], 'unknown node profile "cri-o-9"'],
     [['--kcr', '--nodes', 'cri-o-1.34:restore=maybe'], 'only :restore=on or :restore=off'],
     [['--kcr', '--nodes', 'containerd-2.4:restore=on'], 'containerd 2.4 removed restore'],
+    [['--kcr', '--nodes', 'containerd-2.1:restore=off'], 'containerd 2.1 always restores'],
     [['--kcr', '--nodes', ','], 'at least one profile'],
     [['--kcr', '--nodes'], '--nodes needs a list'],
     [['--nodes', 'cri-o-1.34'], 'use it with --kcr'],
