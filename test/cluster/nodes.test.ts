@@ -380,6 +380,23 @@ describe('local nodes: the real kubelet, a simulated runtime', () => {
     expect((await podEvents('no-secret')).join('\n')).toMatch(/Failed to pull image|ErrImagePull/);
   });
 
+  it('an image volume is pulled with the pod’s pull secret before the containers start, mounted or not', async () => {
+    const image = `${reg.host}/${ns}/private-app:1`;
+    const control = nodes.node(nodeName(4)).control;
+    const has = async () => (await control.images()).some((i) => (i.repoTags ?? []).includes(image));
+    expect(await has()).toBe(false);
+    const p = podOn('with-volume', 4, BASE, { pullSecret: true });
+    p.spec!.volumes = [{ name: 'base', image: { reference: image, pullPolicy: 'IfNotPresent' } }];
+    await createPod(p);
+    await runningPod('with-volume');
+    expect(await has()).toBe(true);
+    // A volume that cannot be pulled does not hold back a container that does not mount it.
+    const q = podOn('missing-volume', 4, BASE);
+    q.spec!.volumes = [{ name: 'base', image: { reference: `${reg.host}/${ns}/absent:1`, pullPolicy: 'IfNotPresent' } }];
+    await createPod(q);
+    await runningPod('missing-volume');
+  });
+
   it('a container told to crash exits 1 and the kubelet restarts it; a crash loop backs off and ends when lifted', async () => {
     const control = nodes.node(nodeName(1)).control;
     await control.crash({ namespace: ns, pod: 'counter', container: 'app' }, 'now');

@@ -61,15 +61,28 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     if (ownDir) rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', reap);
-  const exited = new Promise<void>((resolve) =>
+  // A missing binary emits 'error' and never 'exit'.
+  let spawnError: Error | undefined;
+  const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
       process.removeListener('exit', reap);
       resolve();
-    }),
-  );
+    });
+    child.once('error', (err) => {
+      spawnError = err;
+      process.removeListener('exit', reap);
+      resolve();
+    });
+  });
+  const gone = () =>
+    spawnError !== undefined
+      ? `cannot start redis-server (${spawnError.message}): install it with test/scripts/system-deps.sh`
+      : child.exitCode !== null
+        ? `redis-server exited (${child.exitCode}): ${output}`
+        : undefined;
 
   try {
-    await waitFor(async () => (await command(host, port, ['PING'])).startsWith('+PONG'), 10_000, child, () => output);
+    await waitFor(async () => (await command(host, port, ['PING'])).startsWith('+PONG'), 10_000, gone, () => output);
   } catch (err) {
     child.kill('SIGKILL');
     await exited;
@@ -124,12 +137,13 @@ async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<vo
 async function waitFor(
   probe: () => Promise<boolean>,
   timeoutMs: number,
-  child: ChildProcess,
+  gone: () => string | undefined,
   output: () => string,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}): ${output()}`);
+    const why = gone();
+    if (why !== undefined) throw new Error(why);
     try {
       if (await probe()) return;
     } catch {
