@@ -25,14 +25,18 @@ export const DEFAULT_IN_PLACE_BOUND: Readonly<InPlaceBound> = Object.freeze({ ma
 
 /**
  * The value of kcr.io/in-place-restores.<container>, as compact JSON:
- * `{"restartCount":4,"restoredAt":["2026-03-10T12:00:00.000Z"]}`.
+ * `{"restartCount":4,"restoredAt":["2026-03-10T12:00:00.000Z"],"crashedRun":"cri-o://…"}`.
  * restartCount: the container's restart count at the last crash kcr handled (restored, or left to
  * the kubelet as a crash loop); restoredAt: ISO times of in-place restores still inside the window
- * when the last one was written, oldest first.
+ * when the last one was written, oldest first; crashedRun: which run that crash ended (its
+ * containerID, else its finish time). The run, not the count, tells a new crash: a runtime that
+ * restores a checkpoint also restores the checkpointed container's annotations, the kubelet's
+ * restart count among them (CRI-O), so a restored container that crashes again may keep its count.
  */
 export interface InPlaceHistory {
   restartCount: number;
   restoredAt: string[];
+  crashedRun?: string;
 }
 
 const EMPTY_HISTORY: InPlaceHistory = { restartCount: 0, restoredAt: [] };
@@ -55,11 +59,12 @@ export function readInPlaceHistory(value: unknown): InPlaceHistory {
   const restoredAt = Array.isArray(parsed.restoredAt)
     ? parsed.restoredAt.filter((t): t is string => typeof t === 'string' && timeMs(t) !== undefined)
     : [];
-  return { restartCount, restoredAt };
+  const crashedRun = typeof parsed.crashedRun === 'string' && parsed.crashedRun !== '' ? parsed.crashedRun : undefined;
+  return { restartCount, restoredAt, ...(crashedRun !== undefined ? { crashedRun } : {}) };
 }
 
 export function formatInPlaceHistory(history: InPlaceHistory): string {
-  return JSON.stringify({ restartCount: history.restartCount, restoredAt: history.restoredAt });
+  return JSON.stringify({ restartCount: history.restartCount, restoredAt: history.restoredAt, ...(history.crashedRun !== undefined ? { crashedRun: history.crashedRun } : {}) });
 }
 
 /** Time of the latest in-place restore the history records, ms; undefined when none. */
@@ -199,8 +204,9 @@ export function decideInPlace(input: InPlaceInput): InPlaceDecision {
       const status = statuses.find((s) => isObject(s) && s.name === container);
       if (status === undefined) return;
       const history = readInPlaceHistory(annotations[historyAnnotation(container)]);
-      const restartCount = newCrash(status, history);
-      if (restartCount === undefined) return;
+      const crash = newCrash(status, history);
+      if (crash === undefined) return;
+      const { restartCount, run: crashedRun } = crash;
       const identity = restorableAs();
       if (identity === null) return;
 
@@ -223,7 +229,7 @@ export function decideInPlace(input: InPlaceInput): InPlaceDecision {
 
       const recent = history.restoredAt.map(timeMs).filter((t): t is number => t !== undefined && t > nowMs - bound.windowMs);
       if (recent.length >= bound.maxRestores) {
-        const handled = { [historyAnnotation(container)]: formatInPlaceHistory({ ...history, restartCount }) };
+        const handled = { [historyAnnotation(container)]: formatInPlaceHistory({ ...history, restartCount, ...(crashedRun !== undefined ? { crashedRun } : {}) }) };
         decision.crashLoops.push({
           namespace,
           pod: name,
@@ -256,7 +262,7 @@ export function decideInPlace(input: InPlaceInput): InPlaceDecision {
           image: runtimeImage,
           annotations: {
             [`${ANNOTATIONS.restoredFromContainerPrefix}${container}`]: best.name,
-            [historyAnnotation(container)]: formatInPlaceHistory({ restartCount, restoredAt }),
+            [historyAnnotation(container)]: formatInPlaceHistory({ restartCount, restoredAt, ...(crashedRun !== undefined ? { crashedRun } : {}) }),
           },
         },
       });
@@ -267,24 +273,35 @@ export function decideInPlace(input: InPlaceInput): InPlaceDecision {
 
 const RESTARTABLE_PHASES = new Set(['Running', 'Pending']);
 
+/** Which run a terminated state ended: its containerID, else its finish time. */
+function runOf(terminated: { containerID?: unknown; finishedAt?: unknown }): string | undefined {
+  const id = str(terminated.containerID);
+  if (id !== undefined && id !== '') return id;
+  const finished = timeMs(terminated.finishedAt);
+  return finished === undefined ? undefined : `finished@${new Date(finished).toISOString()}`;
+}
+
 /**
- * The restart count of a crash kcr has not handled yet, else undefined. New: the kubelet restarted
- * the container after a non-zero exit, its restart count is past the one recorded, and the run that
- * crashed started after kcr's last in-place restore. That last part matters: to apply a new image
- * the kubelet kills the run it had (a non-zero exit, a restart) — a restart kcr caused, not a crash
- * of the restored container.
+ * A crash kcr has not handled yet (its restart count and run), else undefined. New: the kubelet
+ * restarted the container after a non-zero exit, that run is not the one recorded (or, without
+ * runs to compare, its restart count is past the one recorded), and the run that crashed started
+ * after kcr's last in-place restore. That last part matters: to apply a new image the kubelet
+ * kills the run it had (a non-zero exit, a restart) — a restart kcr caused, not a crash of the
+ * restored container.
  */
-function newCrash(status: ContainerStatusLike, history: InPlaceHistory): number | undefined {
+function newCrash(status: ContainerStatusLike, history: InPlaceHistory): { restartCount: number; run: string | undefined } | undefined {
   const last = isObject(status.lastState) && isObject(status.lastState.terminated) ? status.lastState.terminated : undefined;
   if (last === undefined || typeof last.exitCode !== 'number' || last.exitCode === 0 || Number.isNaN(last.exitCode)) return undefined;
-  const restarts = status.restartCount;
-  if (!isCount(restarts) || restarts <= history.restartCount) return undefined;
+  const restarts = isCount(status.restartCount) ? status.restartCount : 0;
+  const run = runOf(last);
+  const unseen = run !== undefined && history.crashedRun !== undefined ? run !== history.crashedRun : restarts > history.restartCount;
+  if (!unseen) return undefined;
   const restoredMs = lastInPlaceRestoreMs(history);
-  if (restoredMs === undefined) return restarts;
+  if (restoredMs === undefined) return { restartCount: restarts, run };
   const startedMs = timeMs(last.startedAt);
   // Without a start time, the restart kcr caused is the one right after the recorded count.
   const crashedAfterRestore = startedMs !== undefined ? startedMs >= restoredMs : restarts > history.restartCount + 1;
-  return crashedAfterRestore ? restarts : undefined;
+  return crashedAfterRestore ? { restartCount: restarts, run } : undefined;
 }
 
 /**

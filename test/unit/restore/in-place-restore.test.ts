@@ -159,7 +159,7 @@ describe('inPlaceRestores: which crash is restored', () => {
           image: RUNTIME('c-new'),
           annotations: {
             'kcr.io/restored-from.app': 'c-new',
-            'kcr.io/in-place-restores.app': '{"restartCount":2,"restoredAt":["2026-03-10T12:00:00.000Z"]}',
+            'kcr.io/in-place-restores.app': `{"restartCount":2,"restoredAt":["2026-03-10T12:00:00.000Z"],"crashedRun":"finished@${ago(2)}"}`,
           },
         },
       },
@@ -228,7 +228,7 @@ describe('inPlaceRestores: which checkpoint', () => {
     const p = pod({ containers: [{ image: RUNTIME('c1') }], annotations: { 'kcr.io/restored-from.app': 'c1' } });
     const [r] = inPlaceRestores(input([p], [cp('c1')]));
     expect(r).toMatchObject({ checkpoint: 'c1', alreadyRestored: true, patch: { image: RUNTIME('c1') } });
-    expect(JSON.parse(r!.patch.annotations['kcr.io/in-place-restores.app']!)).toEqual({ restartCount: 1, restoredAt: [ago(0)] });
+    expect(JSON.parse(r!.patch.annotations['kcr.io/in-place-restores.app']!)).toEqual({ restartCount: 1, restoredAt: [ago(0)], crashedRun: `finished@${ago(2)}` });
   });
 
   it('a crash loop on a checkpoint image past the bound is set back to the original image, so restarts stop restoring it', () => {
@@ -278,6 +278,22 @@ describe('inPlaceRestores: which checkpoint', () => {
   });
 });
 
+describe('inPlaceRestores: a runtime that restores the restart count with the checkpoint', () => {
+  it('a new crash of a restored container counts although its restart count did not grow (CRI-O restores the checkpointed container’s annotations)', () => {
+    // kcr handled the crash of run A at restart count 1; the restored run B crashed too, and the
+    // kubelet reports the count the checkpoint carried (still 1).
+    const handled = formatInPlaceHistory({ restartCount: 1, restoredAt: [ago(1)], crashedRun: 'cri-o://run-a' });
+    const p = pod({ containers: [{ image: RUNTIME('c1'), restartCount: 1, crashedRunStarted: ago(0.5) }], annotations: { 'kcr.io/restored-from.app': 'c1', 'kcr.io/in-place-restores.app': handled } });
+    (p.status!.containerStatuses![0]!.lastState!.terminated as { containerID?: string }).containerID = 'cri-o://run-b';
+    const [r] = inPlaceRestores(input([p], [cp('c1')]));
+    expect(r).toMatchObject({ checkpoint: 'c1', alreadyRestored: true });
+    expect(JSON.parse(r!.patch.annotations['kcr.io/in-place-restores.app']!)).toMatchObject({ restoredAt: [ago(1), ago(0)], crashedRun: 'cri-o://run-b' });
+    // The same run again is the crash already handled.
+    (p.status!.containerStatuses![0]!.lastState!.terminated as { containerID?: string }).containerID = 'cri-o://run-a';
+    expect(inPlaceRestores(input([p], [cp('c1')]))).toEqual([]);
+  });
+});
+
 describe('inPlaceRestores: bounded, idempotent', () => {
   it('leaves a crash loop to the kubelet after maxRestores within the window, once per crash', () => {
     const p = pod({ containers: [{ restartCount: 7, crashedRunStarted: ago(0.5) }], annotations: { 'kcr.io/in-place-restores.app': history(6, 9, 5, 1) } });
@@ -292,7 +308,7 @@ describe('inPlaceRestores: bounded, idempotent', () => {
         restartCount: 7,
         checkpoint: 'c1',
         message: 'crash loop: 3 in-place restores of container app within 10m; left to the kubelet',
-        annotations: { 'kcr.io/in-place-restores.app': formatInPlaceHistory({ restartCount: 7, restoredAt: [ago(9), ago(5), ago(1)] }) },
+        annotations: { 'kcr.io/in-place-restores.app': formatInPlaceHistory({ restartCount: 7, restoredAt: [ago(9), ago(5), ago(1)], crashedRun: `finished@${ago(2)}` }) },
       },
     ]);
     expect(crashLoops(input([applyToPod(p, d)], [cp('c1')]))).toEqual([]);
@@ -301,7 +317,7 @@ describe('inPlaceRestores: bounded, idempotent', () => {
   it('restores again once the oldest restore leaves the window, and forgets what is outside it', () => {
     const p = pod({ containers: [{ restartCount: 7, crashedRunStarted: ago(0.5) }], annotations: { 'kcr.io/in-place-restores.app': history(6, 11, 5, 1) } });
     const [r] = inPlaceRestores(input([p], [cp('c1')]));
-    expect(JSON.parse(r!.patch.annotations['kcr.io/in-place-restores.app']!)).toEqual({ restartCount: 7, restoredAt: [ago(5), ago(1), ago(0)] });
+    expect(JSON.parse(r!.patch.annotations['kcr.io/in-place-restores.app']!)).toEqual({ restartCount: 7, restoredAt: [ago(5), ago(1), ago(0)], crashedRun: `finished@${ago(2)}` });
   });
 
   it('honours a custom bound; maxRestores 0 turns in-place restores off', () => {
