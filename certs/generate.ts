@@ -4,7 +4,7 @@ import { constants, generateKeyPairSync, privateEncrypt, randomBytes, type KeyOb
 import { isIP } from 'node:net';
 import forge from 'node-forge';
 import type { CertificateBundle } from './bundle.ts';
-import { serviceDnsNames } from './serviceDnsNames.ts';
+import { serviceDnsNames } from './service-dns-names.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** notBefore is set this far in the past so nodes with a slightly late clock accept the cert. */

@@ -4,7 +4,7 @@
 // (renewed here, or by another replica).
 import type { Logger } from '../src/log.ts';
 import type { CertificateBundle } from './bundle.ts';
-import { KeyPairListeners, type ServingCertificateSource, type ServingKeyPair } from './keyPair.ts';
+import { KeyPairListeners, type ServingCertificateSource, type ServingKeyPair } from './key-pair.ts';
 import { renewalTime } from './renewal.ts';
 import { realTimers, type Timers } from './timers.ts';
 

@@ -12,13 +12,13 @@ import {
   compareByPreference,
   furthest,
   type Rejection,
-} from './checkpoint-choice.ts';
-import { podIdentity, type PodIdentity } from './identity.ts';
-import { optIn, type OptInSurface } from './opt-in.ts';
+} from '../src/rules/checkpoint-choice.ts';
+import { podIdentity, type PodIdentity } from '../src/rules/identity.ts';
+import { optIn, type OptInSurface } from '../src/rules/opt-in.ts';
 import { ARCH_LABEL, restorePatch, type RestorePlan } from './patch.ts';
 import type { RestoreIndex } from './restore-index.ts';
-import { array, isRecord, record, str, stringMap, type JsonRecord } from './shape.ts';
-import type { IndexedCheckpoint } from './trim.ts';
+import { array, isRecord, record, str, stringMap, type JsonRecord } from '../src/rules/shape.ts';
+import type { IndexedCheckpoint } from '../src/rules/indexed-objects.ts';
 
 export interface RestorePolicy {
   /** Name of the dockerconfigjson Secret added to restored pods' imagePullSecrets (per namespace). */

@@ -4,7 +4,7 @@
 import jsonpatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { ANNOTATIONS } from '../src/api/types.ts';
-import { array, isRecord, type JsonRecord } from './shape.ts';
+import { array, isRecord, type JsonRecord } from '../src/rules/shape.ts';
 
 export const ARCH_LABEL = 'kubernetes.io/arch';
 

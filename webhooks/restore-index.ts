@@ -12,7 +12,7 @@
 // Pins (for RestoreRequest): a Checkpoint carrying the annotation kcr.io/pinned: "true"
 // (PINNED_ANNOTATION) sorts before every unpinned checkpoint of its namespace, identity and
 // container; the controller sets it before recreating the pod and removes it afterwards.
-import { compareByPreference } from './checkpoint-choice.ts';
+import { compareByPreference } from '../src/rules/checkpoint-choice.ts';
 import {
   trimCheckpoint,
   trimNamespace,
@@ -26,7 +26,7 @@ import {
   type IndexedReplicaSet,
   type IndexedSchedule,
   type IndexedWorkload,
-} from './trim.ts';
+} from '../src/rules/indexed-objects.ts';
 
 export type IndexedKind =
   | 'Checkpoint'

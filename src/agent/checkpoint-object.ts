@@ -11,7 +11,7 @@
 // ignore `retainOrphan`. The controller's retention deletes Checkpoints and their manifests.
 import { createHash } from 'node:crypto';
 import { API_VERSION, type Checkpoint, type CheckpointStatus, type LocalObjectReference } from '../api/types.ts';
-import type { PodIdentity } from '../../webhooks/identity.ts';
+import type { PodIdentity } from '../rules/identity.ts';
 
 export const CHECKPOINT_LABELS = {
   /** UID of the CheckpointRequest that made the Checkpoint. */

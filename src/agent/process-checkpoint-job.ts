@@ -13,7 +13,7 @@ import type { Logger } from '../log.ts';
 import type { CheckpointJobData } from '../schedule/fan-out.ts';
 import type { CheckpointCall } from '../kubelet/checkpoint-call.ts';
 import type { PushedImage } from '../images/push-checkpoint-image.ts';
-import { podIdentity, type PodIdentity } from '../../webhooks/identity.ts';
+import { podIdentity, type PodIdentity } from '../rules/identity.ts';
 import { AgentFailure } from './agent-failure.ts';
 import type { AgentKube } from './agent-kube.ts';
 import type { ArchiveFolder } from './archive-folder.ts';

@@ -2,9 +2,9 @@
 // checks (webhooks/opt-in.ts: same surfaces, the pod's "false" wins), fed with the cache's
 // objects trimmed as the webhook's index trims them. The controller asks before it acts on a pod
 // of its own accord (a RestoreRequest, an in-place restore after a crash). Pure over the cache.
-import { optIn, type OptInLookup } from '../../webhooks/opt-in.ts';
-import { podIdentity } from '../../webhooks/identity.ts';
-import { trimNamespace, trimSchedule, trimWorkload, type IndexedSchedule } from '../../webhooks/trim.ts';
+import { optIn, type OptInLookup } from '../rules/opt-in.ts';
+import { podIdentity } from '../rules/identity.ts';
+import { trimNamespace, trimSchedule, trimWorkload, type IndexedSchedule } from '../rules/indexed-objects.ts';
 import type { ObjectCache } from './object-cache.ts';
 
 export interface OptInPod {

@@ -3,7 +3,7 @@
 // (two controllers, a retry) produces the same jobs and BullMQ enqueues them once.
 import type { LabelSelector } from '../api/types.ts';
 import type { ScheduleRef } from './desired.ts';
-import { matchesSelector } from './label-selector.ts';
+import { selectorMatches } from '../rules/label-selector.ts';
 import { checkpointJobId, checkpointRequestName, nodeQueueName } from './names.ts';
 
 /** The parts of a Pod fan-out reads (structurally compatible with client-node's V1Pod). */
@@ -98,7 +98,7 @@ export function fanOut(input: {
 
   const selected = pods
     .filter((p) => p.metadata?.namespace === namespace && p.metadata.name && p.metadata.uid)
-    .filter((p) => matchesSelector(schedule.selector, p.metadata?.labels))
+    .filter((p) => selectorMatches(schedule.selector, p.metadata?.labels))
     .sort((a, b) => (a.metadata!.name! < b.metadata!.name! ? -1 : a.metadata!.name! > b.metadata!.name! ? 1 : 0));
 
   for (const pod of selected) {

@@ -2,7 +2,7 @@
 // pair; open connections keep theirs. No restart, no dropped listener.
 import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from '../src/log.ts';
-import type { ServingCertificateSource, ServingKeyPair } from './keyPair.ts';
+import type { ServingCertificateSource, ServingKeyPair } from './key-pair.ts';
 
 /** Throws (and leaves the old pair in place) when cert and key do not belong together. */
 export function reloadServingCertificate(server: TlsServer, pair: ServingKeyPair): void {

@@ -11,7 +11,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../src/log.ts';
-import { KeyPairListeners, isMatchingKeyPair, type ServingCertificateSource, type ServingKeyPair } from './keyPair.ts';
+import { KeyPairListeners, isMatchingKeyPair, type ServingCertificateSource, type ServingKeyPair } from './key-pair.ts';
 import { realTimers, type Timers } from './timers.ts';
 
 export interface CertificateFileWatcherOptions {

@@ -1,6 +1,6 @@
 // CaBundleTarget over the Kubernetes API (client-node AdmissionregistrationV1Api).
 import type { AdmissionregistrationV1Api } from '@kubernetes/client-node';
-import type { CaBundleTarget } from './caBundleTarget.ts';
+import type { CaBundleTarget } from './ca-bundle-target.ts';
 
 export function kubeCaBundleTarget(api: AdmissionregistrationV1Api): CaBundleTarget {
   return {

@@ -2,8 +2,8 @@
 // Every rule here protects against restoring the wrong memory: another pod's (cloning),
 // another program's (image changed), or another CPU's (architecture).
 import type { PodIdentity } from './identity.ts';
-import type { RestoreIndex } from './restore-index.ts';
-import type { IndexedCheckpoint, IndexedPod } from './trim.ts';
+import type { RestoreIndex } from '../../webhooks/restore-index.ts';
+import type { IndexedCheckpoint, IndexedPod } from './indexed-objects.ts';
 
 /** Why a container gets no checkpoint, in the order a candidate gets further: the last wins. */
 export const REJECTIONS = ['no-checkpoint', 'image-changed', 'source-alive', 'checkpoint-in-use', 'arch-mismatch'] as const;
@@ -44,12 +44,13 @@ export function imageMatches(image: string, cp: IndexedCheckpoint): boolean {
   return digest !== undefined && cp.originalImageDigest !== undefined && digest === cp.originalImageDigest;
 }
 
-/** Kinds a checkpoint's spec.workload may name; a known kind that differs is another workload of that name. */
-const IDENTITY_KINDS = new Set(['Deployment', 'StatefulSet', 'Pod']);
-
+/**
+ * An identity is a name AND the kind of workload it names: a Job or Deployment called web-0 is
+ * not the StatefulSet pod web-0. A checkpoint that recorded no workload (taken by the original
+ * kcr) is matched by name alone.
+ */
 export function sameIdentityKind(identity: PodIdentity, cp: IndexedCheckpoint): boolean {
-  if (cp.workloadKind === undefined || !IDENTITY_KINDS.has(cp.workloadKind) || !IDENTITY_KINDS.has(identity.kind)) return true;
-  return cp.workloadKind === identity.kind;
+  return cp.workloadKind === undefined || cp.workloadKind === identity.kind;
 }
 
 /** The pod the checkpoint was taken from is still running (by uid, else by name). */

@@ -1,7 +1,7 @@
 // SecretStore over the Kubernetes API (client-node CoreV1Api).
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import { isNotFound } from './apiErrors.ts';
-import type { SecretStore, StoredSecret } from './secretStore.ts';
+import { isNotFound } from './api-errors.ts';
+import type { SecretStore, StoredSecret } from './secret-store.ts';
 
 function encode(data: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]));

@@ -2,8 +2,8 @@
 // fields the restore decision reads before the index stores them, so 10,000 Checkpoints
 // and every pod of a cluster fit in a small heap. Each trim returns undefined for an
 // object it cannot key (no uid and no name), which the index then ignores.
-import type { LabelSelector } from '../src/api/types.ts';
-import { ANNOTATIONS, NAMESPACE_LABEL } from '../src/api/types.ts';
+import type { LabelSelector } from '../api/types.ts';
+import { ANNOTATIONS, NAMESPACE_LABEL } from '../api/types.ts';
 import { parseSelector } from './label-selector.ts';
 import { array, isRecord, record, str, stringMap, timeMs } from './shape.ts';
 

@@ -1,8 +1,8 @@
 // Thin shell: put the CA into every webhook entry of the MutatingWebhookConfiguration,
 // writing only when the merged bundle differs from what is there.
 import type { Logger } from '../src/log.ts';
-import { apiStatus } from './apiErrors.ts';
-import { mergeCaBundle } from './caBundle.ts';
+import { apiStatus } from './api-errors.ts';
+import { mergeCaBundle } from './ca-bundle.ts';
 
 /** The webhook configuration's caBundles (decoded PEM, '' when unset), one per webhook entry. */
 export interface CaBundleTarget {

@@ -1,11 +1,13 @@
 // Kubernetes LabelSelector semantics (metav1.LabelSelectorAsSelector): all matchLabels and
 // all matchExpressions must hold; an empty selector selects everything; a missing selector
-// (undefined) selects nothing; an unknown operator selects nothing.
-import type { LabelSelector, LabelSelectorRequirement } from '../src/api/types.ts';
+// (undefined) selects nothing; an unknown operator selects nothing. The one matcher of kcr:
+// schedules' fan-out (controller) and opt-in (webhook, controller) both use it.
+import type { LabelSelector, LabelSelectorRequirement } from '../api/types.ts';
 import { array, isRecord, str, stringMap } from './shape.ts';
 
-export function selectorMatches(selector: LabelSelector | undefined, labels: Record<string, string>): boolean {
+export function selectorMatches(selector: LabelSelector | undefined, labels: Record<string, string> | undefined): boolean {
   if (selector === undefined) return false;
+  labels ??= {};
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) {
     if (labels[k] !== v) return false;
   }
@@ -13,6 +15,14 @@ export function selectorMatches(selector: LabelSelector | undefined, labels: Rec
     if (!requirementMatches(req, labels)) return false;
   }
   return true;
+}
+
+/** True when a selector has no requirement at all (it selects every pod), or there is none. */
+export function isEmptySelector(selector: LabelSelector | undefined): boolean {
+  return (
+    selector === undefined ||
+    (Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0)
+  );
 }
 
 function requirementMatches(req: LabelSelectorRequirement, labels: Record<string, string>): boolean {

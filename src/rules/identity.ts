@@ -4,8 +4,8 @@
 //   ReplicaSet-owned pod     -> the Deployment owning the ReplicaSet (else the ReplicaSet)
 //   other controller (Job …) -> the controller's name
 //   bare pod                 -> its name
-import type { IndexedReplicaSet } from './trim.ts';
-import { controllerOf } from './trim.ts';
+import type { IndexedReplicaSet } from './indexed-objects.ts';
+import { controllerOf } from './indexed-objects.ts';
 import { record, str, stringMap } from './shape.ts';
 
 export interface PodIdentity {

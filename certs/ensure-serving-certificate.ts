@@ -2,12 +2,12 @@
 // new one and write it. Replicas race on start-up and at renewal; the loser of
 // a write gets 409, re-reads, and adopts the winner's bundle.
 import type { Logger } from '../src/log.ts';
-import { isConflict, isNotFound } from './apiErrors.ts';
+import { isConflict, isNotFound } from './api-errors.ts';
 import type { CertificateBundle } from './bundle.ts';
-import { bundleRenewalReason } from './bundleCheck.ts';
+import { bundleRenewalReason } from './bundle-check.ts';
 import { generateCertificateBundle } from './generate.ts';
-import { bundleFromSecretData, bundleToSecretData, type SecretStore } from './secretStore.ts';
-import { serviceDnsNames } from './serviceDnsNames.ts';
+import { bundleFromSecretData, bundleToSecretData, type SecretStore } from './secret-store.ts';
+import { serviceDnsNames } from './service-dns-names.ts';
 
 export interface EnsureCertificateDeps {
   secrets: SecretStore;

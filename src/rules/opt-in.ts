@@ -1,9 +1,9 @@
 // Opt-in: whether a pod may be restored at all. Each surface of DESIGN.md "Who uses it" is a
 // small named check; the pod annotation kcr.io/restore: "false" wins over all of them.
-import { ANNOTATIONS, NAMESPACE_LABEL } from '../src/api/types.ts';
+import { ANNOTATIONS, NAMESPACE_LABEL } from '../api/types.ts';
 import type { PodIdentity } from './identity.ts';
 import { selectorMatches } from './label-selector.ts';
-import type { RestoreIndex } from './restore-index.ts';
+import type { RestoreIndex } from '../../webhooks/restore-index.ts';
 
 /**
  * What the opt-in checks read: the webhook's RestoreIndex, or the controller's cache seen

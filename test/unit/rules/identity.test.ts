@@ -1,6 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { podIdentity } from '../../../webhooks/identity.ts';
-import { indexOf, replicaSet } from './builders.ts';
+import { sameIdentityKind } from '../../../src/rules/checkpoint-choice.ts';
+import { podIdentity } from '../../../src/rules/identity.ts';
+import type { IndexedCheckpoint } from '../../../src/rules/indexed-objects.ts';
+import { indexOf, replicaSet } from '../webhooks/builders.ts';
 
 const owner = (kind: string, name: string, controller = true) => ({ apiVersion: 'apps/v1', kind, name, uid: `${kind}-${name}`, controller });
 
@@ -28,5 +31,37 @@ describe('podIdentity', () => {
 
   it('looks the ReplicaSet up in the pod\'s namespace only', () => {
     expect(podIdentity({ ownerReferences: [owner('ReplicaSet', 'web-abc')] }, 'other', index)).toEqual({ identity: 'web-abc', kind: 'ReplicaSet', workload: 'web-abc' });
+  });
+});
+
+describe('identity includes the workload kind (property)', () => {
+  const index = indexOf([]);
+  const kinds = ['Pod', 'StatefulSet', 'Deployment', 'Job', 'DaemonSet', 'CronJob'] as const;
+  /** A pod of `kind` whose identity name is `name`. */
+  const podOf = (kind: (typeof kinds)[number], name: string): object => {
+    switch (kind) {
+      case 'Pod':
+        return { name };
+      case 'StatefulSet':
+        return { name, ownerReferences: [owner('StatefulSet', 'set')] };
+      case 'Deployment':
+        return { generateName: `${name}-h1-`, labels: { 'pod-template-hash': 'h1' }, ownerReferences: [owner('ReplicaSet', `${name}-h1`)] };
+      default:
+        return { generateName: `${name}-`, ownerReferences: [owner(kind, name)] };
+    }
+  };
+  const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}[a-z0-9]$/);
+
+  it('pods of different workload kinds never share an identity: one’s checkpoint is never the other’s', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...kinds), fc.constantFrom(...kinds), name, (a, b, n) => {
+        const ia = podIdentity(podOf(a, n), 'shop', index)!;
+        const ib = podIdentity(podOf(b, n), 'shop', index)!;
+        expect(ia.identity).toBe(n);
+        expect(ib.identity).toBe(n);
+        const checkpointOfA = { workloadKind: ia.kind } as IndexedCheckpoint;
+        expect(sameIdentityKind(ib, checkpointOfA)).toBe(a === b);
+      }),
+    );
   });
 });
