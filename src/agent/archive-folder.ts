@@ -2,6 +2,8 @@
 // node's /var/lib/kubelet/checkpoints). Thin I/O; what to delete is archive-retention.ts.
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readArchiveDumps } from './archive-dumps.ts';
+import { archiveFacts, type ArchiveFacts } from './archive-facts.ts';
 import { archiveFileName } from './archive-path.ts';
 
 export class ArchiveFolder {
@@ -26,6 +28,11 @@ export class ArchiveFolder {
 
   async list(): Promise<string[]> {
     return readdir(this.dir);
+  }
+
+  /** What the archive says about itself (runtime, pod, container, base image); throws ArchiveFactsError. */
+  async facts(name: string): Promise<ArchiveFacts> {
+    return archiveFacts(await readArchiveDumps(this.path(name)));
   }
 
   async remove(name: string): Promise<void> {

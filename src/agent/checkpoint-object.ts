@@ -43,6 +43,9 @@ export interface CheckpointFacts {
   identity: PodIdentity;
   originalImage: string;
   originalImageDigest?: string | undefined;
+  originalImageID?: string | undefined;
+  runtime: { name: string; version?: string };
+  baseImage: { name?: string; ref?: string };
   architecture: string;
   /** The kubelet's archive file name. */
   archiveFile: string;
@@ -76,6 +79,9 @@ export function buildCheckpoint(f: CheckpointFacts): Checkpoint {
       identity: f.identity.identity,
       originalImage: f.originalImage,
       ...(f.originalImageDigest ? { originalImageDigest: f.originalImageDigest } : {}),
+      ...(f.originalImageID ? { originalImageID: f.originalImageID } : {}),
+      runtime: f.runtime,
+      ...(f.baseImage.name !== undefined || f.baseImage.ref !== undefined ? { baseImage: f.baseImage } : {}),
       architecture: f.architecture,
       sizeBytes: f.sizeBytes,
       archiveDigest: f.archiveDigest,
@@ -108,12 +114,12 @@ export interface PodFacts {
 }
 
 /** The image a container runs and its digest (from the status's imageID), if the pod has it. */
-export function containerImage(pod: PodFacts, container: string): { image: string; digest: string | undefined } | undefined {
+export function containerImage(pod: PodFacts, container: string): { image: string; digest: string | undefined; imageID?: string } | undefined {
   const spec = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find((c) => c.name === container);
   if (!spec?.image) return undefined;
   const st = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].find((c) => c.name === container);
   const m = /sha256:[a-f0-9]{64}/.exec(st?.imageID ?? '');
-  return { image: spec.image, digest: m ? m[0] : undefined };
+  return { image: spec.image, digest: m ? m[0] : undefined, ...(st?.imageID ? { imageID: st.imageID } : {}) };
 }
 
 /**

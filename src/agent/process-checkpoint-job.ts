@@ -15,6 +15,7 @@ import type { CheckpointCall } from '../kubelet/checkpoint-call.ts';
 import type { PushedImage } from '../images/push-checkpoint-image.ts';
 import { podIdentity, type PodIdentity } from '../rules/identity.ts';
 import { AgentFailure } from './agent-failure.ts';
+import { archiveMismatch, ArchiveFactsError, parseRuntimeVersion, type ArchiveFacts } from './archive-facts.ts';
 import type { AgentKube } from './agent-kube.ts';
 import type { ArchiveFolder } from './archive-folder.ts';
 import { archiveFileName, archivePrefix, archiveTime, ArchivePathError } from './archive-path.ts';
@@ -110,7 +111,8 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
   if (pod.spec?.nodeName !== deps.node) {
     throw new AgentFailure('WrongNode', `pod ${ns}/${data.podName} runs on node ${pod.spec?.nodeName ?? '(none)'}, not on ${deps.node}, whose agent got the job`);
   }
-  const architecture = nodeArchitecture(await kube.getNode(deps.node));
+  const node = await kube.getNode(deps.node);
+  const architecture = nodeArchitecture(node);
   if (!architecture) throw new AgentFailure('UnknownArchitecture', `node ${deps.node} has no kubernetes.io/arch label and reports no architecture`);
   const identity: PodIdentity = podIdentity(pod.metadata, ns, { replicaSet: () => undefined }) ?? {
     identity: data.podName,
@@ -142,6 +144,9 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
     }
     await kube.patchRequestStatus(ns, data.requestName, { archive: archiveFile });
   }
+  // Only the archive of the container asked for is pushed: one naming another pod is refused.
+  const facts = await checkedFacts(deps, archiveFile, { namespace: ns, pod: data.podName, container: data.containerName, podUid });
+  const runtime = { name: facts.runtime, ...versionOf(facts.runtime, node) };
   // Asked after the kubelet: for a container the pod lacks, its 404 says so (ContainerNotFound).
   const running = containerImage(pod, data.containerName);
   if (!running) throw new AgentFailure('ContainerNotFound', `pod ${ns}/${data.podName} has no container ${data.containerName}`);
@@ -157,6 +162,8 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
     originalImage: image.image,
     createdAt: takenAt,
     architecture,
+    runtime: runtime.name,
+    ...rootfsOf(facts),
   });
   log.info({ image: pushed.reference, bytes: pushed.sizeBytes, layerSkipped: pushed.layerSkipped }, 'checkpoint image stored');
 
@@ -174,6 +181,9 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
     identity,
     originalImage: image.image,
     originalImageDigest: image.digest,
+    ...(running.imageID !== undefined ? { originalImageID: running.imageID } : {}),
+    runtime,
+    baseImage: baseImageOf(facts),
     architecture,
     archiveFile,
     takenAt,
@@ -210,14 +220,53 @@ async function resume(request: CheckpointRequest, cp: Checkpoint, deps: Checkpoi
     originalImage: s.originalImage,
     createdAt: s.checkpointTimestamp ? new Date(s.checkpointTimestamp) : deps.now(),
     architecture: s.architecture,
+    ...(s.runtime ? { runtime: s.runtime.name } : {}),
+    ...(s.baseImage?.name ? { rootfsImageName: s.baseImage.name } : {}),
+    ...(s.baseImage?.ref ? { rootfsImageRef: s.baseImage.ref } : {}),
   });
   return finish(request, name, pushed, true, archiveFile, deps, log);
+}
+
+/** The archive's own facts, refused (permanently) when unreadable or of another container. */
+async function checkedFacts(deps: CheckpointJobDeps, archiveFile: string, want: { namespace: string; pod: string; container: string; podUid: string }): Promise<ArchiveFacts> {
+  let facts: ArchiveFacts;
+  try {
+    facts = await deps.archives.facts(archiveFile);
+  } catch (err) {
+    if (err instanceof ArchiveFactsError) throw new AgentFailure('ArchiveUnreadable', `archive ${archiveFile}: ${err.message}`);
+    throw err;
+  }
+  const mismatch = archiveMismatch(facts, want);
+  if (mismatch !== undefined) throw new AgentFailure('ArchiveMismatch', `archive ${archiveFile} was not pushed: ${mismatch}`);
+  return facts;
+}
+
+/** The node's runtime version, when the node reports the runtime that wrote the archive. */
+function versionOf(runtime: string, node: { status?: { nodeInfo?: { containerRuntimeVersion?: string } } }): { version?: string } {
+  const reported = parseRuntimeVersion(node.status?.nodeInfo?.containerRuntimeVersion);
+  return reported !== undefined && reported.name === runtime ? { version: reported.version } : {};
+}
+
+/** The base image as the archive's config.dump names it: for the image's annotations. */
+function rootfsOf(facts: ArchiveFacts): { rootfsImageName?: string; rootfsImageRef?: string } {
+  return {
+    ...(facts.rootfsImageName !== undefined ? { rootfsImageName: facts.rootfsImageName } : {}),
+    ...(facts.rootfsImageRef !== undefined ? { rootfsImageRef: facts.rootfsImageRef } : {}),
+  };
+}
+
+/** The same, for the Checkpoint's spec.baseImage. */
+function baseImageOf(facts: ArchiveFacts): { name?: string; ref?: string } {
+  return {
+    ...(facts.rootfsImageName !== undefined ? { name: facts.rootfsImageName } : {}),
+    ...(facts.rootfsImageRef !== undefined ? { ref: facts.rootfsImageRef } : {}),
+  };
 }
 
 async function pushArchive(
   deps: CheckpointJobDeps,
   archiveFile: string,
-  meta: { container: string; pod: string; namespace: string; identity: string; originalImage: string; createdAt: Date; architecture: string },
+  meta: { container: string; pod: string; namespace: string; identity: string; originalImage: string; createdAt: Date; architecture: string; runtime?: string; rootfsImageName?: string; rootfsImageRef?: string },
 ): Promise<PushedImage> {
   const dockerConfig = await deps.kube.registryDockerConfig();
   deps.inUse?.add(archiveFile);

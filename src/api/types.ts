@@ -188,6 +188,12 @@ export interface CheckpointSpec {
   identity?: string;
   originalImage?: string;
   originalImageDigest?: string;
+  /** The container's imageID as the kubelet reported it (e.g. docker.io/library/app@sha256:…). */
+  originalImageID?: string;
+  /** The runtime that wrote the archive (read from the archive) and the node's version of it. */
+  runtime?: { name: string; version?: string };
+  /** The base image exactly as the archive's config.dump names it (rootfsImageName, rootfsImageRef). */
+  baseImage?: { name?: string; ref?: string };
   architecture?: string;
   sizeBytes?: number;
   archiveDigest?: string;

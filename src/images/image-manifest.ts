@@ -12,12 +12,19 @@ export interface CheckpointImageMeta {
   /** The image the container ran (what the restore needs underneath the checkpoint). */
   originalImage: string;
   createdAt: Date;
+  /** The runtime that wrote the archive (cri-o, containerd). */
+  runtime?: string;
+  /** The base image as the archive's config.dump names it; default: originalImage. */
+  rootfsImageName?: string;
+  rootfsImageRef?: string;
 }
 
 export const CHECKPOINT_ANNOTATIONS = {
   crioCheckpointName: 'io.kubernetes.cri-o.annotations.checkpoint.name',
   criuContainerName: 'org.criu.checkpoint.container.name',
   criuRootfsImageName: 'org.criu.checkpoint.rootfsImageName',
+  criuRootfsImageRef: 'org.criu.checkpoint.rootfsImageRef',
+  criuRuntimeName: 'org.criu.checkpoint.runtime.name',
   pod: 'kcr.io/pod',
   namespace: 'kcr.io/namespace',
   identity: ANNOTATIONS.identity,
@@ -30,7 +37,9 @@ export function checkpointAnnotations(meta: CheckpointImageMeta): Record<string,
   return {
     [CHECKPOINT_ANNOTATIONS.crioCheckpointName]: meta.container,
     [CHECKPOINT_ANNOTATIONS.criuContainerName]: meta.container,
-    [CHECKPOINT_ANNOTATIONS.criuRootfsImageName]: meta.originalImage,
+    [CHECKPOINT_ANNOTATIONS.criuRootfsImageName]: meta.rootfsImageName ?? meta.originalImage,
+    ...(meta.rootfsImageRef !== undefined ? { [CHECKPOINT_ANNOTATIONS.criuRootfsImageRef]: meta.rootfsImageRef } : {}),
+    ...(meta.runtime !== undefined ? { [CHECKPOINT_ANNOTATIONS.criuRuntimeName]: meta.runtime } : {}),
     [CHECKPOINT_ANNOTATIONS.pod]: meta.pod,
     [CHECKPOINT_ANNOTATIONS.namespace]: meta.namespace,
     [CHECKPOINT_ANNOTATIONS.identity]: meta.identity,

@@ -8,9 +8,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import type { V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, PLURALS, VERSION, type Checkpoint, type CheckpointRequest } from '../../src/api/types.ts';
 import { CheckpointQueues } from '../../src/queue/checkpoint-queues.ts';
@@ -239,7 +239,13 @@ describe('kcr agent', () => {
       originalImageDigest: imageDigest,
       architecture: 'amd64',
       checkpointID: req.metadata.uid,
+      // Read from the archive itself, and the node's version of that runtime.
+      runtime: { name: 'cri-o', version: '1.34.0' },
+      baseImage: { name: 'docker.io/library/counter:1.0' },
+      originalImageID: pod.status!.containerStatuses![0]!.imageID,
     });
+    // CRI-O's rootfsImageRef is the base image's id on the node.
+    expect(cp.spec.baseImage?.ref).toMatch(/^[0-9a-f]{64}$/);
     expect(cp.spec.checkpointData).toMatch(new RegExp(`^checkpoint-counter_${ns}-app-.*\\.tar$`));
     expect(cp.status?.phase).toBe('ImageBuilt');
     expect(cp.status?.runtimeImage).toMatch(new RegExp(`^${reg.host}/kcr/${ns}/counter@sha256:[a-f0-9]{64}$`));
@@ -250,6 +256,8 @@ describe('kcr agent', () => {
       'io.kubernetes.cri-o.annotations.checkpoint.name': 'app',
       'org.criu.checkpoint.container.name': 'app',
       'org.criu.checkpoint.rootfsImageName': 'docker.io/library/counter:1.0',
+      'org.criu.checkpoint.rootfsImageRef': cp.spec.baseImage!.ref!,
+      'org.criu.checkpoint.runtime.name': 'cri-o',
       'kcr.io/pod': 'counter',
       'kcr.io/namespace': ns,
       'kcr.io/identity': 'counter',
@@ -284,6 +292,31 @@ describe('kcr agent', () => {
     const latest = await getRequest('counter-again-2');
     const cp = (await clients.custom.getNamespacedCustomObject(obj(PLURALS.Checkpoint, latest.status!.checkpoint!.name))) as Checkpoint;
     expect(files).toEqual([cp.spec.checkpointData]);
+  });
+
+  it('refuses to push an archive of another pod: the request fails, nothing is pushed', async () => {
+    const pod = await runningPod('counter');
+    await clients.core.createNamespacedPod({ namespace: ns, body: podOn('victim') });
+    await runningPod('victim');
+    const taken = (await clients.core.connectPostNodeProxyWithPath({ name: node, path: `checkpoint/${ns}/victim/app` })) as unknown;
+    const victimArchive = basename((typeof taken === 'string' ? (JSON.parse(taken) as { items: string[] }) : (taken as { items: string[] })).items[0]!);
+    const tags = async () => {
+      const res = await fetch(`${reg.url}/v2/kcr/${ns}/counter/tags/list`, { headers: { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` } });
+      return ((await res.json()) as { tags?: string[] }).tags ?? [];
+    };
+    const before = await tags();
+    const req = await createRequest('counter-steal', 'counter');
+    // An earlier attempt's archive, as the agent would resume it: here another pod's.
+    await clients.custom.patchNamespacedCustomObjectStatus(
+      { ...obj(PLURALS.CheckpointRequest, 'counter-steal'), body: { status: { nodeName: node, archive: victimArchive } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await enqueue('counter-steal', pod);
+    const done = await finished('counter-steal');
+    expect(done.status?.phase).toBe('Failed');
+    expect(done.status?.message).toBe(`ArchiveMismatch: archive ${victimArchive} was not pushed: the archive belongs to ${ns}/victim container app, not to ${ns}/counter container app`);
+    expect(await checkpointsOf(req.metadata.uid!)).toEqual([]);
+    expect(await tags()).toEqual(before);
   });
 
   it('fails a request at once, with a reason a user understands, when the kubelet has no such container (404)', async () => {

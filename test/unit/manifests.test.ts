@@ -189,7 +189,7 @@ const fields = {
       checkpointData: true, checkpointID: true, checkpointTimestamp: true, containerName: true,
       nodeName: true, schedule: true, selector: true, checkpointScheduleRef: true, podName: true,
       podUID: true, workload: true, identity: true, originalImage: true, originalImageDigest: true,
-      architecture: true, sizeBytes: true, archiveDigest: true,
+      originalImageID: true, runtime: true, baseImage: true, architecture: true, sizeBytes: true, archiveDigest: true,
     } satisfies Record<keyof CheckpointSpec, true>,
     status: {
       phase: true, checkpointImage: true, runtimeImage: true, conditions: true, failedReason: true,

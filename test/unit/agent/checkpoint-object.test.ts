@@ -15,6 +15,9 @@ const facts: CheckpointFacts = {
   identity: { identity: 'web-0', kind: 'StatefulSet', workload: 'web' },
   originalImage: 'docker.io/library/counter:1.0',
   originalImageDigest: digest,
+  originalImageID: `docker.io/library/counter@${digest}`,
+  runtime: { name: 'cri-o', version: '1.34.0' },
+  baseImage: { name: 'docker.io/library/counter:1.0', ref: 'a'.repeat(64) },
   architecture: 'arm64',
   archiveFile: 'checkpoint-web-0_apps-app-2026-11-24T08:30:00Z.tar',
   takenAt: new Date('2026-11-24T08:30:00Z'),
@@ -40,6 +43,9 @@ describe('Checkpoint object', () => {
       identity: 'web-0',
       originalImage: 'docker.io/library/counter:1.0',
       originalImageDigest: digest,
+      originalImageID: `docker.io/library/counter@${digest}`,
+      runtime: { name: 'cri-o', version: '1.34.0' },
+      baseImage: { name: 'docker.io/library/counter:1.0', ref: 'a'.repeat(64) },
       architecture: 'arm64',
       sizeBytes: 4096,
       archiveDigest: facts.archiveDigest,
@@ -49,9 +55,11 @@ describe('Checkpoint object', () => {
   });
 
   it('leaves out what a user request does not have (schedule, image digest)', () => {
-    const cp = buildCheckpoint({ ...facts, scheduleRef: undefined, originalImageDigest: undefined });
+    const cp = buildCheckpoint({ ...facts, scheduleRef: undefined, originalImageDigest: undefined, originalImageID: undefined, baseImage: {} });
     expect(cp.spec).not.toHaveProperty('checkpointScheduleRef');
     expect(cp.spec).not.toHaveProperty('originalImageDigest');
+    expect(cp.spec).not.toHaveProperty('originalImageID');
+    expect(cp.spec).not.toHaveProperty('baseImage');
   });
 
   it('status ImageBuilt with the pullable image by digest', () => {
@@ -84,7 +92,7 @@ describe('Checkpoint object', () => {
       spec: { nodeName: 'n', containers: [{ name: 'app', image: 'counter:1.0' }, { name: 'side', image: 'side:2' }] },
       status: { containerStatuses: [{ name: 'app', imageID: `docker.io/library/counter@${digest}` }, { name: 'side', imageID: '' }] },
     };
-    expect(containerImage(pod, 'app')).toEqual({ image: 'counter:1.0', digest });
+    expect(containerImage(pod, 'app')).toEqual({ image: 'counter:1.0', digest, imageID: `docker.io/library/counter@${digest}` });
     expect(containerImage(pod, 'side')).toEqual({ image: 'side:2', digest: undefined });
     expect(containerImage(pod, 'nope')).toBeUndefined();
     expect(nodeArchitecture({ metadata: { labels: { 'kubernetes.io/arch': 'arm64' } }, status: { nodeInfo: { architecture: 'amd64' } } })).toBe('arm64');
