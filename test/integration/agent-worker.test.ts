@@ -2,7 +2,6 @@
 // UnrecoverableError) and a real registry, with the Kubernetes API and the kubelet as in-memory
 // fakes (the cluster test, test/cluster/agent.test.ts, runs the same against a real API server).
 // Covers what the cluster cannot force: API failures at chosen steps and a resumed retry.
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +22,7 @@ import { CheckpointQueues, createCheckpointWorker } from '../../src/queue/checkp
 import { createRedisConnection, waitForReady } from '../../src/queue/connection.ts';
 import type { CheckpointJobData } from '../../src/schedule/fan-out.ts';
 import { nodeQueueName } from '../../src/schedule/names.ts';
+import { crioArchive } from '../support/crio-archive.ts';
 import { startRedis, type RedisServer } from '../support/redis.ts';
 import { startRegistry, type RegistryServer } from '../support/registry.ts';
 
@@ -114,7 +114,7 @@ function fakeKubelet(folder: string, failures: Array<number | undefined> = []) {
     }
     const at = new Date(Date.UTC(2026, 10, 24, 8, 0, calls.length)).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const name = `checkpoint-${call.pod}_${call.namespace}-${call.container}-${at}.tar`;
-    writeFileSync(join(folder, name), randomBytes(64 * 1024), { mode: 0o600 });
+    writeFileSync(join(folder, name), await crioArchive({ namespace: call.namespace, pod: call.pod, container: call.container }), { mode: 0o600 });
     return `/var/lib/kubelet/checkpoints/${name}`;
   };
   return { kubelet, calls };
