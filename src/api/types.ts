@@ -204,6 +204,8 @@ export interface CheckpointStatus {
   checkpointImage?: string;
   /** Pullable reference by digest: registry/repo@sha256:… */
   runtimeImage?: string;
+  /** Nodes where a restore of this checkpoint failed for a reason not known to be the node's. */
+  failedRestoreNodes?: string[];
   conditions?: Condition[];
   failedReason?: string;
   restoreCount?: number;

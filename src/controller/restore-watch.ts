@@ -1,8 +1,11 @@
 // Watching restored and crashed containers (leader only, each pass), DESIGN rules 7 and 8:
-//  - a container that never started from its checkpoint: the checkpoint is marked bad (with a
-//    reason and Events) and the pod is replaced (controller-owned: deleted, so its replacement is
-//    admitted with the next older good checkpoint or fresh) or, for a bare pod or a container
-//    restored in place, set back to its original image in place;
+//  - a container that never started from its checkpoint, judged by cause: the node's fault (it
+//    cannot restore it) leaves the checkpoint good and the container starts fresh; CRIU's own
+//    failure or an image gone marks the checkpoint bad (with a reason and Events), as does an
+//    unknown runtime failure once it happened on two nodes; a bad checkpoint's pod is replaced
+//    (controller-owned: deleted, so its replacement is admitted with the next older good
+//    checkpoint or fresh) or, for a bare pod or a container restored in place, set back to its
+//    original image in place;
 //  - a container that crashed in a pod that stays: its image is set to the latest good
 //    checkpoint, so the kubelet restarts it from there, within the in-place bound.
 // The decisions are src/restore/failed-restore.ts and in-place-restore.ts; this file only acts.
@@ -69,12 +72,36 @@ export async function watchRestores(deps: RestoreWatchDeps): Promise<void> {
 
 async function handleFailedRestore(deps: RestoreWatchDeps, f: FailedRestore, pods: readonly PodLike[], checkpoints: readonly Checkpoint[]): Promise<void> {
   const cp = checkpoints.find((c) => c.metadata.namespace === f.namespace && c.metadata.name === f.checkpoint);
+  const cpRef: InvolvedObject = { apiVersion: API_VERSION, kind: 'Checkpoint', namespace: f.namespace, name: f.checkpoint, ...(cp?.metadata.uid ? { uid: cp.metadata.uid } : {}) };
+  const log = { namespace: f.namespace, pod: f.pod, uid: f.podUid, container: f.container, checkpoint: f.checkpoint, node: f.node, cause: f.cause, reason: f.reason };
+  if (f.cause === 'node') {
+    // The node cannot restore it: the checkpoint is fine. This container starts fresh (a
+    // replacement would land on the same kind of node again); a later one may still use it.
+    const message = `${f.reason}; checkpoint ${f.checkpoint} stays good; the container starts fresh on node ${f.node || '(none)'}`;
+    deps.logger.warn(log, 'the node cannot restore the checkpoint; starting the container fresh');
+    await deps.events.event(cpRef, 'Warning', 'RestoreNotPossibleOnNode', message);
+    await deps.events.event(podRef(f.namespace, f.pod, f.podUid), 'Warning', 'RestoreNotPossibleOnNode', message);
+    await setBackToOriginal(deps, f, cp);
+    return;
+  }
+  const failedNodes = [...new Set([...(cp?.status?.failedRestoreNodes ?? []), f.node].filter((n) => n !== ''))].sort();
+  const failedRestoreCount = (cp?.status?.failedRestoreCount ?? 0) + 1;
+  if (f.cause === 'runtime' && failedNodes.length < 2) {
+    // An unknown runtime failure on one node may be that node's: bad only once a second node fails too.
+    await deps.api.patch(`${crPath(PLURALS.Checkpoint, f.namespace, f.checkpoint)}/status`, { status: { failedRestoreCount, failedRestoreNodes: failedNodes } });
+    const message = `${f.reason}; checkpoint ${f.checkpoint} stays good until a restore fails on a second node; the container starts fresh`;
+    deps.logger.warn(log, 'restore failed on one node; starting the container fresh');
+    await deps.events.event(cpRef, 'Warning', 'RestoreFailed', message);
+    await deps.events.event(podRef(f.namespace, f.pod, f.podUid), 'Warning', 'RestoreFailed', message);
+    await setBackToOriginal(deps, f, cp);
+    return;
+  }
   await deps.api.patch(`${crPath(PLURALS.Checkpoint, f.namespace, f.checkpoint)}/status`, {
-    status: { bad: true, badReason: f.reason, failedRestoreCount: (cp?.status?.failedRestoreCount ?? 0) + 1 },
+    status: { bad: true, badReason: f.reason, failedRestoreCount, failedRestoreNodes: failedNodes },
   });
-  deps.logger.warn({ namespace: f.namespace, pod: f.pod, uid: f.podUid, container: f.container, checkpoint: f.checkpoint, reason: f.reason }, 'restore failed; checkpoint marked bad');
+  deps.logger.warn(log, 'restore failed; checkpoint marked bad');
   const message = `${f.reason}; checkpoint ${f.checkpoint} is marked bad and will not be restored again`;
-  await deps.events.event({ apiVersion: API_VERSION, kind: 'Checkpoint', namespace: f.namespace, name: f.checkpoint, ...(cp?.metadata.uid ? { uid: cp.metadata.uid } : {}) }, 'Warning', 'RestoreFailed', message);
+  await deps.events.event(cpRef, 'Warning', 'RestoreFailed', message);
   await deps.events.event(podRef(f.namespace, f.pod, f.podUid), 'Warning', 'RestoreFailed', message);
 
   const pod = pods.find((p) => p.metadata?.uid === f.podUid);
@@ -87,6 +114,11 @@ async function handleFailedRestore(deps: RestoreWatchDeps, f: FailedRestore, pod
     return;
   }
   // Nobody would replace it: back to its own software, fresh, in place.
+  await setBackToOriginal(deps, f, cp);
+}
+
+/** The container back on its original image (the kubelet restarts it fresh); the restored-from mark goes. */
+async function setBackToOriginal(deps: RestoreWatchDeps, f: FailedRestore, cp: Checkpoint | undefined): Promise<void> {
   const original = cp?.spec.originalImage;
   if (!original) return;
   await deps.api.patch(podPath(f.namespace, f.pod), {

@@ -1,7 +1,8 @@
 // DESIGN.md restore rule 7: a restore that fails — the container never starts from its checkpoint
-// — marks that checkpoint bad, so the next replacement starts from the next older good checkpoint,
-// or fresh. This module only recognises the failures; the shell marks the checkpoints bad and
-// emits the Events. Pure: pods and checkpoints are passed in.
+// — is judged by cause (restore-failure-cause.ts): a node that cannot restore never marks the
+// checkpoint bad; CRIU's own failure or an image gone from the registry does, so the next
+// replacement starts from the next older good checkpoint, or fresh. This module only recognises
+// the failures; the shell acts and emits the Events. Pure: pods and checkpoints are passed in.
 //
 // Only a container that never ran from the checkpoint counts: one that started and crashed later
 // was restored fine (its memory came back) and crashed for its own reasons.
@@ -9,6 +10,7 @@ import type { Checkpoint } from '../api/types.ts';
 import { ANNOTATIONS } from '../api/types.ts';
 import { historyAnnotation, lastInPlaceRestoreMs, readInPlaceHistory } from './in-place-restore.ts';
 import type { ContainerStatusLike, PodLike } from './pod-like.ts';
+import { restoreFailureCause, type RestoreFailureKind } from './restore-failure-cause.ts';
 
 export type { PodLike } from './pod-like.ts';
 
@@ -21,13 +23,12 @@ export interface FailedRestore {
   checkpoint: string;
   /** For a user, e.g. "the container never started from checkpoint X: CreateContainerError: criu restore failed". */
   reason: string;
+  /** Whose fault: the node's, CRIU's, the runtime's, or the registry's (image gone). */
+  cause: Exclude<RestoreFailureKind, 'pull'>;
+  /** The node the pod is bound to ('' when none). */
+  node: string;
 }
 
-/** The runtime could not create or start the container from the checkpoint (CRIU restore failed, …). */
-const RUNTIME_FAILURES = new Set(['CreateContainerError', 'RunContainerError']);
-/** The image could not be pulled; only a failure saying the image is gone counts (not auth, not network). */
-const PULL_FAILURES = new Set(['ErrImagePull', 'ImagePullBackOff']);
-const IMAGE_GONE = /manifest unknown|name unknown|not found/i;
 /** Runtime messages can carry a whole CRIU log; a reason stays readable in an Event. */
 const MAX_MESSAGE = 512;
 
@@ -75,7 +76,7 @@ export function failedRestores(pods: readonly PodLike[], checkpoints: readonly C
       if (failure === undefined) continue;
       const restoredInPlaceMs = lastInPlaceRestoreMs(readInPlaceHistory(annotations[historyAnnotation(container)]));
       if (!neverRanSinceRestore(status, restoredInPlaceMs)) continue;
-      found.push({ namespace, pod: name, podUid: uid, container, checkpoint, reason: failure });
+      found.push({ namespace, pod: name, podUid: uid, container, checkpoint, reason: failure.reason, cause: failure.cause, node: str(pod.spec?.nodeName) ?? '' });
     }
   }
   // A pod listed twice (a stale copy next to a fresh one) reports once, the same whatever the input order.
@@ -92,16 +93,18 @@ export function failedRestores(pods: readonly PodLike[], checkpoints: readonly C
   });
 }
 
-/** Why the container cannot start from the checkpoint, for a user; undefined when it is not that. */
-function failureOf(status: ContainerStatusLike, checkpoint: string): string | undefined {
+/** Why the container cannot start from the checkpoint, for a user, and whose fault; undefined when it is not that. */
+function failureOf(status: ContainerStatusLike, checkpoint: string): { reason: string; cause: FailedRestore['cause'] } | undefined {
   const waiting = isObject(status.state) && isObject(status.state.waiting) ? status.state.waiting : undefined;
   const reason = str(waiting?.reason);
   if (reason === undefined) return undefined;
   const message = typeof waiting?.message === 'string' ? waiting.message.trim() : '';
   const detail = `${reason}${message === '' ? '' : `: ${truncate(message)}`}`;
-  if (RUNTIME_FAILURES.has(reason)) return `the container never started from checkpoint ${checkpoint}: ${detail}`;
-  if (PULL_FAILURES.has(reason) && IMAGE_GONE.test(message)) return `the image of checkpoint ${checkpoint} is gone from the registry: ${detail}`;
-  return undefined;
+  const cause = restoreFailureCause(reason, message);
+  // A pull that fails for credentials or the network says nothing about the checkpoint.
+  if (cause === undefined || cause.kind === 'pull') return undefined;
+  if (cause.kind === 'image-gone') return { reason: `the image of checkpoint ${checkpoint} is gone from the registry: ${detail}`, cause: cause.kind };
+  return { reason: `the container never started from checkpoint ${checkpoint}: ${cause.why}: ${detail}`, cause: cause.kind };
 }
 
 /**

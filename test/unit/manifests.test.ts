@@ -193,7 +193,7 @@ const fields = {
     } satisfies Record<keyof CheckpointSpec, true>,
     status: {
       phase: true, checkpointImage: true, runtimeImage: true, conditions: true, failedReason: true,
-      restoreCount: true, failedRestoreCount: true, lastRestoreTime: true, bad: true, badReason: true,
+      restoreCount: true, failedRestoreCount: true, failedRestoreNodes: true, lastRestoreTime: true, bad: true, badReason: true,
     } satisfies Record<keyof CheckpointStatus, true>,
     required: ['containerName'],
   },

@@ -48,7 +48,7 @@ function pod(o: PodOptions = {}): PodLike {
       annotations: { ...(restoredFrom === null ? {} : { 'kcr.io/restored-from.app': restoredFrom }), ...o.annotations },
       ...(o.deleting ? { deletionTimestamp: ago(0) } : {}),
     },
-    spec: { containers: [{ name: 'sidecar', image: 'envoy:1' }, { name: 'app', image: o.image ?? RUNTIME(restoredFrom ?? 'c1', o.ns ?? 'apps') }] },
+    spec: { nodeName: 'node-1', containers: [{ name: 'sidecar', image: 'envoy:1' }, { name: 'app', image: o.image ?? RUNTIME(restoredFrom ?? 'c1', o.ns ?? 'apps') }] },
     status: {
       phase: 'Pending',
       containerStatuses: o.status === null ? [] : [
@@ -83,21 +83,23 @@ describe('failedRestores: what counts as a failed restore', () => {
         podUid: 'uid-1',
         container: 'app',
         checkpoint: 'c1',
-        reason: 'the container never started from checkpoint c1: CreateContainerError: criu restore failed',
+        reason: 'the container never started from checkpoint c1: CRIU failed to restore the checkpoint: CreateContainerError: criu restore failed',
+        cause: 'criu',
+        node: 'node-1',
       },
     ]);
   });
 
   it.each<[string, Partial<Status>, string]>([
-    ['RunContainerError', waiting('RunContainerError', 'restore: exit status 1'), 'the container never started from checkpoint c1: RunContainerError: restore: exit status 1'],
-    ['a runtime error without a message', waiting('CreateContainerError'), 'the container never started from checkpoint c1: CreateContainerError'],
+    ['RunContainerError', waiting('RunContainerError', 'restore: exit status 1'), 'the container never started from checkpoint c1: the runtime failed to restore the checkpoint: RunContainerError: restore: exit status 1'],
+    ['a runtime error without a message', waiting('CreateContainerError'), 'the container never started from checkpoint c1: the runtime failed to restore the checkpoint: CreateContainerError'],
     ['ErrImagePull: manifest unknown', waiting('ErrImagePull', 'reading manifest sha256:1 in reg.example/apps/db-0: manifest unknown'),
       'the image of checkpoint c1 is gone from the registry: ErrImagePull: reading manifest sha256:1 in reg.example/apps/db-0: manifest unknown'],
     ['ImagePullBackOff: not found', waiting('ImagePullBackOff', 'failed to resolve reference "reg.example/apps/db-0@sha256:1": not found'),
       'the image of checkpoint c1 is gone from the registry: ImagePullBackOff: failed to resolve reference "reg.example/apps/db-0@sha256:1": not found'],
     ['a start that failed before running (startedAt null)',
       { ...waiting('RunContainerError', 'x'), lastState: { terminated: { exitCode: 128, startedAt: null, finishedAt: ago(1) } } },
-      'the container never started from checkpoint c1: RunContainerError: x'],
+      'the container never started from checkpoint c1: the runtime failed to restore the checkpoint: RunContainerError: x'],
   ])('reports %s', (_why, status, reason) => {
     expect(failedRestores([pod({ status })], [cp('c1')]).map((f) => f.reason)).toEqual([reason]);
   });
@@ -125,7 +127,7 @@ describe('failedRestores: what counts as a failed restore', () => {
 
   it('truncates a long runtime message (a whole CRIU log) for the Event', () => {
     const [f] = failedRestores([pod({ status: waiting('CreateContainerError', 'x'.repeat(5000)) })], [cp('c1')]);
-    expect(f!.reason.length).toBeLessThan(600);
+    expect(f!.reason.length).toBeLessThan(700);
     expect(f!.reason.endsWith('…')).toBe(true);
   });
 });
