@@ -200,7 +200,10 @@ function planOf(
   for (const c of containers) {
     const cp = recognised.get(c.name) ?? chosen.get(c.name);
     // runtimeImage is present: recognised ones equal the image, chosen ones passed isReady.
-    if (cp?.runtimeImage !== undefined) restored.push({ index: c.index, name: c.name, checkpoint: cp.name, image: cp.runtimeImage });
+    // The base image is the software the pod asked for (rule 4 made sure it is the checkpoint's);
+    // a container already patched names the checkpoint image, so its checkpoint says it.
+    const baseImage = recognised.has(c.name) ? cp?.originalImage : c.image;
+    if (cp?.runtimeImage !== undefined) restored.push({ index: c.index, name: c.name, checkpoint: cp.name, image: cp.runtimeImage, baseImage });
     // A pinned checkpoint with a target node (RestoreRequest migration) steers the pod there.
     if (cp?.pinned === true && cp.targetNode !== undefined) targetNode ??= cp.targetNode;
   }

@@ -7,10 +7,16 @@ import { ANNOTATIONS } from '../src/api/types.ts';
 import { array, isRecord, type JsonRecord } from '../src/rules/shape.ts';
 
 export const ARCH_LABEL = 'kubernetes.io/arch';
+/** kcr-base-<container index>: the unmounted image volume that puts a restored container's base image on the node. */
+export const BASE_IMAGE_VOLUME_PREFIX = 'kcr-base-';
 
 export interface RestorePlan {
-  /** Containers restored, in spec.containers order; index is the position in spec.containers. */
-  containers: { index: number; name: string; checkpoint: string; image: string }[];
+  /**
+   * Containers restored, in spec.containers order; index is the position in spec.containers.
+   * baseImage: the checkpoint's original image, which the runtime needs on the node underneath
+   * the checkpoint (CRI-O never pulls it).
+   */
+  containers: { index: number; name: string; checkpoint: string; image: string; baseImage?: string | undefined }[];
   identity: string;
   architecture: string | undefined;
   pullSecretName: string | undefined;
@@ -34,8 +40,13 @@ export function applyPlan(pod: JsonRecord, plan: RestorePlan): JsonRecord {
   const annotations = child(child(clone, 'metadata'), 'annotations');
   for (const c of plan.containers) {
     const container = containers[c.index];
-    if (isRecord(container)) container.image = c.image;
+    if (isRecord(container)) {
+      container.image = c.image;
+      // Pulled once onto the node (the checkpoint image is immutable, by digest); a restart restores from the local copy.
+      container.imagePullPolicy = 'IfNotPresent';
+    }
     annotations[`${ANNOTATIONS.restoredFromContainerPrefix}${c.name}`] = c.checkpoint;
+    if (c.baseImage !== undefined) baseImageVolume(spec, c.index, c.baseImage);
   }
   annotations[ANNOTATIONS.restoredFrom] = plan.containers.map((c) => c.checkpoint).join(',');
   annotations[ANNOTATIONS.identity] = plan.identity;
@@ -48,6 +59,20 @@ export function applyPlan(pod: JsonRecord, plan: RestorePlan): JsonRecord {
   }
   if (plan.targetNode !== undefined) requireNode(spec, plan.targetNode);
   return clone;
+}
+
+/**
+ * An image volume of the base image that nothing mounts: the kubelet pulls every image volume of
+ * a pod, with the pod's pull secrets, before it starts any container, so the base image is on the
+ * node when the runtime restores the checkpoint on it. Named by the container's index; one that is
+ * there already is kept, so the patch is idempotent.
+ */
+function baseImageVolume(spec: JsonRecord, index: number, image: string): void {
+  const volumes = Array.isArray(spec.volumes) ? spec.volumes : (spec.volumes = []);
+  const name = `${BASE_IMAGE_VOLUME_PREFIX}${index}`;
+  const volume = { name, image: { reference: image, pullPolicy: 'IfNotPresent' } };
+  // Already there (a second call on the patched pod): kept as the first call made it.
+  if (!volumes.some((v: unknown) => isRecord(v) && v.name === name)) volumes.push(volume);
 }
 
 /**

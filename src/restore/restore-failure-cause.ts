@@ -25,7 +25,7 @@ const NODE_FAULTS: Array<[RegExp, string]> = [
   // Restore switched off (CRI-O before 1.30, containerd 2.2.7+/2.3.4+) or removed (containerd 2.4):
   // the checkpoint image is run as an ordinary image, which has no program.
   [/no command specified/, 'the node’s runtime does not restore from checkpoint images (restore is off or removed): it ran the image as an ordinary one'],
-  [/executable file .* not found|exec: ".*": stat .*: no such file or directory/, 'the node’s runtime does not restore from checkpoint images: it tried to run the pod’s command from the checkpoint image'],
+  [/executable file (`[^`]*` )?not found|exec: "[^"]*": stat [^:]*: no such file or directory/, 'the node’s runtime does not restore from checkpoint images: it tried to run the pod’s command from the checkpoint image'],
   [/checkpoint restore via CreateContainer is disabled by configuration/, 'restore is switched off in the node’s containerd (enable_experimental_restore_via_create)'],
   [/checkpoint\/restore support not available/, 'restore is switched off in the node’s CRI-O (enable_criu_support)'],
   // An archive of the other runtime.

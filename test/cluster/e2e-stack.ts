@@ -58,7 +58,6 @@ export async function openE2eWorld(namespacePrefix: string, nodeProfiles?: reado
     const ns = await createNamespace(admin.core, namespacePrefix);
     await copyRegistrySecret(cluster.kubeconfig, ns, stack.state.kcrDir);
     const world = new E2eWorld(admin, stack.state, ns);
-    await world.pullAppImageOnEveryNode();
     return {
       world,
       async close() {

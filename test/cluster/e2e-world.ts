@@ -102,21 +102,6 @@ export class E2eWorld {
     return nodeControl(n.controlUrl);
   }
 
-  /**
-   * The app image on every node before the tests: CRI-O restores only where the checkpoint's base
-   * image already is (kcr does not put it there yet), so a replacement may land on any node.
-   */
-  async pullAppImageOnEveryNode(): Promise<void> {
-    for (const n of this.stack.nodes) {
-      await this.admin.core.createNamespacedPod({
-        namespace: this.ns,
-        body: { metadata: { name: `warm-${n.name}`, labels: { app: 'warm-up' } }, spec: { nodeName: n.name, terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: IMAGE }] } },
-      });
-    }
-    for (const n of this.stack.nodes) await this.runningPod(`warm-${n.name}`);
-    for (const n of this.stack.nodes) await this.admin.core.deleteNamespacedPod({ name: `warm-${n.name}`, namespace: this.ns, gracePeriodSeconds: 0 });
-  }
-
   /** pullSecret: in the pod template from the start (a pod's imagePullSecrets cannot change later). */
   async createStatefulSet(name: string, opts: { cron?: string; podAnnotations?: Record<string, string>; pullSecret?: string } = {}): Promise<void> {
     await this.admin.apps.createNamespacedStatefulSet({

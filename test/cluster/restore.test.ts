@@ -1,7 +1,7 @@
 // Restores beyond replacement, end to end on the shared kcr stack: RestoreRequests (a chosen
 // older checkpoint; migration with checkpointFirst), failed restores falling back to older
 // checkpoints and then a fresh start, in-place restore after a crash (bounded), and bad input.
-import type { V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS, PLURALS, type RestoreRequest } from '../../src/api/types.ts';
 import { eventually, expectApiError } from './cluster-clients.ts';
@@ -171,6 +171,31 @@ describe('failed restores (DESIGN rule 7)', () => {
     expect(later?.metadata?.uid).toBe(fresh.metadata!.uid);
     expect(later?.status?.containerStatuses?.[0]?.restartCount).toBe(0);
   }, 400_000);
+});
+
+describe('the base image on the node first (DESIGN rule 5)', () => {
+  it('a replacement on a node that never had the base image restores there: its image volume pulled the base first', async () => {
+    const { pod, cps } = await podWithCheckpoints('nobase', 1);
+    const cp = cps[0]!;
+    const source = pod.spec!.nodeName!;
+    const target = otherNode(pod);
+    // CRI-O restores only with the base image on the node and never pulls it itself.
+    await w.nodeControl(target).removeImage(IMAGE);
+    await w.admin.core.patchNode({ name: source, body: { spec: { unschedulable: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    try {
+      await w.admin.core.deleteNamespacedPod({ name: 'nobase-0', namespace: w.ns });
+      const restored = await eventually('the replacement restored on the other node', async () => {
+        const p = await w.pod('nobase-0');
+        return runningReady(p, pod.metadata!.uid) && p.spec?.nodeName === target ? p : undefined;
+      }, 120_000, 250);
+      expect(restoredFromOf(restored)).toBe(cp.metadata.name);
+      expect(restored.spec!.volumes?.find((v) => v.name === 'kcr-base-0')?.image?.reference).toBe(IMAGE);
+      await w.expectContinuedFrom(restored, cp.status!.runtimeImage!);
+      expect((await w.checkpoint(cp.metadata.name!))?.status?.bad).not.toBe(true);
+    } finally {
+      await w.admin.core.patchNode({ name: source, body: { spec: { unschedulable: false } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    }
+  }, 300_000);
 });
 
 describe('in-place restore after a crash (DESIGN rule 8)', () => {

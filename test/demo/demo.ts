@@ -242,28 +242,6 @@ function statefulSet(): object {
   };
 }
 
-/**
- * CRI-O restores a checkpoint only on a node that already has its base image (it never pulls it),
- * and kcr does not put it there yet: a pod of the app's image on every node first.
- */
-async function pullAppImageOnEveryNode(c: Clients, stack: StackState, signal: AbortSignal, n: Narrator): Promise<void> {
-  const image = 'busybox:1.37';
-  for (const node of stack.nodes) {
-    await c.core.createNamespacedPod({
-      namespace: NS,
-      body: { metadata: { name: `pull-${node.name}` }, spec: { nodeName: node.name, terminationGracePeriodSeconds: 0, containers: [{ name: 'pull', image }] } },
-    });
-  }
-  for (const node of stack.nodes) {
-    await waitFor(signal, `${image} on ${node.name}`, 60_000, async () => {
-      const p = await c.core.readNamespacedPod({ name: `pull-${node.name}`, namespace: NS });
-      return p.status?.phase === 'Running' ? { done: true } : { seen: p.status?.phase ?? 'Pending' };
-    });
-    await c.core.deleteNamespacedPod({ name: `pull-${node.name}`, namespace: NS, gracePeriodSeconds: 0 });
-  }
-  n.info(`${image} pulled onto ${stack.nodes.map((x) => `${x.name} (${x.profile})`).join(', ')}: CRI-O restores only where a checkpoint's base image already is`);
-}
-
 async function freshNamespace(c: Clients, signal: AbortSignal, n: Narrator): Promise<void> {
   const exists = await c.core.readNamespace({ name: NS }).then(() => true, (err: unknown) => {
     if (code(err) === 404) return false;
@@ -375,7 +353,6 @@ async function story(run: Run): Promise<void> {
   await freshNamespace(c, signal, n);
   // Restored pods pull their checkpoint image with the registry's credentials.
   await copyRegistrySecret(up.state.kubeconfig, NS, flags.stateDir);
-  await pullAppImageOnEveryNode(c, stack, signal, n);
   await c.apps.createNamespacedStatefulSet({ namespace: NS, body: statefulSet() as never });
   n.info(`applied; pods opt in with ${ANNOTATIONS.restore}: "true", the registry Secret kcr-registry copied into ${NS}`);
   const pod = await waitFor<V1Pod>(signal, `${POD} to run`, 90_000, async () => {

@@ -11,6 +11,8 @@ describe('restoreFailureCause', () => {
     ['CRI-O 1.29 (restore off), no command', 'CreateContainerError', 'no command specified', 'node'],
     ['containerd 2.4, no command', 'CreateContainerError', 'no command specified', 'node'],
     ['CRI-O 1.34 with restore off, pod command', 'CreateContainerError', 'container create failed: executable file `/app` not found: No such file or directory', 'node'],
+    ['CRI-O 1.34 with restore off, a command from $PATH', 'CreateContainerError', 'container create failed: executable file `sh` not found in $PATH: No such file or directory', 'node'],
+    ['CRI-O 1.29, runc, a command from $PATH', 'CreateContainerError', 'container create failed: runc create failed: unable to start container process: exec: "sh": executable file not found in $PATH', 'node'],
     ['CRI-O 1.29, runc', 'CreateContainerError', 'container create failed: runc create failed: unable to start container process: exec: "/app": stat /app: no such file or directory', 'node'],
     ['containerd, runc at start', 'RunContainerError', 'failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: exec: "/app": stat /app: no such file or directory: unknown', 'node'],
     ['containerd 2.3.4, switch off', 'CreateContainerError', 'checkpoint restore via CreateContainer is disabled by configuration', 'node'],

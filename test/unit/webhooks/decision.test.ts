@@ -230,6 +230,11 @@ describe('decide: restore rules over AdmissionReview fixtures', () => {
       } else {
         expect(c.image, `${c.name} runs the checkpoint image`).toBe(runtimeImage(cp));
         expect(pod.metadata.annotations?.[`kcr.io/restored-from.${c.name}`]).toBe(cp);
+        expect((c as { imagePullPolicy?: string }).imagePullPolicy).toBe('IfNotPresent');
+        // Its base image (the container's original image) is pulled onto the node first, by an unmounted image volume.
+        const volumes = (pod.spec as { volumes?: Array<{ name: string; image?: { reference: string } }> }).volumes ?? [];
+        const index = original.spec.containers.findIndex((x) => x.name === c.name);
+        expect(volumes.find((v) => v.name === `kcr-base-${index}`)?.image?.reference).toBe(byName.get(c.name));
       }
     }
     expect(pod.metadata.annotations?.['kcr.io/restored-from']).toBe(
@@ -273,7 +278,7 @@ describe('decide: patch details', () => {
     const req = fixture(STS);
     delete (req.object as { metadata: { labels?: unknown } }).metadata.labels;
     const d = run(req, [['StatefulSet', workload('StatefulSet', 'db', 'shop', '@hourly')], ['Checkpoint', dbCp('db-a', { architecture: 'amd64' })]]);
-    expect(d.kind === 'patch' && d.patch.filter((op) => op.op === 'add').map((op) => op.path).sort()).toEqual(['/metadata/annotations', '/spec/nodeSelector']);
+    expect(d.kind === 'patch' && d.patch.filter((op) => op.op === 'add' && !op.path.includes('/containers/')).map((op) => op.path).sort()).toEqual(['/metadata/annotations', '/spec/nodeSelector', '/spec/volumes']);
   });
 
   it('never denies and never throws on a request without object, kind or resource', () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { applyPlan, restorePatch, type RestorePlan } from '../../../webhooks/patch.ts';
 
 const plan: RestorePlan = {
-  containers: [{ index: 1, name: 'b', checkpoint: 'cp-b', image: 'reg/x@sha256:1' }],
+  containers: [{ index: 1, name: 'b', checkpoint: 'cp-b', image: 'reg/x@sha256:1', baseImage: 'b:1' }],
   identity: 'web-0',
   architecture: 'arm64',
   pullSecretName: 'kcr-registry',
@@ -19,7 +19,13 @@ describe('restorePatch', () => {
     const result = jsonpatch.applyPatch(structuredClone(pod), patch, true, false).newDocument;
     expect(result).toEqual({
       metadata: { name: 'web-0', annotations: { 'a/b~c': 'keep', 'kcr.io/restored-from.b': 'cp-b', 'kcr.io/restored-from': 'cp-b', 'kcr.io/identity': 'web-0' } },
-      spec: { containers: [{ name: 'a', image: 'a:1' }, { name: 'b', image: 'reg/x@sha256:1' }], nodeSelector: { disk: 'ssd', 'kubernetes.io/arch': 'arm64' }, imagePullSecrets: [{ name: 'own' }, { name: 'kcr-registry' }] },
+      spec: {
+        containers: [{ name: 'a', image: 'a:1' }, { name: 'b', image: 'reg/x@sha256:1', imagePullPolicy: 'IfNotPresent' }],
+        nodeSelector: { disk: 'ssd', 'kubernetes.io/arch': 'arm64' },
+        imagePullSecrets: [{ name: 'own' }, { name: 'kcr-registry' }],
+        // Nothing mounts it: the kubelet pulls it with the pod's pull secrets before any container starts.
+        volumes: [{ name: 'kcr-base-1', image: { reference: 'b:1', pullPolicy: 'IfNotPresent' } }],
+      },
     });
     expect(pod.spec.containers[1]!.image).toBe('b:1');
     expect(restorePatch(result, plan)).toEqual([]);

@@ -1,0 +1,71 @@
+// A node that cannot restore never burns a checkpoint (DESIGN rule 7, by cause), end to end on a
+// mixed pool: a cri-o-1.34 node (restores) and a cri-o-1.29 node (restore off, as that version's
+// default is). kcr does not steer restores away from incapable nodes yet; a replacement that
+// lands on one is seen through, never left stuck, and the checkpoint stays good for a node that
+// can restore it.
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ANNOTATIONS } from '../../src/api/types.ts';
+import { eventually } from './cluster-clients.ts';
+import { openE2eWorld } from './e2e-stack.ts';
+import { IMAGE, restoredFromOf, runningReady, type E2eWorld } from './e2e-world.ts';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+let w: E2eWorld;
+let e2e: Awaited<ReturnType<typeof openE2eWorld>> | undefined;
+
+async function schedulable(node: string, on: boolean): Promise<void> {
+  await w.admin.core.patchNode({ name: node, body: { spec: { unschedulable: !on } } }, mergePatch);
+}
+
+beforeAll(async () => {
+  e2e = await openE2eWorld('faults', ['cri-o-1.34', 'cri-o-1.29']);
+  w = e2e.world;
+}, 600_000);
+
+afterAll(async () => {
+  for (const n of w?.stack.nodes ?? []) await schedulable(n.name, true).catch(() => undefined);
+  await e2e?.close();
+});
+
+describe('a replacement on a node whose runtime cannot restore', () => {
+  it('starts fresh with an Event naming the node’s fault; the checkpoint stays good and a later replacement on a capable node restores from it', async () => {
+    const [capable, incapable] = w.stack.nodes.map((n) => n.name) as [string, string];
+    await schedulable(incapable, false);
+    await w.createStatefulSet('db', { podAnnotations: { [ANNOTATIONS.restore]: 'true' } });
+    const first = await w.runningPod('db-0');
+    expect(first.spec?.nodeName).toBe(capable);
+    const cp = await w.checkpointNow('db-now', 'db-0');
+
+    // Only the node with restore off takes pods now.
+    await schedulable(incapable, true);
+    await schedulable(capable, false);
+    await w.admin.core.deleteNamespacedPod({ name: 'db-0', namespace: w.ns });
+    const fresh = await eventually('a fresh replacement on the node that cannot restore', async () => {
+      const p = await w.pod('db-0');
+      return runningReady(p, first.metadata!.uid) && p.spec?.nodeName === incapable && p.spec.containers[0]!.image === IMAGE ? p : undefined;
+    }, 180_000, 250);
+    expect((await w.appState(fresh)).restoredFrom).toBeUndefined();
+    const events = await w.eventsFor('Pod', 'db-0');
+    const why = events.find((e) => e.reason === 'RestoreNotPossibleOnNode');
+    expect(why?.message).toMatch(/does not restore from checkpoint images/);
+    expect(why?.message).toContain(`stays good; the container starts fresh on node ${incapable}`);
+    expect((await w.eventsFor('Checkpoint', cp.metadata.name!)).some((e) => e.reason === 'RestoreNotPossibleOnNode')).toBe(true);
+    const still = await w.checkpoint(cp.metadata.name!);
+    expect(still?.status?.bad).not.toBe(true);
+    // Never stuck: the fresh pod stays.
+    await new Promise((r) => setTimeout(r, 5000));
+    expect((await w.pod('db-0'))?.metadata?.uid).toBe(fresh.metadata!.uid);
+
+    // Back on the capable node, the next replacement restores from the same checkpoint.
+    await schedulable(capable, true);
+    await schedulable(incapable, false);
+    await w.admin.core.deleteNamespacedPod({ name: 'db-0', namespace: w.ns });
+    const restored = await eventually('a restored replacement on the capable node', async () => {
+      const p = await w.pod('db-0');
+      return runningReady(p, fresh.metadata!.uid) && p.spec?.nodeName === capable ? p : undefined;
+    }, 180_000, 250);
+    expect(restoredFromOf(restored)).toBe(cp.metadata.name);
+    await w.expectContinuedFrom(restored, cp.status!.runtimeImage!);
+  }, 600_000);
+});
