@@ -70,6 +70,11 @@ export interface WebhookConfig extends CommonConfig {
   pullSecretName: string | undefined;
   /** Namespaces the webhook never mutates; default kube-system and kcr's own. */
   excludedNamespaces: string[];
+  /**
+   * Add the unmounted base-image volume to restored pods (image volumes: GA in Kubernetes 1.36,
+   * beta and off by default before 1.35 — a cluster without them rejects such a pod).
+   */
+  baseImageVolumes: boolean;
   /** How long shutdown waits for in-flight admissions before dropping connections. */
   shutdownDeadlineMs: number;
   /**
@@ -116,6 +121,7 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
     maxBodyBytes: int(env, 'KCR_WEBHOOK_MAX_BODY_BYTES', 3 * 1024 * 1024, 1024),
     pullSecretName: optional(env, 'KCR_WEBHOOK_PULL_SECRET'),
     excludedNamespaces: list(env, 'KCR_WEBHOOK_EXCLUDED_NAMESPACES') ?? ['kube-system', str(env, 'KCR_NAMESPACE', 'kcr-system')],
+    baseImageVolumes: bool(env, 'KCR_WEBHOOK_BASE_IMAGE_VOLUMES', true),
     shutdownDeadlineMs: int(env, 'KCR_WEBHOOK_SHUTDOWN_DEADLINE_MS', 10_000, 0, 120_000),
     extraDnsNames: extra.dnsNames,
     extraIpAddresses: extra.ipAddresses,

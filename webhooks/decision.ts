@@ -25,6 +25,8 @@ export interface RestorePolicy {
   pullSecretName?: string;
   /** Namespaces never mutated (kube-system, kcr's own). */
   excludedNamespaces: string[];
+  /** Pull each restored container's base image first through an unmounted image volume (default true). */
+  baseImageVolumes?: boolean;
 }
 
 export interface RestoredContainer {
@@ -202,7 +204,7 @@ function planOf(
     // runtimeImage is present: recognised ones equal the image, chosen ones passed isReady.
     // The base image is the software the pod asked for (rule 4 made sure it is the checkpoint's);
     // a container already patched names the checkpoint image, so its checkpoint says it.
-    const baseImage = recognised.has(c.name) ? cp?.originalImage : c.image;
+    const baseImage = policy.baseImageVolumes === false ? undefined : recognised.has(c.name) ? cp?.originalImage : c.image;
     if (cp?.runtimeImage !== undefined) restored.push({ index: c.index, name: c.name, checkpoint: cp.name, image: cp.runtimeImage, baseImage });
     // A pinned checkpoint with a target node (RestoreRequest migration) steers the pod there.
     if (cp?.pinned === true && cp.targetNode !== undefined) targetNode ??= cp.targetNode;

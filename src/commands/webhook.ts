@@ -27,7 +27,7 @@ import { createLogger, type Logger } from '../log.ts';
 
 export type WebhookServingConfig = Pick<
   WebhookConfig,
-  'host' | 'port' | 'maxBodyBytes' | 'pullSecretName' | 'excludedNamespaces'
+  'host' | 'port' | 'maxBodyBytes' | 'pullSecretName' | 'excludedNamespaces' | 'baseImageVolumes'
 >;
 
 export interface StartWebhookOptions {
@@ -73,6 +73,7 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     clock: opts.clock ?? (() => new Date()),
     policy: {
       excludedNamespaces: config.excludedNamespaces,
+      baseImageVolumes: config.baseImageVolumes,
       ...(config.pullSecretName !== undefined ? { pullSecretName: config.pullSecretName } : {}),
     },
     readiness: informers,

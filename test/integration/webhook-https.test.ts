@@ -114,6 +114,7 @@ function request(port: number, ca: string, method: string, path: string, body?: 
 const servingConfig = {
   host: '127.0.0.1', port: 0, maxBodyBytes: 3 * 1024 * 1024, pullSecretName: 'kcr-registry',
   excludedNamespaces: ['kube-system', NAMESPACE],
+  baseImageVolumes: true,
 };
 
 let bundle: CertificateBundle;

@@ -274,6 +274,13 @@ describe('decide: patch details', () => {
     expect(again).toEqual({ kind: 'unchanged', reason: 'already-restored', identity: 'db-0' });
   });
 
+  it('adds no base-image volume when the cluster has no image volumes (KCR_WEBHOOK_BASE_IMAGE_VOLUMES=false)', () => {
+    const req = fixture(STS);
+    const d = run(req, [['StatefulSet', workload('StatefulSet', 'db', 'shop', '@hourly')], ['Checkpoint', dbCp('db-a')]], { ...POLICY, baseImageVolumes: false });
+    expect(d.kind).toBe('patch');
+    expect((applied(req, d).spec as { volumes?: unknown[] }).volumes ?? []).toEqual((req.object as { spec: { volumes?: unknown[] } }).spec.volumes ?? []);
+  });
+
   it('keeps a pod without annotations or node selector valid: whole objects are added', () => {
     const req = fixture(STS);
     delete (req.object as { metadata: { labels?: unknown } }).metadata.labels;
