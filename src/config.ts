@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import type { RuntimeConfigPaths } from './agent/node-capability.ts';
 
 // Configuration is parsed once, here, from the environment and the command line.
 // Each sub-command's composition root calls its parse function and passes the
@@ -148,6 +149,10 @@ export interface AgentConfig extends CommonConfig {
   keepArchives: number;
   /** How long SIGTERM waits for running jobs; below the DaemonSet's grace period (60 s). */
   shutdownDeadlineMs: number;
+  /** The node's runtime configuration files (host paths mounted read-only), for its restore capability. */
+  runtimeConfig: RuntimeConfigPaths;
+  /** How often the node's restore capability is worked out again and published. */
+  capabilityIntervalMs: number;
 }
 
 export function parseAgentConfig(env: Env): AgentConfig {
@@ -169,6 +174,12 @@ export function parseAgentConfig(env: Env): AgentConfig {
     registrySecretName: str(env, 'KCR_REGISTRY_SECRET', 'kcr-registry'),
     keepArchives: int(env, 'KCR_KEEP_ARCHIVES', 1, 0, 1000),
     shutdownDeadlineMs: int(env, 'KCR_AGENT_SHUTDOWN_DEADLINE_MS', 45_000, 0, 600_000),
+    runtimeConfig: {
+      crioConfig: str(env, 'KCR_CRIO_CONFIG', '/etc/crio/crio.conf'),
+      crioConfigDir: str(env, 'KCR_CRIO_CONFIG_DIR', '/etc/crio/crio.conf.d'),
+      containerdConfig: str(env, 'KCR_CONTAINERD_CONFIG', '/etc/containerd/config.toml'),
+    },
+    capabilityIntervalMs: int(env, 'KCR_CAPABILITY_INTERVAL_SECONDS', 300, 10, 86_400) * 1000,
   };
 }
 

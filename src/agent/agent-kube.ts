@@ -36,6 +36,8 @@ export interface AgentKube {
   patchRequestStatus(namespace: string, name: string, status: CheckpointRequestStatus): Promise<void>;
   getPod(namespace: string, name: string): Promise<V1Pod | undefined>;
   getNode(name: string): Promise<V1Node>;
+  /** Merge patch of the node's labels and annotations (null removes a key). */
+  patchNodeMetadata(name: string, metadata: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> }): Promise<void>;
   getCheckpoint(namespace: string, name: string): Promise<Checkpoint | undefined>;
   /** 'exists' when a Checkpoint of that name is already there (a retried job). */
   createCheckpoint(checkpoint: Checkpoint): Promise<'created' | 'exists'>;
@@ -72,6 +74,9 @@ export function createAgentKube(kc: KubeConfig, options: { registrySecret: { nam
     },
     getPod: (namespace, name) => orUndefined(core.readNamespacedPod({ namespace, name })),
     getNode: (name) => core.readNode({ name }),
+    async patchNodeMetadata(name, metadata) {
+      await core.patchNode({ name, body: { metadata } }, mergePatch);
+    },
     getCheckpoint: (namespace, name) => orUndefined(custom.getNamespacedCustomObject(obj(PLURALS.Checkpoint, namespace, name)) as Promise<Checkpoint>),
     async createCheckpoint(checkpoint) {
       const namespace = checkpoint.metadata.namespace!;

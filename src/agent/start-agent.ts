@@ -14,6 +14,7 @@ import type { CheckpointJobData } from '../schedule/fan-out.ts';
 import { createAgentKube, type AgentKube } from './agent-kube.ts';
 import { ArchiveFolder } from './archive-folder.ts';
 import { startHealthServer, type HealthServer } from './health-server.ts';
+import { publishNodeCapability } from './node-capability.ts';
 import { createImagePushers } from './image-pusher.ts';
 import { processCheckpointJob } from './process-checkpoint-job.ts';
 
@@ -75,6 +76,15 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
     log.debug({ job: job?.id, attemptsMade: job?.attemptsMade, err: err.message, node: config.nodeName }, 'checkpoint job attempt failed'),
   );
 
+  // What this node can restore, as labels; a failure is logged and tried again next time, never fatal.
+  const publish = () =>
+    publishNodeCapability({ node: config.nodeName, kube: apiKube, paths: config.runtimeConfig, log }).catch((err: unknown) =>
+      log.warn({ node: config.nodeName, err: err instanceof Error ? err.message : String(err) }, 'could not publish the node’s restore capability'),
+    );
+  void publish();
+  const capabilityTimer = setInterval(() => void publish(), config.capabilityIntervalMs);
+  capabilityTimer.unref();
+
   const ready = () => connection.status === 'ready' && worker.isRunning() && !worker.closing;
   const health = await startHealthServer({ port: config.healthPort, host: config.healthHost, ready });
   log.info({ node: config.nodeName, healthPort: health.port, checkpointDir: config.checkpointDir, registry: config.images.registry }, 'agent started');
@@ -84,6 +94,7 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
     health,
     ready,
     async close(deadlineMs = config.shutdownDeadlineMs) {
+      clearInterval(capabilityTimer);
       const outcome = await closeWithDeadline(worker, deadlineMs, () => connection.disconnect());
       if (outcome === 'closed') await connection.quit().catch(() => connection.disconnect());
       images.close();

@@ -121,12 +121,14 @@ export async function serviceAccountKubeconfig(
   name: string,
   file: string,
   expirationSeconds = 24 * 3600,
+  /** Bind the token to this pod, as the kubelet does for a pod's own token: the API server then adds the pod's node to the caller's identity. */
+  boundPod?: { name: string; uid: string },
 ): Promise<string> {
   const { kc, core } = adminClients(cluster);
   const tr = await core.createNamespacedServiceAccountToken({
     name,
     namespace,
-    body: { spec: { audiences: [], expirationSeconds } },
+    body: { spec: { audiences: [], expirationSeconds, ...(boundPod ? { boundObjectRef: { apiVersion: 'v1', kind: 'Pod', ...boundPod } } : {}) } },
   });
   const token = tr.status?.token;
   if (!token) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);

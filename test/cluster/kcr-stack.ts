@@ -95,6 +95,7 @@ export interface StackNode {
   controlUrl: string;
   kubeletLog: string;
   runtimeLog: string;
+  runtimeConfig: { crioConfig: string; crioConfigDir: string; containerdConfig: string };
 }
 
 export interface StackState {
@@ -424,12 +425,49 @@ async function startController(ctx: Ctx): Promise<void> {
   ctx.log(`kcr controller x${started.length} running as kcr-system/kcr-controller (pids ${started.map((s) => s.p.pid).join(', ')})`);
 }
 
+/** Where the agent finds its node's runtime configuration (the DaemonSet mounts the host's /etc/crio and /etc/containerd). */
+function runtimeConfigEnv(node: StackNode): NodeJS.ProcessEnv {
+  return {
+    KCR_CRIO_CONFIG: node.runtimeConfig.crioConfig,
+    KCR_CRIO_CONFIG_DIR: node.runtimeConfig.crioConfigDir,
+    KCR_CONTAINERD_CONFIG: node.runtimeConfig.containerdConfig,
+  };
+}
+
+/**
+ * The agent's pod on `node`, as the DaemonSet would make it (the node's runtime runs it as the
+ * sample app): the local agent process's token is bound to it, so the API server knows the
+ * agent's node (authentication.kubernetes.io/node-name), as for a real DaemonSet pod.
+ */
+async function agentPod(ctx: Ctx, node: string): Promise<{ name: string; uid: string }> {
+  const { core } = adminClients(ctx.opts.cluster.kubeconfig);
+  const name = `kcr-agent-${node}`;
+  await core.deleteNamespacedPod({ name, namespace: KCR_NAMESPACE, gracePeriodSeconds: 0 }).catch(() => undefined);
+  const deadline = Date.now() + ctx.opts.readyTimeoutMs;
+  for (;;) {
+    try {
+      const created = await core.createNamespacedPod({
+        namespace: KCR_NAMESPACE,
+        body: {
+          metadata: { name, labels: { 'app.kubernetes.io/name': 'kcr', 'app.kubernetes.io/component': 'agent' } },
+          spec: { nodeName: node, serviceAccountName: AGENT_SERVICE_ACCOUNT, automountServiceAccountToken: false, terminationGracePeriodSeconds: 0, containers: [{ name: 'agent', image: 'kcr:0.1.0' }] },
+        },
+      });
+      return { name, uid: created.metadata!.uid! };
+    } catch (err) {
+      // The previous one may still be going away.
+      if (!(err instanceof ApiException && err.code === 409) || Date.now() > deadline) throw err;
+      await sleep(250);
+    }
+  }
+}
+
 async function startAgents(ctx: Ctx): Promise<void> {
   const dir = join(ctx.dir, 'agent');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const kubeconfig = await serviceAccountKubeconfig(ctx.cluster, KCR_NAMESPACE, AGENT_SERVICE_ACCOUNT, join(dir, 'kubeconfig'), TOKEN_SECONDS);
   const started: { p: DetachedProcess; port: number }[] = [];
   for (const node of ctx.state.nodes) {
+    const kubeconfig = await serviceAccountKubeconfig(ctx.cluster, KCR_NAMESPACE, AGENT_SERVICE_ACCOUNT, join(dir, `kubeconfig-${node.name}`), TOKEN_SECONDS, await agentPod(ctx, node.name));
     const port = await freePort();
     const name = `agent-${node.name}`;
     mkdirSync(node.checkpointDir, { recursive: true, mode: 0o700 });
@@ -439,6 +477,7 @@ async function startAgents(ctx: Ctx): Promise<void> {
       KCR_POD_NAME: `kcr-agent-${node.name}`,
       KCR_REDIS_URL: ctx.state.redis.url,
       KCR_CHECKPOINT_DIR: node.checkpointDir,
+      ...runtimeConfigEnv(node),
       KCR_HEALTH_PORT: String(port),
       ...registryEnv(ctx),
     });

@@ -3,10 +3,12 @@
 // default is). kcr does not steer restores away from incapable nodes yet; a replacement that
 // lands on one is seen through, never left stuck, and the checkpoint stays good for a node that
 // can restore it.
+import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from '../../src/api/types.ts';
-import { eventually } from './cluster-clients.ts';
+import { CAPABILITY_LABELS, CAPABILITY_REASON_ANNOTATION } from '../../src/rules/restore-capability.ts';
+import { clientsFor, eventually, expectApiError } from './cluster-clients.ts';
 import { openE2eWorld } from './e2e-stack.ts';
 import { IMAGE, restoredFromOf, runningReady, type E2eWorld } from './e2e-world.ts';
 
@@ -26,6 +28,36 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const n of w?.stack.nodes ?? []) await schedulable(n.name, true).catch(() => undefined);
   await e2e?.close();
+});
+
+describe('which nodes can restore what', () => {
+  it('each agent publishes its node’s runtime and restore capability, with the reason', async () => {
+    const [capable, incapable] = w.stack.nodes.map((n) => n.name) as [string, string];
+    const meta = async (n: string) => (await w.admin.core.readNode({ name: n })).metadata!;
+    const one = await eventually(`${capable} labelled`, async () => ((await meta(capable)).labels?.[CAPABILITY_LABELS.capable] !== undefined ? meta(capable) : undefined));
+    expect(one.labels).toMatchObject({ [CAPABILITY_LABELS.runtime]: 'cri-o', [CAPABILITY_LABELS.capable]: 'true' });
+    expect(one.annotations?.[CAPABILITY_REASON_ANNOTATION]).toBe('CRI-O 1.34.0: enable_criu_support is on by default since 1.30');
+    const two = await eventually(`${incapable} labelled`, async () => ((await meta(incapable)).labels?.[CAPABILITY_LABELS.capable] !== undefined ? meta(incapable) : undefined));
+    expect(two.labels).toMatchObject({ [CAPABILITY_LABELS.runtime]: 'cri-o', [CAPABILITY_LABELS.capable]: 'false' });
+    expect(two.annotations?.[CAPABILITY_REASON_ANNOTATION]).toMatch(/off by default before 1\.30; set it to true under \[crio\.runtime\]/);
+  });
+
+  it('an agent may change its own node’s restore labels only (ValidatingAdmissionPolicy on the node name its token carries)', async () => {
+    const [own, other] = w.stack.nodes.map((n) => n.name) as [string, string];
+    const agent = clientsFor(join(w.stack.kcrDir, 'stack', 'agent', `kubeconfig-${own}`));
+    const patch = (node: string, metadata: object) => agent.core.patchNode({ name: node, body: { metadata } }, mergePatch);
+    const otherNode = await expectApiError(() => patch(other, { labels: { [CAPABILITY_LABELS.capable]: 'true' } }));
+    expect(otherNode.code).toBe(403);
+    expect(otherNode.message).toContain(`kcr agent may change only the Node it runs on (${own})`);
+    const otherLabel = await expectApiError(() => patch(own, { labels: { 'node-role.kubernetes.io/control-plane': '' } }));
+    expect(otherLabel.message).toContain('may change only the restore.kcr.io/runtime and restore.kcr.io/capable labels');
+    const override = await expectApiError(() => patch(own, { labels: { [CAPABILITY_LABELS.override]: 'true' } }));
+    expect(override.message).toContain('may change only the restore.kcr.io/runtime and restore.kcr.io/capable labels');
+    const annotation = await expectApiError(() => patch(own, { annotations: { 'example.com/x': 'y' } }));
+    expect(annotation.message).toContain('may change only the restore.kcr.io/capable-reason annotation');
+    // Its own keys it may write (as it does every few minutes).
+    await patch(own, { annotations: { [CAPABILITY_REASON_ANNOTATION]: 'CRI-O 1.34.0: enable_criu_support is on by default since 1.30' } });
+  });
 });
 
 describe('a replacement on a node whose runtime cannot restore', () => {

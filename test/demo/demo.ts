@@ -12,8 +12,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1ObjectMeta, type V1Pod } from '@kubernetes/client-node';
 import { ANNOTATIONS, GROUP, PLURALS, VERSION, type Checkpoint, type CheckpointRequest, type RestoreRequest } from '../../src/api/types.ts';
+import { CAPABILITY_LABELS, CAPABILITY_REASON_ANNOTATION } from '../../src/rules/restore-capability.ts';
 import { controlPlaneBinDir, ensureClusterUp, stopCluster, type ClusterState } from '../cluster/local-cluster.ts';
 import { copyRegistrySecret, describeStack, startStack, stopStack, type StackState } from '../cluster/kcr-stack.ts';
 import { KCR_DIR } from '../cluster/pki.ts';
@@ -343,6 +344,15 @@ async function story(run: Run): Promise<void> {
   run.stack = stack;
   if (st.alreadyRunning) n.info('reusing the kcr stack already running (it stays up afterwards)');
   for (const line of describeStack(stack)) n.info(line.trimStart());
+  // What each node can restore, as its agent published it (labels restore.kcr.io/runtime, restore.kcr.io/capable).
+  const admin = clientsFor(up.state.kubeconfig);
+  for (const node of stack.nodes) {
+    const meta = await waitFor<V1ObjectMeta>(signal, `${node.name}'s restore capability`, 30_000, async () => {
+      const m = (await admin.core.readNode({ name: node.name })).metadata;
+      return m?.labels?.[CAPABILITY_LABELS.capable] !== undefined ? { done: m } : { seen: 'not published yet' };
+    });
+    n.info(`${node.name} can restore: ${meta.labels?.[CAPABILITY_LABELS.capable] ?? '?'} (${meta.annotations?.[CAPABILITY_REASON_ANNOTATION] ?? 'no reason given'})`);
+  }
   if (stack.components.missing.length > 0) {
     throw new DemoFailure(`this checkout has no kcr ${stack.components.missing.join(' / ')} command yet: the demo needs the controller and the agent`);
   }

@@ -79,6 +79,10 @@ class FakeKube implements AgentKube {
   async getNode(): Promise<V1Node> {
     return { metadata: { name: NODE, labels: { 'kubernetes.io/arch': 'arm64' } } };
   }
+  readonly nodePatches: object[] = [];
+  async patchNodeMetadata(_name: string, metadata: object) {
+    this.nodePatches.push(metadata);
+  }
   async getCheckpoint(_ns: string, name: string) {
     this.#maybeFail('getCheckpoint');
     return structuredClone(this.checkpoints.get(name));

@@ -8,7 +8,7 @@
 // 127.0.0.1:<api port> here), in a private mount namespace so its volume mounts go with it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,7 +18,7 @@ import { ensureClusterPki, issueKubeletServingCert, nodeKubeconfig, writeSecretF
 import { buildGoTool } from './go-tool.ts';
 import { kubeletConfiguration } from './kubelet-config.ts';
 import { nodeControl, type NodeControl } from './node-control.ts';
-import { parseNodeProfile } from './profiles.ts';
+import { parseNodeProfile, runtimeConfigFiles } from './profiles.ts';
 
 const CRI_SIM_DIR = fileURLToPath(new URL('../cri-sim/', import.meta.url));
 
@@ -34,6 +34,8 @@ export interface LocalNode {
   podLogsDir: string;
   kubeletLog: string;
   runtimeLog: string;
+  /** The runtime's configuration files as they would be on the host (what kcr's agent reads for the restore switch). */
+  runtimeConfig: { crioConfig: string; crioConfigDir: string; containerdConfig: string };
   control: NodeControl;
 }
 
@@ -193,6 +195,12 @@ export async function startLocalNodes(opts: StartLocalNodesOptions): Promise<Loc
         const containerLogLinks = join(dir, 'container-log-links');
         mkdirSync(containerLogLinks, { recursive: true });
         mkdirSync('/var/log/containers', { recursive: true });
+        // The runtime's configuration on the "host": the restore switch a profile override sets.
+        const runtimeConfig = { crioConfig: join(dir, 'etc/crio/crio.conf'), crioConfigDir: join(dir, 'etc/crio/crio.conf.d'), containerdConfig: join(dir, 'etc/containerd/config.toml') };
+        for (const [file, text] of Object.entries(runtimeConfigFiles(s.profile, runtimeConfig))) {
+          mkdirSync(dirname(file), { recursive: true });
+          writeFileSync(file, text);
+        }
         const serving = issueKubeletServingCert(s.name, s.ip, opts.pkiDir);
         writeFileSync(files.cert, serving.cert);
         writeSecretFile(files.key, serving.key);
@@ -247,6 +255,7 @@ export async function startLocalNodes(opts: StartLocalNodesOptions): Promise<Loc
           podLogsDir,
           kubeletLog: files.kubeletLog,
           runtimeLog: files.runtimeLog,
+          runtimeConfig,
           control: nodeControl(controlUrl),
         });
       }),

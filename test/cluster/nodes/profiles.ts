@@ -26,6 +26,18 @@ export function parseNodeProfile(raw: string): { profile: RuntimeProfile; restor
   return { profile, restore: opts[0] === 'restore=on' };
 }
 
+/**
+ * The runtime configuration a node of this profile has on its host, by file: the line that sets
+ * the restore switch when the profile overrides it (`:restore=on|off`); none otherwise (the
+ * version's default applies). The simulator follows the same profile.
+ */
+export function runtimeConfigFiles(raw: string, paths: { crioConfig: string; containerdConfig: string }): Record<string, string> {
+  const { profile, restore } = parseNodeProfile(raw);
+  if (restore === undefined) return {};
+  if (profile.startsWith('cri-o-')) return { [paths.crioConfig]: `[crio.runtime]\nenable_criu_support = ${restore}\n` };
+  return { [paths.containerdConfig]: `version = 3\n\n[plugins."io.containerd.cri.v1.runtime"]\nenable_experimental_restore_via_create = ${restore}\n` };
+}
+
 /** A comma-separated list (`cri-o-1.34,containerd-2.4`), one profile per node, each validated. */
 export function parseNodeProfiles(list: string): string[] {
   const items = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
