@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ensureNodeNetwork, NODE_NETNS, nodeNetworkIp, KUBELET_PORT, startForwarder, type Forwarder } from '../netns/node-network.ts';
 import { ensureClusterPki, issueKubeletServingCert, nodeKubeconfig, writeSecretFile } from '../pki.ts';
+import { logTail } from '../detached-process.ts';
 import { buildGoTool } from './go-tool.ts';
 import { kubeletConfiguration } from './kubelet-config.ts';
 import { nodeControl, type NodeControl } from './node-control.ts';
@@ -96,14 +97,6 @@ async function stopProc(p: Proc, graceMs: number): Promise<void> {
   const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
   await gone;
   clearTimeout(timer);
-}
-
-function logTail(file: string, lines = 25): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
 }
 
 /** The lines of a kubelet or runtime log that say why it gave up. */
