@@ -7,6 +7,7 @@
 // see the pins the pod is deleted. A controller-owned pod's replacement is made by its controller
 // and restored at admission; a bare pod is recreated here from the manifest kept in the status.
 // Pins are removed by the caller once the request is finished (see stalePins).
+import { CAPABILITY_LABELS } from '../rules/restore-capability.ts';
 import { ANNOTATIONS, type Checkpoint, type CheckpointRequest, type RestoreRequest, type RestoreRequestStatus } from '../api/types.ts';
 
 /** On a CheckpointRequest made for checkpointFirst: the RestoreRequest it serves. */
@@ -43,12 +44,18 @@ export interface RestoreWorld {
   checkpoints: readonly Checkpoint[];
   /** CheckpointRequests of the request's namespace. */
   checkpointRequests: readonly CheckpointRequest[];
-  nodeExists: (name: string) => boolean;
+  /** What a node's labels say it can restore (restore.kcr.io/runtime, restore.kcr.io/capable, as its agent published them); undefined: no such node. */
+  nodeCapability: (name: string) => NodeCapabilityLabels | undefined;
   identityOf: (pod: RestorePod) => string | undefined;
   optedIn: (pod: RestorePod) => boolean;
   now: Date;
   timeoutMs?: number;
   pinSettleMs?: number;
+}
+
+export interface NodeCapabilityLabels {
+  runtime: string | undefined;
+  capable: string | undefined;
 }
 
 export type RestoreStep =
@@ -123,7 +130,9 @@ function start(w: RestoreWorld, ns: string): RestoreStep {
   if (!w.optedIn(pod)) {
     return fail(w, `pod ${ns}/${podName} is not opted in to restore (pod annotation ${ANNOTATIONS.restore}: "true", namespace label, a CheckpointSchedule, or the workload annotation ${ANNOTATIONS.workloadSchedule}), or it opted out`);
   }
-  if (spec.targetNode !== undefined && !w.nodeExists(spec.targetNode)) return fail(w, `spec.targetNode: node ${spec.targetNode} does not exist`);
+  const target = spec.targetNode === undefined ? undefined : w.nodeCapability(spec.targetNode);
+  if (spec.targetNode !== undefined && target === undefined) return fail(w, `spec.targetNode: node ${spec.targetNode} does not exist`);
+  if (target?.capable === 'false') return fail(w, `spec.targetNode: node ${spec.targetNode} cannot restore checkpoints (${CAPABILITY_LABELS.capable}=false)`);
   if (spec.checkpointFirst === true && spec.checkpointRef) return fail(w, 'spec.checkpointRef and spec.checkpointFirst exclude each other: a fresh checkpoint or a chosen one');
   const identity = w.identityOf(pod);
   const containers = (pod.spec?.containers ?? []).map((c) => c.name);
@@ -132,6 +141,10 @@ function start(w: RestoreWorld, ns: string): RestoreStep {
 
   if (spec.checkpointFirst === true) {
     if (pod.status?.phase !== 'Running') return fail(w, `pod ${ns}/${podName} is ${pod.status?.phase ?? 'not running'}: checkpointFirst needs a running pod`);
+    // The checkpoint will be written by the runtime of the pod's node: it restores only on that runtime.
+    const source = pod.spec?.nodeName === undefined ? undefined : w.nodeCapability(pod.spec.nodeName);
+    const misfit = runtimeMisfit(spec.targetNode, target, source?.runtime, `node ${pod.spec?.nodeName ?? '?'}, whose runtime will write the checkpoint,`);
+    if (misfit) return fail(w, misfit);
     const requests = containers.map((container) => ({ name: checkpointFirstName(r, container), container }));
     return {
       kind: 'checkpoint',
@@ -161,7 +174,17 @@ function start(w: RestoreWorld, ns: string): RestoreStep {
     }
     if (chosen.length === 0) return fail(w, `no good checkpoint of pod ${podName} (identity ${identity ?? 'unknown'}) to restore from`);
   }
+  for (const cp of chosen) {
+    const misfit = runtimeMisfit(spec.targetNode, target, cp.spec.runtime?.name, `Checkpoint ${cp.metadata.name}'s runtime`);
+    if (misfit) return fail(w, misfit);
+  }
   return pin(w, { ...base }, chosen.map((c) => c.metadata.name ?? ''));
+}
+
+/** Why the target node's runtime cannot restore an archive of `runtime`; undefined when it can, or either is unknown. */
+function runtimeMisfit(targetNode: string | undefined, target: NodeCapabilityLabels | undefined, runtime: string | undefined, whose: string): string | undefined {
+  if (targetNode === undefined || target?.runtime === undefined || runtime === undefined || target.runtime === runtime) return undefined;
+  return `spec.targetNode: node ${targetNode} runs ${target.runtime}, but ${whose} is ${runtime}: an archive restores only on the runtime that wrote it`;
 }
 
 function pin(w: RestoreWorld, status: RestoreRequestStatus, names: string[]): RestoreStep {

@@ -99,5 +99,13 @@ describe('a replacement on a node whose runtime cannot restore', () => {
     }, 180_000, 250);
     expect(restoredFromOf(restored)).toBe(cp.metadata.name);
     await w.expectContinuedFrom(restored, cp.status!.runtimeImage!);
+
+    // A migration to the node that cannot restore fails before the pod is touched.
+    await schedulable(incapable, true);
+    await w.createRestore('to-incapable', { podReference: { name: 'db-0' }, targetNode: incapable });
+    const { request } = await w.restoreFinished('to-incapable');
+    expect(request.status?.phase).toBe('Failed');
+    expect(request.status?.message).toContain(`spec.targetNode: node ${incapable} cannot restore checkpoints (restore.kcr.io/capable=false)`);
+    expect((await w.pod('db-0'))?.metadata?.uid).toBe(restored.metadata!.uid);
   }, 600_000);
 });

@@ -54,7 +54,15 @@ function world(over: Partial<RestoreWorld> = {}): RestoreWorld {
     pods: [p],
     checkpoints: [cp('old', { takenS: -600 }), cp('new', { takenS: -60 })],
     checkpointRequests: [],
-    nodeExists: (n) => n === 'node-1' || n === 'node-2',
+    // node-1 and node-2 as agents publish them; node-3 has restore off; node-4 runs containerd; node-5 is not labelled yet.
+    nodeCapability: (n) =>
+      ({
+        'node-1': { runtime: 'cri-o', capable: 'true' },
+        'node-2': { runtime: 'cri-o', capable: 'true' },
+        'node-3': { runtime: 'cri-o', capable: 'false' },
+        'node-4': { runtime: 'containerd', capable: 'true' },
+        'node-5': { runtime: undefined, capable: undefined },
+      })[n],
     identityOf: (x) => x.metadata?.name,
     optedIn: (x) => x.metadata?.annotations?.[ANNOTATIONS.restore] === 'true',
     now: NOW,
@@ -76,6 +84,11 @@ describe('refusals name the problem', () => {
     ['terminating pod', { pod: pod({ deleting: true }) }, /does not exist \(it is being deleted\)/],
     ['pod of another namespace', { request: rr({ podReference: { name: 'web-0', namespace: 'other' } }) }, /spec\.podReference\.namespace must be empty or apps/],
     ['unknown node', { request: rr({ targetNode: 'nowhere' }) }, /spec\.targetNode: node nowhere does not exist/],
+    ['a target node that cannot restore', { request: rr({ targetNode: 'node-3' }) }, /spec\.targetNode: node node-3 cannot restore checkpoints \(restore\.kcr\.io\/capable=false\)/],
+    ['a target node of another runtime than the checkpoint', { request: rr({ targetNode: 'node-4' }), checkpoints: [{ ...cp('new'), spec: { ...cp('new').spec, runtime: { name: 'cri-o' } } }] },
+      /spec\.targetNode: node node-4 runs containerd, but Checkpoint new's runtime is cri-o: an archive restores only on the runtime that wrote it/],
+    ['checkpointFirst to a node of another runtime than the pod’s node', { request: rr({ checkpointFirst: true, targetNode: 'node-4' }) },
+      /node node-4 runs containerd, but node node-1, whose runtime will write the checkpoint, is cri-o/],
     ['checkpoint of another namespace', { request: rr({ checkpointRef: { name: 'theirs' } }), checkpoints: [cp('theirs', { ns: 'other' })] }, /Checkpoint theirs does not exist in namespace apps/],
     ['checkpoint of another pod', { request: rr({ checkpointRef: { name: 'x' } }), checkpoints: [cp('x', { identity: 'web-1' })] }, /is of web-1, not of pod web-0/],
     ['bad checkpoint', { request: rr({ checkpointRef: { name: 'x' } }), checkpoints: [cp('x', { bad: true })] }, /marked bad \(criu restore failed\)/],
@@ -103,6 +116,8 @@ describe('restore from a checkpoint (controller-owned pod)', () => {
   it('pins the newest good checkpoint by default, the chosen one when named, with the target node', () => {
     const s = nextRestoreStep(world({ checkpoints: [cp('old', { takenS: -600 }), cp('new', { takenS: -60 }), cp('newest-bad', { takenS: -1, bad: true })] }));
     expect(s).toMatchObject({ kind: 'pin', checkpoints: ['new'], status: { phase: 'Restoring', checkpoint: { name: 'new' }, sourcePodUID: 'pod-1', identity: 'web-0' } });
+    // A node whose agent has not published its capability yet is not refused.
+    expect(nextRestoreStep(world({ request: rr({ targetNode: 'node-5' }) })).kind).toBe('pin');
     const chosen = nextRestoreStep(world({ request: rr({ checkpointRef: { name: 'old' }, targetNode: 'node-2' }) }));
     expect(chosen).toMatchObject({ kind: 'pin', checkpoints: ['old'], targetNode: 'node-2' });
   });
