@@ -16,10 +16,11 @@ export interface ArchiveFacts {
   pod: string;
   container: string;
   podUid?: string;
-  /** config.dump's rootfsImageName: the base image as the runtime named it. */
-  rootfsImageName?: string;
-  /** config.dump's rootfsImageRef: the base image's id or repo digest, as that runtime records it. */
-  rootfsImageRef?: string;
+  /**
+   * The base image as config.dump names it: rootfsImageName, and rootfsImageRef (an image id for
+   * CRI-O, a repo digest for containerd). The shape of Checkpoint spec.baseImage.
+   */
+  baseImage: { name?: string; ref?: string };
 }
 
 export class ArchiveFactsError extends Error {
@@ -47,16 +48,15 @@ export function archiveFacts(dumps: ArchiveDumps): ArchiveFacts {
   if (who.namespace === undefined || who.pod === undefined || who.container === undefined) {
     throw new ArchiveFactsError(`the archive's spec.dump does not name its pod, namespace and container (${crio ? 'CRI-O' : 'containerd'} annotations missing)`);
   }
-  const rootfsImageName = text(config.rootfsImageName);
-  const rootfsImageRef = text(config.rootfsImageRef);
+  const name = text(config.rootfsImageName);
+  const ref = text(config.rootfsImageRef);
   return {
     runtime: crio ? 'cri-o' : 'containerd',
     namespace: who.namespace,
     pod: who.pod,
     container: who.container,
     ...(who.podUid !== undefined ? { podUid: who.podUid } : {}),
-    ...(rootfsImageName !== undefined ? { rootfsImageName } : {}),
-    ...(rootfsImageRef !== undefined ? { rootfsImageRef } : {}),
+    baseImage: { ...(name !== undefined ? { name } : {}), ...(ref !== undefined ? { ref } : {}) },
   };
 }
 
@@ -70,10 +70,4 @@ export function archiveMismatch(facts: ArchiveFacts, want: { namespace: string; 
     return `the archive belongs to pod UID ${facts.podUid} of ${got}, not to UID ${want.podUid}`;
   }
   return undefined;
-}
-
-/** `cri-o://1.34.0` → runtime and version; undefined for an empty or unparsable value. */
-export function parseRuntimeVersion(v: string | undefined): { name: string; version: string } | undefined {
-  const m = /^([a-z0-9.-]+):\/\/v?(\S+)$/.exec(v ?? '');
-  return m ? { name: m[1]!, version: m[2]! } : undefined;
 }

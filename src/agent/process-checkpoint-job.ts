@@ -15,7 +15,8 @@ import type { CheckpointCall } from '../kubelet/checkpoint-call.ts';
 import type { PushedImage } from '../images/push-checkpoint-image.ts';
 import { podIdentity, type PodIdentity } from '../rules/identity.ts';
 import { AgentFailure } from './agent-failure.ts';
-import { archiveMismatch, ArchiveFactsError, parseRuntimeVersion, type ArchiveFacts } from './archive-facts.ts';
+import { parseRuntimeVersion } from '../rules/restore-capability.ts';
+import { archiveMismatch, ArchiveFactsError, type ArchiveFacts } from './archive-facts.ts';
 import type { AgentKube } from './agent-kube.ts';
 import type { ArchiveFolder } from './archive-folder.ts';
 import { archiveFileName, archivePrefix, archiveTime, ArchivePathError } from './archive-path.ts';
@@ -163,7 +164,7 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
     createdAt: takenAt,
     architecture,
     runtime: runtime.name,
-    ...rootfsOf(facts),
+    baseImage: facts.baseImage,
   });
   log.info({ image: pushed.reference, bytes: pushed.sizeBytes, layerSkipped: pushed.layerSkipped }, 'checkpoint image stored');
 
@@ -183,7 +184,7 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
     originalImageDigest: image.digest,
     ...(running.imageID !== undefined ? { originalImageID: running.imageID } : {}),
     runtime,
-    baseImage: baseImageOf(facts),
+    baseImage: facts.baseImage,
     architecture,
     archiveFile,
     takenAt,
@@ -221,8 +222,7 @@ async function resume(request: CheckpointRequest, cp: Checkpoint, deps: Checkpoi
     createdAt: s.checkpointTimestamp ? new Date(s.checkpointTimestamp) : deps.now(),
     architecture: s.architecture,
     ...(s.runtime ? { runtime: s.runtime.name } : {}),
-    ...(s.baseImage?.name ? { rootfsImageName: s.baseImage.name } : {}),
-    ...(s.baseImage?.ref ? { rootfsImageRef: s.baseImage.ref } : {}),
+    ...(s.baseImage ? { baseImage: s.baseImage } : {}),
   });
   return finish(request, name, pushed, true, archiveFile, deps, log);
 }
@@ -247,26 +247,10 @@ function versionOf(runtime: string, node: { status?: { nodeInfo?: { containerRun
   return reported !== undefined && reported.name === runtime ? { version: reported.version } : {};
 }
 
-/** The base image as the archive's config.dump names it: for the image's annotations. */
-function rootfsOf(facts: ArchiveFacts): { rootfsImageName?: string; rootfsImageRef?: string } {
-  return {
-    ...(facts.rootfsImageName !== undefined ? { rootfsImageName: facts.rootfsImageName } : {}),
-    ...(facts.rootfsImageRef !== undefined ? { rootfsImageRef: facts.rootfsImageRef } : {}),
-  };
-}
-
-/** The same, for the Checkpoint's spec.baseImage. */
-function baseImageOf(facts: ArchiveFacts): { name?: string; ref?: string } {
-  return {
-    ...(facts.rootfsImageName !== undefined ? { name: facts.rootfsImageName } : {}),
-    ...(facts.rootfsImageRef !== undefined ? { ref: facts.rootfsImageRef } : {}),
-  };
-}
-
 async function pushArchive(
   deps: CheckpointJobDeps,
   archiveFile: string,
-  meta: { container: string; pod: string; namespace: string; identity: string; originalImage: string; createdAt: Date; architecture: string; runtime?: string; rootfsImageName?: string; rootfsImageRef?: string },
+  meta: { container: string; pod: string; namespace: string; identity: string; originalImage: string; createdAt: Date; architecture: string; runtime?: string; baseImage?: { name?: string; ref?: string } },
 ): Promise<PushedImage> {
   const dockerConfig = await deps.kube.registryDockerConfig();
   deps.inUse?.add(archiveFile);

@@ -79,8 +79,7 @@ async function handleFailedRestore(deps: RestoreWatchDeps, f: FailedRestore, pod
     // replacement would land on the same kind of node again); a later one may still use it.
     const message = `${f.reason}; checkpoint ${f.checkpoint} stays good; the container starts fresh on node ${f.node || '(none)'}`;
     deps.logger.warn(log, 'the node cannot restore the checkpoint; starting the container fresh');
-    await deps.events.event(cpRef, 'Warning', 'RestoreNotPossibleOnNode', message);
-    await deps.events.event(podRef(f.namespace, f.pod, f.podUid), 'Warning', 'RestoreNotPossibleOnNode', message);
+    await warnBoth(deps, f, cpRef, 'RestoreNotPossibleOnNode', message);
     await setBackToOriginal(deps, f, cp);
     return;
   }
@@ -91,8 +90,7 @@ async function handleFailedRestore(deps: RestoreWatchDeps, f: FailedRestore, pod
     await deps.api.patch(`${crPath(PLURALS.Checkpoint, f.namespace, f.checkpoint)}/status`, { status: { failedRestoreCount, failedRestoreNodes: failedNodes } });
     const message = `${f.reason}; checkpoint ${f.checkpoint} stays good until a restore fails on a second node; the container starts fresh`;
     deps.logger.warn(log, 'restore failed on one node; starting the container fresh');
-    await deps.events.event(cpRef, 'Warning', 'RestoreFailed', message);
-    await deps.events.event(podRef(f.namespace, f.pod, f.podUid), 'Warning', 'RestoreFailed', message);
+    await warnBoth(deps, f, cpRef, 'RestoreFailed', message);
     await setBackToOriginal(deps, f, cp);
     return;
   }
@@ -101,8 +99,7 @@ async function handleFailedRestore(deps: RestoreWatchDeps, f: FailedRestore, pod
   });
   deps.logger.warn(log, 'restore failed; checkpoint marked bad');
   const message = `${f.reason}; checkpoint ${f.checkpoint} is marked bad and will not be restored again`;
-  await deps.events.event(cpRef, 'Warning', 'RestoreFailed', message);
-  await deps.events.event(podRef(f.namespace, f.pod, f.podUid), 'Warning', 'RestoreFailed', message);
+  await warnBoth(deps, f, cpRef, 'RestoreFailed', message);
 
   const pod = pods.find((p) => p.metadata?.uid === f.podUid);
   const controllerOwned = (pod?.metadata?.ownerReferences ?? []).some((o) => o.controller === true);
@@ -115,6 +112,12 @@ async function handleFailedRestore(deps: RestoreWatchDeps, f: FailedRestore, pod
   }
   // Nobody would replace it: back to its own software, fresh, in place.
   await setBackToOriginal(deps, f, cp);
+}
+
+/** The same Warning on the Checkpoint and on the pod, as `kubectl describe` shows them on either. */
+async function warnBoth(deps: RestoreWatchDeps, f: FailedRestore, checkpoint: InvolvedObject, reason: string, message: string): Promise<void> {
+  await deps.events.event(checkpoint, 'Warning', reason, message);
+  await deps.events.event(podRef(f.namespace, f.pod, f.podUid), 'Warning', reason, message);
 }
 
 /** The container back on its original image (the kubelet restarts it fresh); the restored-from mark goes. */

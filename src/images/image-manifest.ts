@@ -14,9 +14,8 @@ export interface CheckpointImageMeta {
   createdAt: Date;
   /** The runtime that wrote the archive (cri-o, containerd). */
   runtime?: string;
-  /** The base image as the archive's config.dump names it; default: originalImage. */
-  rootfsImageName?: string;
-  rootfsImageRef?: string;
+  /** The base image as the archive's config.dump names it (rootfsImageName, rootfsImageRef); name defaults to originalImage. */
+  baseImage?: { name?: string; ref?: string };
 }
 
 export const CHECKPOINT_ANNOTATIONS = {
@@ -37,8 +36,8 @@ export function checkpointAnnotations(meta: CheckpointImageMeta): Record<string,
   return {
     [CHECKPOINT_ANNOTATIONS.crioCheckpointName]: meta.container,
     [CHECKPOINT_ANNOTATIONS.criuContainerName]: meta.container,
-    [CHECKPOINT_ANNOTATIONS.criuRootfsImageName]: meta.rootfsImageName ?? meta.originalImage,
-    ...(meta.rootfsImageRef !== undefined ? { [CHECKPOINT_ANNOTATIONS.criuRootfsImageRef]: meta.rootfsImageRef } : {}),
+    [CHECKPOINT_ANNOTATIONS.criuRootfsImageName]: meta.baseImage?.name ?? meta.originalImage,
+    ...(meta.baseImage?.ref !== undefined ? { [CHECKPOINT_ANNOTATIONS.criuRootfsImageRef]: meta.baseImage.ref } : {}),
     ...(meta.runtime !== undefined ? { [CHECKPOINT_ANNOTATIONS.criuRuntimeName]: meta.runtime } : {}),
     [CHECKPOINT_ANNOTATIONS.pod]: meta.pod,
     [CHECKPOINT_ANNOTATIONS.namespace]: meta.namespace,

@@ -36,6 +36,12 @@ export interface Capability {
   reason: string;
 }
 
+/** `cri-o://1.34.0` (node.status.nodeInfo.containerRuntimeVersion) → runtime and version; undefined when unparsable. */
+export function parseRuntimeVersion(v: string | undefined): { name: string; version: string } | undefined {
+  const m = /^([a-z0-9.-]+):\/\/v?(\S+)$/.exec(v ?? '');
+  return m ? { name: m[1]!, version: m[2]! } : undefined;
+}
+
 function version(v: string): [number, number, number] | undefined {
   const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(v);
   return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : undefined;
@@ -89,13 +95,12 @@ function containerd(v: [number, number, number], raw: string, file: string | und
 }
 
 export function restoreCapability(input: CapabilityInput): Capability {
-  const m = /^([a-z0-9.-]+):\/\/(\S+)$/.exec(input.containerRuntimeVersion ?? '');
-  const name = m?.[1];
-  const raw = m?.[2] ?? '';
+  const reported = parseRuntimeVersion(input.containerRuntimeVersion);
+  const raw = reported?.version ?? '';
   const v = version(raw);
   let found: Capability;
-  if (name === 'cri-o' && v) found = crio(v, raw.replace(/^v/, ''), input.crioConfig ?? []);
-  else if (name === 'containerd' && v) found = containerd(v, raw.replace(/^v/, ''), input.containerdConfig);
+  if (reported?.name === 'cri-o' && v) found = crio(v, raw, input.crioConfig ?? []);
+  else if (reported?.name === 'containerd' && v) found = containerd(v, raw, input.containerdConfig);
   else found = { runtime: undefined, capable: false, reason: `the node's runtime ${JSON.stringify(input.containerRuntimeVersion ?? '')} does not restore from checkpoint images` };
   const override = input.override?.trim().toLowerCase();
   if (override === 'true' || override === 'false') {

@@ -2,14 +2,14 @@
 // end-to-end test file, in a folder of its own. Stopping it also removes what it registered in
 // the cluster (its Nodes and the webhook configuration), so the files after it see a cluster
 // without them: pods there stay unscheduled and no admission call goes to a stopped webhook.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { clientsFor, createNamespace, deleteNamespace, eventually, installedKcr, testCluster } from './cluster-clients.ts';
 import { E2eWorld } from './e2e-world.ts';
 import { WEBHOOK_CONFIGURATION, type TestCluster } from './kcr-in-cluster.ts';
 import { copyRegistrySecret, startStack, stopStack, type StackState } from './kcr-stack.ts';
-import { DEFAULT_PKI_DIR, pkiPaths } from './pki.ts';
+import { clusterPkiDir } from './pki.ts';
 
 /** The controller's intervals, short so retention and restore steps show within seconds. */
 const CONTROLLER_ENV = { KCR_RETENTION_INTERVAL_MS: '2000', KCR_CONTROLLER_RESYNC_MS: '1000' };
@@ -21,8 +21,7 @@ export interface E2eStack {
 
 export async function startE2eStack(cluster: TestCluster, controllerEnv: Record<string, string> = {}, nodeProfiles?: readonly string[]): Promise<E2eStack> {
   const admin = clientsFor(cluster.kubeconfig);
-  const besideKubeconfig = join(dirname(cluster.kubeconfig), 'pki');
-  const pkiDir = existsSync(pkiPaths(besideKubeconfig).caCert) ? besideKubeconfig : DEFAULT_PKI_DIR;
+  const pkiDir = clusterPkiDir(cluster.kubeconfig);
   const kcrDir = mkdtempSync(join(tmpdir(), 'kcr-e2e-'));
   const { state } = await startStack({
     cluster: { server: admin.kc.getCurrentCluster()!.server, kubeconfig: cluster.kubeconfig, binDir: cluster.binDir, pkiDir },

@@ -16,8 +16,8 @@ import { startRegistry, type RegistryServer } from '../support/registry.ts';
 import { apiCode, clientsFor, createNamespace, deleteNamespace, eventually, testCluster, type Clients } from './cluster-clients.ts';
 import { appState } from './nodes/app-log.ts';
 import type { LocalNodes } from './nodes/local-nodes.ts';
-import { clusterPkiDir, startTestNodes } from './nodes/test-nodes.ts';
-import { APISERVER_KUBELET_CLIENT_USER, issueClientCert, pkiPaths } from './pki.ts';
+import { startTestNodes } from './nodes/test-nodes.ts';
+import { APISERVER_KUBELET_CLIENT_USER, clusterPkiDir, issueClientCert, pkiPaths } from './pki.ts';
 
 const runId = randomBytes(3).toString('hex');
 const nodeSetLabel = 'test.kcr.io/node-set';

@@ -7,7 +7,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import forge from 'node-forge';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -261,6 +261,12 @@ export function kubeconfigText(server: string, caCertPem: string, user: Kubeconf
 /** Writes `text` to `path` readable only by us (kubeconfigs hold keys or tokens). */
 export function writeSecretFile(path: string, text: string): void {
   writeAtomic(path, text, 0o600);
+}
+
+/** The local cluster's PKI: beside its kubeconfig, else the checkout's default. */
+export function clusterPkiDir(kubeconfig: string): string {
+  const beside = join(dirname(kubeconfig), 'pki');
+  return existsSync(pkiPaths(beside).caCert) ? beside : DEFAULT_PKI_DIR;
 }
 
 /** A kubeconfig for node `nodeName` (system:node:<name>, system:nodes) against `server`. */

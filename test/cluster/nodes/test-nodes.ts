@@ -1,17 +1,11 @@
 // Local nodes for one cluster test file, on the run's cluster (its PKI, its kubelet binary), in a
 // temporary folder removed again on stop together with the Node objects.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { testCluster } from '../cluster-clients.ts';
-import { DEFAULT_PKI_DIR, pkiPaths } from '../pki.ts';
+import { clusterPkiDir } from '../pki.ts';
 import { startLocalNodes, type LocalNodes, type StartLocalNodesOptions } from './local-nodes.ts';
-
-/** The local cluster's PKI: beside its kubeconfig, else the checkout's default. */
-export function clusterPkiDir(kubeconfig: string): string {
-  const beside = join(dirname(kubeconfig), 'pki');
-  return existsSync(pkiPaths(beside).caCert) ? beside : DEFAULT_PKI_DIR;
-}
 
 export type TestNodeOptions = Pick<StartLocalNodesOptions, 'profiles' | 'namePrefix' | 'netnsIndexOffset' | 'labels' | 'insecureRegistries' | 'registryCaFile'>;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { archiveFacts, archiveMismatch, ArchiveFactsError, parseRuntimeVersion, type ArchiveDumps } from '../../../src/agent/archive-facts.ts';
+import { archiveFacts, archiveMismatch, ArchiveFactsError, type ArchiveDumps } from '../../../src/agent/archive-facts.ts';
 
 const config = { rootfsImageName: 'docker.io/library/counter:1.0', rootfsImageRef: 'f'.repeat(64) };
 const crioSpec = {
@@ -25,14 +25,14 @@ describe('archiveFacts', () => {
   it('reads a CRI-O archive: runtime, whose container it is, the base image as config.dump names it', () => {
     expect(archiveFacts(dumps({ 'config.dump': config, 'spec.dump': crioSpec }))).toEqual({
       runtime: 'cri-o', namespace: 'shop', pod: 'web-0', container: 'app', podUid: 'uid-1',
-      rootfsImageName: 'docker.io/library/counter:1.0', rootfsImageRef: 'f'.repeat(64),
+      baseImage: { name: 'docker.io/library/counter:1.0', ref: 'f'.repeat(64) },
     });
   });
 
   it('reads a containerd archive (status.dump, its own annotations)', () => {
     const ref = `docker.io/library/counter@sha256:${'e'.repeat(64)}`;
     expect(archiveFacts(dumps({ 'config.dump': { ...config, rootfsImageRef: ref }, 'spec.dump': containerdSpec, 'status.dump': {} }))).toMatchObject({
-      runtime: 'containerd', namespace: 'shop', pod: 'web-0', container: 'app', rootfsImageRef: ref,
+      runtime: 'containerd', namespace: 'shop', pod: 'web-0', container: 'app', baseImage: { ref },
     });
   });
 
@@ -62,18 +62,5 @@ describe('archiveMismatch', () => {
     [{ namespace: 'shop', pod: 'web-0', container: 'app', podUid: 'uid-2' }, 'pod UID uid-1'],
   ])('refuses another container’s archive: %j', (want, message) => {
     expect(archiveMismatch(facts, want)).toContain(message);
-  });
-});
-
-describe('parseRuntimeVersion', () => {
-  it.each([
-    ['cri-o://1.34.0', { name: 'cri-o', version: '1.34.0' }],
-    ['containerd://2.1.0', { name: 'containerd', version: '2.1.0' }],
-    ['containerd://v2.3.4', { name: 'containerd', version: '2.3.4' }],
-    ['', undefined],
-    [undefined, undefined],
-    ['cri-o', undefined],
-  ])('%s', (raw, want) => {
-    expect(parseRuntimeVersion(raw)).toEqual(want);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { restoreCapability, type CapabilityInput } from '../../../src/rules/restore-capability.ts';
+import { parseRuntimeVersion, restoreCapability, type CapabilityInput } from '../../../src/rules/restore-capability.ts';
 
 const on = '[crio.runtime]\nenable_criu_support = true\n';
 const off = '[crio.runtime]\nenable_criu_support = false\n';
@@ -35,5 +35,18 @@ describe('restoreCapability: per runtime, version and configuration', () => {
     expect(c.runtime).toBe(runtime);
     expect(c.capable).toBe(capable);
     expect(c.reason).toMatch(reason);
+  });
+});
+
+describe('parseRuntimeVersion', () => {
+  it.each([
+    ['cri-o://1.34.0', { name: 'cri-o', version: '1.34.0' }],
+    ['containerd://2.1.0', { name: 'containerd', version: '2.1.0' }],
+    ['containerd://v2.3.4', { name: 'containerd', version: '2.3.4' }],
+    ['', undefined],
+    [undefined, undefined],
+    ['cri-o', undefined],
+  ])('%s', (raw, want) => {
+    expect(parseRuntimeVersion(raw)).toEqual(want);
   });
 });
