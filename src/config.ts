@@ -76,6 +76,10 @@ export interface WebhookConfig extends CommonConfig {
    * beta and off by default before 1.35 — a cluster without them rejects such a pod).
    */
   baseImageVolumes: boolean;
+  /** How long a claim on a handed-out checkpoint binds when the pod it was made for never appears. */
+  claimTtlSeconds: number;
+  /** Longest wait for the API server to write a claim; past it the pod starts fresh. */
+  claimTimeoutMs: number;
   /** How long shutdown waits for in-flight admissions before dropping connections. */
   shutdownDeadlineMs: number;
   /**
@@ -123,6 +127,9 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
     pullSecretName: optional(env, 'KCR_WEBHOOK_PULL_SECRET'),
     excludedNamespaces: list(env, 'KCR_WEBHOOK_EXCLUDED_NAMESPACES') ?? ['kube-system', str(env, 'KCR_NAMESPACE', 'kcr-system')],
     baseImageVolumes: bool(env, 'KCR_WEBHOOK_BASE_IMAGE_VOLUMES', true),
+    claimTtlSeconds: int(env, 'KCR_WEBHOOK_CLAIM_TTL_SECONDS', 120, 5, 3600),
+    // Below the webhook configuration's 3 s timeout, so the API server still gets an answer.
+    claimTimeoutMs: int(env, 'KCR_WEBHOOK_CLAIM_TIMEOUT_MS', 1000, 50, 2500),
     shutdownDeadlineMs: int(env, 'KCR_WEBHOOK_SHUTDOWN_DEADLINE_MS', 10_000, 0, 120_000),
     extraDnsNames: extra.dnsNames,
     extraIpAddresses: extra.ipAddresses,

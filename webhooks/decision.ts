@@ -9,13 +9,16 @@ import {
   REJECTIONS,
   archFits,
   candidatesFor,
+  runtimeFits,
   compareByPreference,
   furthest,
   type Rejection,
 } from '../src/rules/checkpoint-choice.ts';
+import { CLAIM_HOLDER_ANNOTATION, type Claimant } from '../src/rules/checkpoint-claim.ts';
 import { podIdentity, type PodIdentity } from '../src/rules/identity.ts';
 import { optIn, type OptInSurface } from '../src/rules/opt-in.ts';
-import { ARCH_LABEL, restorePatch, type RestorePlan } from './patch.ts';
+import { restorePatch, type RestorePlan } from './patch.ts';
+import { ARCH_LABEL } from '../src/rules/restore-fit.ts';
 import type { RestoreIndex } from './restore-index.ts';
 import { array, isRecord, record, str, stringMap, type JsonRecord } from '../src/rules/shape.ts';
 import type { IndexedCheckpoint } from '../src/rules/indexed-objects.ts';
@@ -51,6 +54,10 @@ export const REASONS = [
   'not-opted-in',
   'no-identity',
   ...REJECTIONS,
+  /** The claim on the chosen checkpoint could not be written (API server unreachable, denied): fresh rather than risk a clone. */
+  'claim-failed',
+  /** Other webhook replicas kept claiming the candidates first. */
+  'claim-conflict',
   'error',
 ] as const;
 export type Reason = (typeof REASONS)[number];
@@ -70,6 +77,15 @@ export type Decision =
       via: OptInSurface;
       /** The pinned kubernetes.io/arch, when the checkpoints recorded one. */
       architecture: string | undefined;
+      /** The runtime the pod must restore on (restore.kcr.io/runtime), when the checkpoints recorded it. */
+      runtime: string | undefined;
+      /**
+       * Checkpoints newly handed out by this decision, to be claimed (conditional write on
+       * resourceVersion) before the answer goes out; containers restored already need none.
+       */
+      claims: { checkpoint: string; resourceVersion: string | undefined }[];
+      /** Who the claims are for: the admission request's uid (kept from an earlier call on the same pod). */
+      claimant: Claimant;
     }
   | { kind: 'unchanged'; reason: Reason; identity?: string };
 
@@ -138,21 +154,30 @@ function decideUnchecked({ request, index, policy, now }: DecisionInput): Decisi
     if (cp !== undefined && cp.runtimeImage === c.image) recognised.set(c.name, cp);
   }
 
+  const claimant: Claimant = { holder: annotations[CLAIM_HOLDER_ANNOTATION] ?? request.uid, pod: podName };
   const fresh = containers.filter((c) => !recognised.has(c.name));
-  const candidates = new Map(fresh.map((c) => [c.name, candidatesFor(index, namespace, identity, podName, c.name, c.image, now)]));
-  const architecture = targetArchitecture(spec, [...recognised.values()], [...candidates.values()].map((x) => x.eligible));
+  const candidates = new Map(fresh.map((c) => [c.name, candidatesFor(index, namespace, identity, claimant, c.name, c.image, now)]));
+  const eligibleLists = [...candidates.values()].map((x) => x.eligible);
+  const architecture = targetArchitecture(spec, [...recognised.values()], eligibleLists);
+  const runtime = targetRuntime([...recognised.values()], eligibleLists, architecture, index);
 
   const chosen = new Map<string, IndexedCheckpoint>();
   let rejection: Rejection = 'no-checkpoint';
   for (const c of fresh) {
     const { eligible, rejection: why } = candidates.get(c.name) ?? { eligible: [], rejection: 'no-checkpoint' as const };
-    const fit = eligible.find((cp) => archFits(cp, architecture));
+    const archFit = eligible.filter((cp) => archFits(cp, architecture));
+    // Restored only where a node can take it: capable, of the checkpoint's runtime (rule 5).
+    const fit = archFit.find((cp) => runtimeFits(cp, runtime) && index.restoreNodeExists({ runtime: cp.runtime ?? runtime, architecture: architecture ?? cp.architecture }));
     if (fit !== undefined) chosen.set(c.name, fit);
-    else rejection = furthest(rejection, eligible.length > 0 ? 'arch-mismatch' : why);
+    else rejection = furthest(rejection, archFit.length > 0 ? 'no-capable-node' : eligible.length > 0 ? 'arch-mismatch' : why);
   }
   if (chosen.size === 0 && recognised.size === 0) return unchanged(rejection, identity.identity);
 
-  const plan = planOf(containers, recognised, chosen, identity, architecture, policy);
+  // From the checkpoints the pod starts from, so a second call on the patched pod writes the same terms.
+  const starts = [...recognised.values(), ...chosen.values()];
+  const podRuntime = starts.find((cp) => cp.runtime !== undefined)?.runtime;
+  const podArchitecture = architecture ?? starts.find((cp) => cp.architecture !== undefined)?.architecture;
+  const plan = planOf(containers, recognised, chosen, identity, podArchitecture, podRuntime, claimant.holder, policy);
   const patch = restorePatch(pod, plan);
   if (patch.length === 0) return unchanged('already-restored', identity.identity);
   return {
@@ -164,8 +189,24 @@ function decideUnchecked({ request, index, policy, now }: DecisionInput): Decisi
     namespace,
     podName,
     via: opt.via,
-    architecture,
+    architecture: podArchitecture,
+    runtime: podRuntime,
+    claims: [...chosen.values()].map((cp) => ({ checkpoint: cp.name, resourceVersion: cp.resourceVersion })),
+    claimant,
   };
+}
+
+/**
+ * The runtime the pod will restore on: that of a container already restored, else that of the
+ * best checkpoint (among the containers' best candidates) that some capable node can take.
+ */
+function targetRuntime(recognised: IndexedCheckpoint[], eligible: IndexedCheckpoint[][], architecture: string | undefined, index: RestoreIndex): string | undefined {
+  const restoredRuntime = recognised.find((cp) => cp.runtime !== undefined)?.runtime;
+  if (restoredRuntime !== undefined) return restoredRuntime;
+  const ranked = eligible
+    .flatMap((list) => list.filter((cp) => archFits(cp, architecture) && cp.runtime !== undefined))
+    .sort(compareByPreference);
+  return ranked.find((cp) => index.restoreNodeExists({ runtime: cp.runtime, architecture: architecture ?? cp.architecture }))?.runtime;
 }
 
 /**
@@ -195,6 +236,8 @@ function planOf(
   chosen: Map<string, IndexedCheckpoint>,
   identity: PodIdentity,
   architecture: string | undefined,
+  runtime: string | undefined,
+  claimHolder: string,
   policy: RestorePolicy,
 ): RestorePlan {
   const restored: RestorePlan['containers'] = [];
@@ -213,6 +256,8 @@ function planOf(
     containers: restored,
     identity: identity.identity,
     architecture,
+    runtime,
+    claimHolder,
     pullSecretName: str(policy.pullSecretName),
     ...(targetNode !== undefined ? { targetNode } : {}),
   };

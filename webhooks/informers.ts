@@ -164,12 +164,14 @@ function listOf(kc: KubeConfig, path: string) {
   return () => getJson<KubernetesListObject<KubernetesObject>>(kc, path);
 }
 
-/** The informers `kcr webhook` runs: pods, namespaces, workloads and kcr's CRs, all namespaces. */
+/** The informers `kcr webhook` runs: pods, namespaces, nodes, workloads and kcr's CRs, all namespaces. */
 export function kubeIndexFeeds(kc: KubeConfig): IndexFeed[] {
   const kcr = `/apis/${GROUP}/${VERSION}`;
   const feeds: Array<[name: string, kind: IndexedKind, path: string]> = [
     ['pods', 'Pod', '/api/v1/pods'],
     ['namespaces', 'Namespace', '/api/v1/namespaces'],
+    // Which nodes can restore what (restore.kcr.io labels): placement and no-capable-node.
+    ['nodes', 'Node', '/api/v1/nodes'],
     ['replicasets', 'ReplicaSet', '/apis/apps/v1/replicasets'],
     ['deployments', 'Deployment', '/apis/apps/v1/deployments'],
     ['statefulsets', 'StatefulSet', '/apis/apps/v1/statefulsets'],

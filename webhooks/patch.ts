@@ -4,9 +4,10 @@
 import jsonpatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { ANNOTATIONS } from '../src/api/types.ts';
+import { CLAIM_HOLDER_ANNOTATION } from '../src/rules/checkpoint-claim.ts';
+import { ARCH_LABEL, placementRequirements, type NodeSelectorRequirement } from '../src/rules/restore-fit.ts';
 import { array, isRecord, type JsonRecord } from '../src/rules/shape.ts';
 
-export const ARCH_LABEL = 'kubernetes.io/arch';
 /** kcr-base-<container index>: the unmounted image volume that puts a restored container's base image on the node. */
 export const BASE_IMAGE_VOLUME_PREFIX = 'kcr-base-';
 
@@ -19,6 +20,10 @@ export interface RestorePlan {
   containers: { index: number; name: string; checkpoint: string; image: string; baseImage?: string | undefined }[];
   identity: string;
   architecture: string | undefined;
+  /** The runtime that wrote the checkpoints (undefined when they did not record it). */
+  runtime: string | undefined;
+  /** kcr.io/claim-holder: whom the claims on the checkpoints were made for. */
+  claimHolder: string;
   pullSecretName: string | undefined;
   /** Migration target (a pinned checkpoint's kcr.io/target-node): required node affinity on metadata.name. */
   targetNode?: string | undefined;
@@ -50,6 +55,8 @@ export function applyPlan(pod: JsonRecord, plan: RestorePlan): JsonRecord {
   }
   annotations[ANNOTATIONS.restoredFrom] = plan.containers.map((c) => c.checkpoint).join(',');
   annotations[ANNOTATIONS.identity] = plan.identity;
+  // Kept from an earlier call on the same pod: the claims already name that holder.
+  annotations[CLAIM_HOLDER_ANNOTATION] ??= plan.claimHolder;
   if (plan.architecture !== undefined) child(spec, 'nodeSelector')[ARCH_LABEL] = plan.architecture;
   if (plan.pullSecretName !== undefined) {
     const secrets = Array.isArray(spec.imagePullSecrets) ? spec.imagePullSecrets : (spec.imagePullSecrets = []);
@@ -57,7 +64,7 @@ export function applyPlan(pod: JsonRecord, plan: RestorePlan): JsonRecord {
       secrets.push({ name: plan.pullSecretName });
     }
   }
-  if (plan.targetNode !== undefined) requireNode(spec, plan.targetNode);
+  requireOnEveryTerm(spec, placementRequirements(plan.runtime), plan.targetNode === undefined ? [] : [{ key: 'metadata.name', operator: 'In', values: [plan.targetNode] }]);
   return clone;
 }
 
@@ -76,19 +83,28 @@ function baseImageVolume(spec: JsonRecord, index: number, image: string): void {
 }
 
 /**
- * Adds `metadata.name In [node]` to every required node selector term (terms are ORed, so the
- * requirement must be in each), or one term when there are none. Idempotent.
+ * Adds the requirements to every required node selector term (terms are ORed, so a requirement
+ * must be in each), or one term when there are none: the restored pod lands only on a node that
+ * can restore it (and, for a migration, on the target node). One already there is not added again.
  */
-function requireNode(spec: JsonRecord, node: string): void {
+function requireOnEveryTerm(spec: JsonRecord, expressions: NodeSelectorRequirement[], fields: NodeSelectorRequirement[]): void {
   const required = child(child(child(spec, 'affinity'), 'nodeAffinity'), 'requiredDuringSchedulingIgnoredDuringExecution');
   const terms = Array.isArray(required.nodeSelectorTerms) ? required.nodeSelectorTerms : (required.nodeSelectorTerms = []);
   if (terms.length === 0) terms.push({});
-  const want = { key: 'metadata.name', operator: 'In', values: [node] };
   for (const term of terms) {
     if (!isRecord(term)) continue;
-    const fields = Array.isArray(term.matchFields) ? term.matchFields : (term.matchFields = []);
-    const present = fields.some((f: unknown) => isRecord(f) && f.key === want.key && f.operator === 'In' && Array.isArray(f.values) && f.values.length === 1 && f.values[0] === node);
-    if (!present) fields.push(structuredClone(want));
+    addRequirements(term, 'matchExpressions', expressions);
+    addRequirements(term, 'matchFields', fields);
+  }
+}
+
+function addRequirements(term: JsonRecord, key: 'matchExpressions' | 'matchFields', wanted: NodeSelectorRequirement[]): void {
+  if (wanted.length === 0) return;
+  const list = Array.isArray(term[key]) ? term[key] : (term[key] = []);
+  for (const want of wanted) {
+    const present = list.some((r: unknown) => isRecord(r) && r.key === want.key && r.operator === want.operator &&
+      JSON.stringify(r.values ?? []) === JSON.stringify(want.values ?? []));
+    if (!present) list.push(structuredClone(want));
   }
 }
 

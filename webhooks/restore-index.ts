@@ -1,27 +1,28 @@
 // The in-memory index the webhook decides from. Informers (webhooks/informers.ts) feed it
 // full objects through upsert/remove; it trims each to the fields the decision reads
-// (webhooks/trim.ts) and keeps lookup maps so one admission costs a few Map lookups,
-// never a scan over all checkpoints or pods. Nothing here does I/O.
+// (src/rules/indexed-objects.ts) and keeps lookup maps so one admission costs a few Map lookups,
+// never a scan over all checkpoints, pods or nodes. Nothing here does I/O.
 //
-// Reservations: two replacement pods admitted within the informer's lag (a node dies, the
-// ReplicaSet recreates all its pods at once) would both see the newest checkpoint as free.
-// After answering with a patch the server calls noteRestore(decision, now); until the
-// informer delivers the restored pod (or the reservation expires) decide() treats those
-// checkpoints as in use. It covers one webhook replica; replicas do not share it.
+// Claims (src/rules/checkpoint-claim.ts): a checkpoint the webhook handed out carries a claim
+// until the pod it was made for shows up here. The index remembers which claim holders it has
+// seen on pods, including pods deleted since, so a claim stops binding once its pod appeared.
 //
 // Pins (for RestoreRequest): a Checkpoint carrying the annotation kcr.io/pinned: "true"
 // (PINNED_ANNOTATION) sorts before every unpinned checkpoint of its namespace, identity and
 // container; the controller sets it before recreating the pod and removes it afterwards.
 import { compareByPreference } from '../src/rules/checkpoint-choice.ts';
+import { nodeTakesRestore, type RestoreNeed } from '../src/rules/restore-fit.ts';
 import {
   trimCheckpoint,
   trimNamespace,
+  trimNode,
   trimPod,
   trimReplicaSet,
   trimSchedule,
   trimWorkload,
   type IndexedCheckpoint,
   type IndexedNamespace,
+  type IndexedNode,
   type IndexedPod,
   type IndexedReplicaSet,
   type IndexedSchedule,
@@ -32,6 +33,7 @@ export type IndexedKind =
   | 'Checkpoint'
   | 'Pod'
   | 'Namespace'
+  | 'Node'
   | 'CheckpointSchedule'
   | 'ReplicaSet'
   | 'Deployment'
@@ -41,21 +43,15 @@ export const INDEXED_KINDS: readonly IndexedKind[] = [
   'Checkpoint',
   'Pod',
   'Namespace',
+  'Node',
   'CheckpointSchedule',
   'ReplicaSet',
   'Deployment',
   'StatefulSet',
 ];
 
-/** What noteRestore needs from a Decision (structural, so this file does not import decision.ts). */
-export type RestoreNote =
-  | { kind: 'patch'; namespace: string; podName: string | undefined; restored: readonly { checkpoint: string }[] }
-  | { kind: 'unchanged' };
-
-interface Reservation {
-  pod: string | undefined;
-  untilMs: number;
-}
+/** Holders of claims whose pods were deleted, remembered up to this many (oldest forgotten first). */
+const GONE_HOLDERS_KEPT = 10_000;
 
 const SEP = '\u0000';
 const k2 = (a: string, b: string): string => `${a}${SEP}${b}`;
@@ -93,8 +89,14 @@ export class RestoreIndex {
   /** Sorted view of a candidates group, rebuilt lazily after a change to that group. */
   readonly #sorted = new Map<string, IndexedCheckpoint[]>();
 
-  /** namespace+checkpoint name -> restore decided here, not yet seen through the informer. */
-  readonly #reserved = new Map<string, Reservation>();
+  /** claim holder -> key of the indexed pod that carries it. */
+  readonly #holderPods = new Map<string, string>();
+  /** Holders whose pods were seen and are gone (insertion order: oldest first). */
+  readonly #goneHolders = new Set<string>();
+
+  readonly #nodes = new Map<string, IndexedNode>();
+  /** Nodes that take restores now, by runtime, then architecture ('' when unlabelled). */
+  readonly #restoreNodes = new Map<string, Map<string, number>>();
 
   readonly #namespaces = new Map<string, IndexedNamespace>();
   readonly #schedules = new Map<string, IndexedSchedule>();
@@ -113,10 +115,11 @@ export class RestoreIndex {
         this.#removePod(pod.key);
         this.#pods.set(pod.key, pod);
         this.#podByName.set(k2(pod.namespace, pod.name), pod.key);
-        for (const cp of pod.restoredFrom) {
-          this.#restoredInto.add(k2(pod.namespace, cp), pod.key, pod);
-          // The informer now shows the restored pod: its liveness decides from here on.
-          this.#reserved.delete(k2(pod.namespace, cp));
+        for (const cp of pod.restoredFrom) this.#restoredInto.add(k2(pod.namespace, cp), pod.key, pod);
+        if (pod.claimHolder !== undefined) {
+          // By namespace: a pod names only claims on its own namespace's checkpoints.
+          this.#holderPods.set(k2(pod.namespace, pod.claimHolder), pod.key);
+          this.#goneHolders.delete(k2(pod.namespace, pod.claimHolder));
         }
         return;
       }
@@ -136,6 +139,14 @@ export class RestoreIndex {
       case 'Namespace': {
         const ns = trimNamespace(obj);
         if (ns !== undefined) this.#namespaces.set(ns.key, ns);
+        return;
+      }
+      case 'Node': {
+        const node = trimNode(obj);
+        if (node === undefined) return;
+        this.#removeNode(node.key);
+        this.#nodes.set(node.key, node);
+        this.#countNode(node, 1);
         return;
       }
       case 'CheckpointSchedule': {
@@ -184,6 +195,11 @@ export class RestoreIndex {
         if (key !== undefined) this.#namespaces.delete(key);
         return;
       }
+      case 'Node': {
+        const key = trimNode(obj)?.key;
+        if (key !== undefined) this.#removeNode(key);
+        return;
+      }
       case 'CheckpointSchedule': {
         const key = trimSchedule(obj)?.key;
         if (key !== undefined) this.#removeSchedule(key);
@@ -203,25 +219,32 @@ export class RestoreIndex {
     }
   }
 
-  /**
-   * Remember the checkpoints a patch decision restores (no-op for other decisions) for
-   * ttlMs or until the informer delivers a pod annotated with them.
-   */
-  noteRestore(decision: RestoreNote, now: Date, ttlMs = 60_000): void {
-    const nowMs = now.getTime();
-    for (const [key, r] of this.#reserved) if (r.untilMs <= nowMs) this.#reserved.delete(key);
-    if (decision.kind !== 'patch') return;
-    for (const r of decision.restored) {
-      this.#reserved.set(k2(decision.namespace, r.checkpoint), { pod: decision.podName, untilMs: nowMs + ttlMs });
-    }
+  /** Forget a Checkpoint the API server says is gone (before the informer's delete event). */
+  forgetCheckpoint(namespace: string, name: string): void {
+    const key = this.#checkpointByName.get(k2(namespace, name));
+    if (key !== undefined) this.#removeCheckpoint(key);
   }
 
-  /** A restore from this checkpoint was decided for another pod and is not visible in the index yet. */
-  reservedForOther(namespace: string, checkpoint: string, podName: string | undefined, now: Date): boolean {
-    const r = this.#reserved.get(k2(namespace, checkpoint));
-    if (r === undefined || r.untilMs <= now.getTime()) return false;
-    // The same named pod again (an API server retry of a StatefulSet pod) may take it.
-    return podName === undefined || r.pod !== podName;
+  /** A pod carrying this claim holder was seen (and may be gone since): the claim no longer binds. */
+  holderSeen(namespace: string, holder: string): boolean {
+    const key = k2(namespace, holder);
+    return this.#holderPods.has(key) || this.#goneHolders.has(key);
+  }
+
+  /** A schedulable node that can restore what `need` says exists (restore.kcr.io/capable=true, the runtime, the architecture). */
+  restoreNodeExists(need: RestoreNeed): boolean {
+    const runtimes = need.runtime === undefined ? [...this.#restoreNodes.values()] : [this.#restoreNodes.get(need.runtime)];
+    for (const byArch of runtimes) {
+      for (const [arch, count] of byArch ?? []) {
+        // The pod gets a kubernetes.io/arch selector when the architecture is known: an unlabelled node cannot match it.
+        if (count > 0 && (need.architecture === undefined || arch === need.architecture)) return true;
+      }
+    }
+    return false;
+  }
+
+  node(name: string): IndexedNode | undefined {
+    return this.#nodes.get(name);
   }
 
   /** Number of objects indexed, by kind (for the /metrics gauge). */
@@ -232,6 +255,7 @@ export class RestoreIndex {
       Checkpoint: this.#checkpoints.size,
       Pod: this.#pods.size,
       Namespace: this.#namespaces.size,
+      Node: this.#nodes.size,
       CheckpointSchedule: this.#schedules.size,
       ReplicaSet: this.#replicaSets.size,
       Deployment: deployments,
@@ -299,6 +323,31 @@ export class RestoreIndex {
     const byName = k2(old.namespace, old.name);
     if (this.#podByName.get(byName) === key) this.#podByName.delete(byName);
     for (const cp of old.restoredFrom) this.#restoredInto.delete(k2(old.namespace, cp), key);
+    const holder = old.claimHolder === undefined ? undefined : k2(old.namespace, old.claimHolder);
+    if (holder !== undefined && this.#holderPods.get(holder) === key) {
+      this.#holderPods.delete(holder);
+      this.#goneHolders.add(holder);
+      if (this.#goneHolders.size > GONE_HOLDERS_KEPT) this.#goneHolders.delete(this.#goneHolders.values().next().value!);
+    }
+  }
+
+  #removeNode(key: string): void {
+    const old = this.#nodes.get(key);
+    if (old === undefined) return;
+    this.#nodes.delete(key);
+    this.#countNode(old, -1);
+  }
+
+  #countNode(node: IndexedNode, delta: 1 | -1): void {
+    // Counted under its own runtime; a node that fits no checkpoint of its runtime is not counted.
+    if (node.runtime === undefined || !nodeTakesRestore(node, { runtime: node.runtime, architecture: undefined })) return;
+    let byArch = this.#restoreNodes.get(node.runtime);
+    if (byArch === undefined) this.#restoreNodes.set(node.runtime, (byArch = new Map()));
+    const arch = node.architecture ?? '';
+    const count = (byArch.get(arch) ?? 0) + delta;
+    if (count > 0) byArch.set(arch, count);
+    else byArch.delete(arch);
+    if (byArch.size === 0) this.#restoreNodes.delete(node.runtime);
   }
 
   #removeCheckpoint(key: string): void {

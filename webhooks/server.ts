@@ -12,6 +12,7 @@ import type { AdmissionOutcome, WebhookMetrics } from './metrics.ts';
 import type { RestoreIndex } from './restore-index.ts';
 import { BodyTooLargeError, readBody } from './body.ts';
 import { InvalidReviewError, parseAdmissionReview, uidOf } from './review.ts';
+import { decideAndClaim, type ClaimApi } from './checkpoint-claims.ts';
 
 /** Whether the informer caches hold the cluster's state yet. */
 export interface Readiness {
@@ -32,6 +33,10 @@ export interface WebhookAppDeps {
   draining?: () => boolean;
   /** Largest body accepted on /mutate; larger gets 413. */
   maxBodyBytes: number;
+  /** Where claims on handed-out checkpoints are written (the API server). */
+  claims: ClaimApi;
+  /** How long a claim binds when its pod never appears. */
+  claimTtlMs: number;
 }
 
 /** application/json, with parameters (charset=utf-8), or a +json type. */
@@ -141,7 +146,8 @@ export function createWebhookApp(deps: WebhookAppDeps): express.Express {
     // Before the caches hold the cluster, "the source pod is gone" cannot be told from
     // "not listed yet": restoring then could clone a running pod, so the pod starts fresh.
     const decision: Answer = deps.readiness.synced()
-      ? deps.decide({ request, index: deps.index, policy: deps.policy, now: deps.clock() })
+      ? await decideAndClaim(deps, request, (err, d) => logger.warn({ namespace: d.namespace, pod: podName(request), uid: request.uid,
+        code: (err as { code?: unknown } | null)?.code, err }, 'could not claim the checkpoint; the pod starts fresh'))
       : { kind: 'unchanged', reason: 'index-not-synced' };
     const review = buildAdmissionResponse(request.uid, decision);
     sendJson(res, 200, review);

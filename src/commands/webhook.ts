@@ -16,6 +16,9 @@ import {
   type ServingCertificateSource,
   type ServingKeyPair,
 } from '../../certs/index.ts';
+import { GROUP, PLURALS, VERSION } from '../api/types.ts';
+import { kubeJson } from '../controller/kube-json.ts';
+import { kubeClaimApi, type ClaimApi } from '../../webhooks/checkpoint-claims.ts';
 import { decide as restoreDecision, type Decision, type DecisionInput } from '../../webhooks/decision.ts';
 import { InformerSet, kubeIndexFeeds, type Backoff, type IndexFeed } from '../../webhooks/informers.ts';
 import { createWebhookMetrics, type WebhookMetrics } from '../../webhooks/metrics.ts';
@@ -27,7 +30,7 @@ import { createLogger, type Logger } from '../log.ts';
 
 export type WebhookServingConfig = Pick<
   WebhookConfig,
-  'host' | 'port' | 'maxBodyBytes' | 'pullSecretName' | 'excludedNamespaces' | 'baseImageVolumes'
+  'host' | 'port' | 'maxBodyBytes' | 'pullSecretName' | 'excludedNamespaces' | 'baseImageVolumes' | 'claimTtlSeconds'
 >;
 
 export interface StartWebhookOptions {
@@ -36,6 +39,8 @@ export interface StartWebhookOptions {
   feeds: IndexFeed[];
   tls: ServingKeyPair;
   logger: Logger;
+  /** Where claims on handed-out checkpoints are written (the API server in a cluster). */
+  claims: ClaimApi;
   clock?: () => Date;
   backoff?: Backoff;
   /** Replaceable for benchmarks of the adapter alone; defaults to the restore decision. */
@@ -79,6 +84,8 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     readiness: informers,
     draining: () => draining,
     maxBodyBytes: config.maxBodyBytes,
+    claims: opts.claims,
+    claimTtlMs: config.claimTtlSeconds * 1000,
   });
   informers.start();
   let server: https.Server;
@@ -159,7 +166,8 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
   const logger = createLogger('webhook', config.logLevel, destination);
   const kc = loadKubeConfig({ kubeconfig: config.kubeconfig });
   const certs = await servingCertificate(config, kc, logger);
-  const webhook = await startWebhook({ config, feeds: kubeIndexFeeds(kc), tls: certs.tls, logger });
+  const claims = kubeClaimApi(kubeJson(kc, { timeoutMs: config.claimTimeoutMs }), GROUP, VERSION, PLURALS.Checkpoint);
+  const webhook = await startWebhook({ config, feeds: kubeIndexFeeds(kc), tls: certs.tls, logger, claims });
   const detach = attachHotReload(webhook.server, certs.source, logger);
   void webhook.informers.whenSynced().then(() => logger.info({}, 'restore index ready'));
 

@@ -26,6 +26,19 @@ export interface KubeJson {
 
 export function kubeJson(kc: KubeConfig, options: { timeoutMs?: number } = {}): KubeJson {
   const timeoutMs = options.timeoutMs ?? 15_000;
+  // client-node's applyToHTTPSOptions makes a new Agent on every call, hence a new TLS connection
+  // per request; one keep-alive agent per TLS identity keeps connections to the API server open.
+  let agent: https.Agent | undefined;
+  let agentKey: string | undefined;
+  const keepAliveAgent = (opts: https.RequestOptions): https.Agent => {
+    const key = JSON.stringify([String(opts.ca ?? ''), String(opts.cert ?? ''), String(opts.key ?? ''), opts.rejectUnauthorized, opts.servername]);
+    if (agent === undefined || key !== agentKey) {
+      agent?.destroy();
+      agent = new https.Agent({ keepAlive: true, ca: opts.ca, cert: opts.cert, key: opts.key, ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}), ...(opts.servername ? { servername: opts.servername } : {}) });
+      agentKey = key;
+    }
+    return agent;
+  };
   async function call<T>(method: string, path: string, body: unknown, contentType = 'application/json'): Promise<T> {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('no current cluster in the kubeconfig');
@@ -41,6 +54,7 @@ export function kubeJson(kc: KubeConfig, options: { timeoutMs?: number } = {}): 
     };
     await kc.applyToHTTPSOptions(opts);
     const transport = url.protocol === 'http:' ? http : https;
+    if (url.protocol === 'https:') opts.agent = keepAliveAgent(opts);
     return new Promise<T>((resolve, reject) => {
       const req = transport.request(url, opts, (res) => {
         const chunks: Buffer[] = [];

@@ -1,7 +1,7 @@
 // Carries out the steps nextRestoreStep decides for every RestoreRequest (leader only, each
 // pass), then drops the pins of finished requests. Each step writes the request's status so the
 // next pass, on this replica or another, picks up where this one stopped.
-import { CAPABILITY_LABELS } from '../rules/restore-capability.ts';
+import { nodeRestoreFacts } from '../rules/restore-fit.ts';
 import {
   ANNOTATIONS,
   API_VERSION,
@@ -44,10 +44,8 @@ export async function runRestoreRequests(deps: RestoreRunnerDeps): Promise<void>
       checkpoints: cache.list<Checkpoint>('Checkpoint', ns),
       checkpointRequests: cache.list<CheckpointRequest>('CheckpointRequest', ns),
       nodeCapability: (name) => {
-        const node = cache.get<{ metadata?: { labels?: Record<string, string> } }>('Node', '', name);
-        if (node === undefined) return undefined;
-        const labels = node.metadata?.labels ?? {};
-        return { runtime: labels[CAPABILITY_LABELS.runtime], capable: labels[CAPABILITY_LABELS.capable] };
+        const node = cache.get<Parameters<typeof nodeRestoreFacts>[0]>('Node', '', name);
+        return node === undefined ? undefined : nodeRestoreFacts(node);
       },
       identityOf: identityOfPod,
       optedIn: (pod) => podOptedIn(cache, pod),

@@ -18,6 +18,7 @@ import { crPath } from './fire-handler.ts';
 import { untilNextPass, type KubeJson } from './kube-json.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { identityOfPod, podOptedIn } from './pod-opt-in.ts';
+import { nodeRestoreFacts } from '../rules/restore-fit.ts';
 
 export interface RestoreWatchDeps {
   api: KubeJson;
@@ -43,6 +44,10 @@ export async function watchRestores(deps: RestoreWatchDeps): Promise<void> {
     optedIn: (p) => podOptedIn(deps.cache, p),
     identityOf: identityOfPod,
     now: deps.now?.() ?? new Date(),
+    nodeOf: (name) => {
+      const node = deps.cache.get<Parameters<typeof nodeRestoreFacts>[0]>('Node', '', name);
+      return node === undefined ? undefined : nodeRestoreFacts(node);
+    },
     bound: deps.bound,
   });
   for (const r of restores) {

@@ -9,6 +9,7 @@
 // windowMs per container; past that the crash loop is left to the kubelet's back-off.
 import type { Checkpoint } from '../api/types.ts';
 import { ANNOTATIONS } from '../api/types.ts';
+import { nodeMisfit, type NodeRestoreFacts, type RestoreNeed } from '../rules/restore-fit.ts';
 import type { ContainerStatusLike, PodLike } from './pod-like.ts';
 
 export type { ContainerStatusLike, PodLike, TerminatedLike } from './pod-like.ts';
@@ -132,6 +133,8 @@ export interface InPlaceInput {
   /** The identity checkpoints of this pod carry (spec.identity); undefined: never restored. */
   identityOf: (pod: PodLike) => string | undefined;
   now: Date;
+  /** What the pod's node can restore (its restore.kcr.io labels): the same fit check the webhook places by. */
+  nodeOf: (name: string) => NodeRestoreFacts | undefined;
   /** Default DEFAULT_IN_PLACE_BOUND. */
   bound?: InPlaceBound;
 }
@@ -155,6 +158,8 @@ interface CheckpointView {
   podName: string | undefined;
   originalImage: string | undefined;
   runtimeImage: string | undefined;
+  /** The runtime that wrote it and the architecture it was taken on (what a node needs to restore it). */
+  need: RestoreNeed;
   bad: boolean;
   /** ImageBuilt, pullable, not bad: restorable. */
   good: boolean;
@@ -212,9 +217,12 @@ export function decideInPlace(input: InPlaceInput): InPlaceDecision {
 
       const software = softwareOf(image, namespace, checkpoints);
       if (software === undefined) return;
+      // Restored where it runs: only if that node can restore the checkpoint (else it restarts fresh).
+      const node = str(pod.spec?.nodeName) === undefined ? undefined : input.nodeOf(str(pod.spec?.nodeName)!);
       const best = checkpoints
         .filter((cp) =>
           cp.good &&
+          node !== undefined && nodeMisfit(node, cp.need) === undefined &&
           cp.namespace === namespace &&
           cp.identity === identity &&
           cp.container === container &&
@@ -399,6 +407,7 @@ function viewOf(cp: Checkpoint): CheckpointView | undefined {
     podName: str(spec?.podName),
     originalImage: str(spec?.originalImage),
     runtimeImage,
+    need: { runtime: str(spec?.runtime?.name), architecture: str(spec?.architecture) },
     bad: status?.bad === true,
     good: status?.phase === 'ImageBuilt' && runtimeImage !== undefined && status.bad !== true,
     takenMs: timeMs(spec?.checkpointTimestamp) ?? -Infinity,

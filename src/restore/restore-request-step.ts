@@ -7,7 +7,7 @@
 // see the pins the pod is deleted. A controller-owned pod's replacement is made by its controller
 // and restored at admission; a bare pod is recreated here from the manifest kept in the status.
 // Pins are removed by the caller once the request is finished (see stalePins).
-import { CAPABILITY_LABELS } from '../rules/restore-capability.ts';
+import { nodeMisfit, type NodeRestoreFacts, type RestoreNeed } from '../rules/restore-fit.ts';
 import { ANNOTATIONS, type Checkpoint, type CheckpointRequest, type RestoreRequest, type RestoreRequestStatus } from '../api/types.ts';
 
 /** On a CheckpointRequest made for checkpointFirst: the RestoreRequest it serves. */
@@ -45,17 +45,12 @@ export interface RestoreWorld {
   /** CheckpointRequests of the request's namespace. */
   checkpointRequests: readonly CheckpointRequest[];
   /** What a node's labels say it can restore (restore.kcr.io/runtime, restore.kcr.io/capable, as its agent published them); undefined: no such node. */
-  nodeCapability: (name: string) => NodeCapabilityLabels | undefined;
+  nodeCapability: (name: string) => NodeRestoreFacts | undefined;
   identityOf: (pod: RestorePod) => string | undefined;
   optedIn: (pod: RestorePod) => boolean;
   now: Date;
   timeoutMs?: number;
   pinSettleMs?: number;
-}
-
-export interface NodeCapabilityLabels {
-  runtime: string | undefined;
-  capable: string | undefined;
 }
 
 export type RestoreStep =
@@ -132,7 +127,9 @@ function start(w: RestoreWorld, ns: string): RestoreStep {
   }
   const target = spec.targetNode === undefined ? undefined : w.nodeCapability(spec.targetNode);
   if (spec.targetNode !== undefined && target === undefined) return fail(w, `spec.targetNode: node ${spec.targetNode} does not exist`);
-  if (target?.capable === 'false') return fail(w, `spec.targetNode: node ${spec.targetNode} cannot restore checkpoints (${CAPABILITY_LABELS.capable}=false)`);
+  // The same fit check the webhook places by: capable, and (below) the checkpoint's runtime.
+  const unable = target === undefined ? undefined : nodeMisfit(target, { runtime: undefined, architecture: undefined });
+  if (unable) return fail(w, `spec.targetNode: ${unable}`);
   if (spec.checkpointFirst === true && spec.checkpointRef) return fail(w, 'spec.checkpointRef and spec.checkpointFirst exclude each other: a fresh checkpoint or a chosen one');
   const identity = w.identityOf(pod);
   const containers = (pod.spec?.containers ?? []).map((c) => c.name);
@@ -143,7 +140,7 @@ function start(w: RestoreWorld, ns: string): RestoreStep {
     if (pod.status?.phase !== 'Running') return fail(w, `pod ${ns}/${podName} is ${pod.status?.phase ?? 'not running'}: checkpointFirst needs a running pod`);
     // The checkpoint will be written by the runtime of the pod's node: it restores only on that runtime.
     const source = pod.spec?.nodeName === undefined ? undefined : w.nodeCapability(pod.spec.nodeName);
-    const misfit = runtimeMisfit(spec.targetNode, target, source?.runtime, `node ${pod.spec?.nodeName ?? '?'}, whose runtime will write the checkpoint,`);
+    const misfit = targetMisfit(target, { runtime: source?.runtime, architecture: source?.architecture }, `the checkpoint will be written on node ${pod.spec?.nodeName ?? '?'}`);
     if (misfit) return fail(w, misfit);
     const requests = containers.map((container) => ({ name: checkpointFirstName(r, container), container }));
     return {
@@ -175,16 +172,16 @@ function start(w: RestoreWorld, ns: string): RestoreStep {
     if (chosen.length === 0) return fail(w, `no good checkpoint of pod ${podName} (identity ${identity ?? 'unknown'}) to restore from`);
   }
   for (const cp of chosen) {
-    const misfit = runtimeMisfit(spec.targetNode, target, cp.spec.runtime?.name, `Checkpoint ${cp.metadata.name}'s runtime`);
+    const misfit = targetMisfit(target, { runtime: cp.spec.runtime?.name, architecture: cp.spec.architecture }, `Checkpoint ${cp.metadata.name}`);
     if (misfit) return fail(w, misfit);
   }
   return pin(w, { ...base }, chosen.map((c) => c.metadata.name ?? ''));
 }
 
-/** Why the target node's runtime cannot restore an archive of `runtime`; undefined when it can, or either is unknown. */
-function runtimeMisfit(targetNode: string | undefined, target: NodeCapabilityLabels | undefined, runtime: string | undefined, whose: string): string | undefined {
-  if (targetNode === undefined || target?.runtime === undefined || runtime === undefined || target.runtime === runtime) return undefined;
-  return `spec.targetNode: node ${targetNode} runs ${target.runtime}, but ${whose} is ${runtime}: an archive restores only on the runtime that wrote it`;
+/** Why the target node cannot restore what `need` says (undefined when it can, or there is no target). */
+function targetMisfit(target: NodeRestoreFacts | undefined, need: RestoreNeed, whose: string): string | undefined {
+  const misfit = target === undefined ? undefined : nodeMisfit(target, need);
+  return misfit === undefined ? undefined : `spec.targetNode: ${misfit} (${whose})`;
 }
 
 function pin(w: RestoreWorld, status: RestoreRequestStatus, names: string[]): RestoreStep {

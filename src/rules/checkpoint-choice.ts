@@ -1,12 +1,13 @@
 // Which checkpoint, if any, a new container may start from (DESIGN.md restore rules 3-5).
 // Every rule here protects against restoring the wrong memory: another pod's (cloning),
 // another program's (image changed), or another CPU's (architecture).
+import { claimBlocks, type Claimant } from './checkpoint-claim.ts';
 import type { PodIdentity } from './identity.ts';
 import type { RestoreIndex } from '../../webhooks/restore-index.ts';
 import type { IndexedCheckpoint, IndexedPod } from './indexed-objects.ts';
 
 /** Why a container gets no checkpoint, in the order a candidate gets further: the last wins. */
-export const REJECTIONS = ['no-checkpoint', 'image-changed', 'source-alive', 'checkpoint-in-use', 'arch-mismatch'] as const;
+export const REJECTIONS = ['no-checkpoint', 'image-changed', 'source-alive', 'checkpoint-in-use', 'arch-mismatch', 'no-capable-node'] as const;
 export type Rejection = (typeof REJECTIONS)[number];
 
 export const furthest = (a: Rejection, b: Rejection): Rejection =>
@@ -78,7 +79,7 @@ export function candidatesFor(
   index: RestoreIndex,
   namespace: string,
   identity: PodIdentity,
-  podName: string | undefined,
+  claimant: Claimant,
   container: string,
   image: string,
   now: Date,
@@ -96,7 +97,7 @@ export function candidatesFor(
       rejection = furthest(rejection, 'source-alive');
       continue;
     }
-    if (restoredIntoLivingPod(index, cp) || index.reservedForOther(namespace, cp.name, podName, now)) {
+    if (restoredIntoLivingPod(index, cp) || claimBlocks(cp.claim, claimant, now, (h) => index.holderSeen(namespace, h))) {
       rejection = furthest(rejection, 'checkpoint-in-use');
       continue;
     }
@@ -108,4 +109,9 @@ export function candidatesFor(
 /** A checkpoint without a recorded architecture fits any node. */
 export function archFits(cp: IndexedCheckpoint, arch: string | undefined): boolean {
   return arch === undefined || cp.architecture === undefined || cp.architecture === arch;
+}
+
+/** Every container of a pod restores on one node, hence one runtime; a checkpoint that did not record its own fits the pod's. */
+export function runtimeFits(cp: IndexedCheckpoint, runtime: string | undefined): boolean {
+  return runtime === undefined || cp.runtime === undefined || cp.runtime === runtime;
 }

@@ -4,7 +4,9 @@
 // object it cannot key (no uid and no name), which the index then ignores.
 import type { LabelSelector } from '../api/types.ts';
 import { ANNOTATIONS, NAMESPACE_LABEL } from '../api/types.ts';
+import { CLAIM_ANNOTATION, CLAIM_HOLDER_ANNOTATION, parseClaim, type CheckpointClaim } from './checkpoint-claim.ts';
 import { parseSelector } from './label-selector.ts';
+import { nodeRestoreFacts, type NodeRestoreFacts } from './restore-fit.ts';
 import { array, isRecord, record, str, stringMap, timeMs } from './shape.ts';
 
 /**
@@ -25,6 +27,12 @@ export interface IndexedPod {
   terminal: boolean;
   /** Checkpoint names from kcr.io/restored-from and kcr.io/restored-from.<container>. */
   restoredFrom: string[];
+  /** kcr.io/claim-holder: the claims the webhook made for this pod. */
+  claimHolder: string | undefined;
+}
+
+export interface IndexedNode extends NodeRestoreFacts {
+  key: string;
 }
 
 export interface IndexedCheckpoint {
@@ -40,9 +48,15 @@ export interface IndexedCheckpoint {
   originalImage: string | undefined;
   originalImageDigest: string | undefined;
   architecture: string | undefined;
+  /** spec.runtime.name: the runtime that wrote the archive (restores only on that runtime). */
+  runtime: string | undefined;
   phase: string | undefined;
   runtimeImage: string | undefined;
   bad: boolean;
+  /** For the conditional write of a claim. */
+  resourceVersion: string | undefined;
+  /** kcr.io/claim: a webhook handed it out to a pod that may not be visible yet. */
+  claim: CheckpointClaim | undefined;
   pinned: boolean;
   /** Node a pinned checkpoint is to be restored onto (kcr.io/target-node, set next to the pin by a
    * RestoreRequest migration: the restored pod must run there); unset for unpinned ones. */
@@ -149,7 +163,16 @@ export function trimPod(obj: unknown): IndexedPod | undefined {
     terminating: m.raw.deletionTimestamp !== undefined && m.raw.deletionTimestamp !== null,
     terminal: phase === 'Succeeded' || phase === 'Failed',
     restoredFrom: restoredFromNames(m.annotations),
+    claimHolder: m.annotations[CLAIM_HOLDER_ANNOTATION],
   };
+}
+
+export function trimNode(obj: unknown): IndexedNode | undefined {
+  const m = meta(obj);
+  if (m.name === undefined) return undefined;
+  // Nodes are cluster-scoped: keyed by name, as the scheduler and the pod's nodeName know them.
+  const facts = nodeRestoreFacts({ metadata: { name: m.name, labels: m.labels }, spec: { unschedulable: record(record(obj).spec).unschedulable === true } });
+  return facts === undefined ? undefined : { key: facts.name, ...facts };
 }
 
 /** The identity a Checkpoint belongs to: spec.identity, else derived like the pod's. */
@@ -181,9 +204,12 @@ export function trimCheckpoint(obj: unknown): IndexedCheckpoint | undefined {
     originalImage: str(spec.originalImage),
     originalImageDigest: str(spec.originalImageDigest),
     architecture: str(spec.architecture),
+    runtime: str(record(spec.runtime).name),
     phase: str(status.phase),
     runtimeImage: str(status.runtimeImage),
     bad: status.bad === true,
+    resourceVersion: str(m.raw.resourceVersion),
+    claim: parseClaim(m.annotations[CLAIM_ANNOTATION]),
     pinned: m.annotations[PINNED_ANNOTATION] === 'true',
     targetNode: m.annotations[PINNED_ANNOTATION] === 'true' ? nonEmpty(m.annotations[ANNOTATIONS.targetNode]) : undefined,
     takenMs: timeMs(spec.checkpointTimestamp) ?? -Infinity,

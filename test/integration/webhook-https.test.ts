@@ -9,6 +9,7 @@ import jsonpatch from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCertificateBundle, type CertificateBundle } from '../../certs/index.ts';
 import { startWebhook, type RunningWebhook } from '../../src/commands/webhook.ts';
+import { MemoryClaimApi } from '../support/memory-claim-api.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { AdmissionReview } from '../../webhooks/admission.ts';
 import type { IndexFeed } from '../../webhooks/informers.ts';
@@ -51,7 +52,7 @@ class FakeInformer implements Informer<KubernetesObject> {
 }
 
 const KINDS: Array<[string, IndexedKind]> = [
-  ['pods', 'Pod'], ['namespaces', 'Namespace'], ['replicasets', 'ReplicaSet'], ['deployments', 'Deployment'],
+  ['pods', 'Pod'], ['namespaces', 'Namespace'], ['nodes', 'Node'], ['replicasets', 'ReplicaSet'], ['deployments', 'Deployment'],
   ['statefulsets', 'StatefulSet'], ['checkpoints', 'Checkpoint'], ['checkpointschedules', 'CheckpointSchedule'],
 ];
 
@@ -65,11 +66,16 @@ function fakeFeeds(): { feeds: IndexFeed[]; informers: Map<IndexedKind, FakeInfo
   return { feeds, informers };
 }
 
+/** The API server's Checkpoints, as far as claims go. */
+const claims = new MemoryClaimApi();
+
 /** The cluster state in which db-0 (StatefulSet db, namespace shop) is restorable. */
 const cluster: Partial<Record<IndexedKind, object[]>> = {
   Namespace: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', uid: 'ns-shop', labels: { 'kcr.io/restore': 'enabled' } } }],
   StatefulSet: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: 'shop', uid: 'sts-db' }, spec: {} }],
-  Checkpoint: [{
+  // The node an agent labelled as able to restore (restore.kcr.io/*), of the checkpoint's architecture.
+  Node: [{ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1', uid: 'node-1', labels: { 'kubernetes.io/arch': 'arm64', 'restore.kcr.io/runtime': 'cri-o', 'restore.kcr.io/capable': 'true' } }, spec: {} }],
+  Checkpoint: [claims.put({
     apiVersion: 'checkpoint-restore.kcr.io/v1',
     kind: 'Checkpoint',
     metadata: { name: 'db-0-redis-20261124t060000z', namespace: 'shop', uid: 'cp-1', creationTimestamp: '2026-11-24T06:00:05Z' },
@@ -79,7 +85,7 @@ const cluster: Partial<Record<IndexedKind, object[]>> = {
       originalImage: 'redis:7.4', architecture: 'arm64',
     },
     status: { phase: 'ImageBuilt', runtimeImage: RUNTIME_IMAGE },
-  }],
+  })],
 };
 
 function syncAll(informers: Map<IndexedKind, FakeInformer>): void {
@@ -115,6 +121,7 @@ const servingConfig = {
   host: '127.0.0.1', port: 0, maxBodyBytes: 3 * 1024 * 1024, pullSecretName: 'kcr-registry',
   excludedNamespaces: ['kube-system', NAMESPACE],
   baseImageVolumes: true,
+  claimTtlSeconds: 120,
 };
 
 let bundle: CertificateBundle;
@@ -135,7 +142,7 @@ describe('kcr webhook over HTTPS, caches synced', () => {
 
   beforeAll(async () => {
     const { feeds, informers } = fakeFeeds();
-    webhook = await startWebhook({ config: servingConfig, feeds, tls: { cert: bundle.cert, key: bundle.key },
+    webhook = await startWebhook({ config: servingConfig, feeds, tls: { cert: bundle.cert, key: bundle.key }, claims,
       logger: silentLogger() });
     syncAll(informers);
     await webhook.informers.whenSynced();
@@ -286,7 +293,7 @@ describe('kcr webhook over HTTPS, caches synced', () => {
 describe('readiness follows the informer caches', () => {
   it('is 503 listing unsynced caches until each delivered its list, admissions stay unchanged meanwhile; then 200', async () => {
     const { feeds, informers } = fakeFeeds();
-    const webhook = await startWebhook({ config: servingConfig, feeds, tls: { cert: bundle.cert, key: bundle.key },
+    const webhook = await startWebhook({ config: servingConfig, feeds, tls: { cert: bundle.cert, key: bundle.key }, claims,
       logger: silentLogger(), defaultMetrics: false });
     try {
       const get = (path: string) => request(webhook.port, bundle.caCert, 'GET', path);
@@ -326,7 +333,7 @@ describe('readiness follows the informer caches', () => {
 describe('shutdown', () => {
   it('turns /readyz 503 and drops a stalled request at the deadline instead of hanging', async () => {
     const { feeds, informers } = fakeFeeds();
-    const webhook = await startWebhook({ config: servingConfig, feeds, tls: { cert: bundle.cert, key: bundle.key },
+    const webhook = await startWebhook({ config: servingConfig, feeds, tls: { cert: bundle.cert, key: bundle.key }, claims,
       logger: silentLogger(), defaultMetrics: false });
     syncAll(informers);
     await webhook.informers.whenSynced();

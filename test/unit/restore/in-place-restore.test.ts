@@ -2,6 +2,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../../src/api/types.ts';
+import type { NodeRestoreFacts } from '../../../src/rules/restore-fit.ts';
 import {
   crashLoops,
   decideInPlace,
@@ -107,8 +108,13 @@ function pod(o: PodOptions = {}): PodLike {
   };
 }
 
+/** n1: a capable CRI-O node, as its agent labels it. */
+const CAPABLE = (name: string): NodeRestoreFacts => ({ name, runtime: 'cri-o', capable: 'true', architecture: 'amd64' });
+
+const withSpec = (c: Checkpoint, spec: Partial<Checkpoint['spec']>): Checkpoint => ({ ...c, spec: { ...c.spec, ...spec } });
+
 function input(pods: PodLike[], checkpoints: Checkpoint[], extra: Partial<InPlaceInput> = {}): InPlaceInput {
-  return { pods, checkpoints, optedIn: () => true, identityOf: (p) => p.metadata?.name, now: NOW, ...extra };
+  return { pods, checkpoints, optedIn: () => true, identityOf: (p) => p.metadata?.name, now: NOW, nodeOf: CAPABLE, ...extra };
 }
 
 /** pod/container←checkpoint for each restore, and crash loops as pod/container:crash-loop. */
@@ -207,8 +213,18 @@ describe('inPlaceRestores: which checkpoint', () => {
     ['of another identity', cp('newer', { takenMinutesAgo: 1, identity: 'db-1' })],
     ['of another container', cp('newer', { takenMinutesAgo: 1, container: 'envoy' })],
     ['of another namespace', cp('newer', { takenMinutesAgo: 1, ns: 'other' })],
+    ['written by another runtime than the node’s', withSpec(cp('newer', { takenMinutesAgo: 1 }), { runtime: { name: 'containerd' } })],
+    ['taken on another architecture', withSpec(cp('newer', { takenMinutesAgo: 1 }), { architecture: 'arm64' })],
   ])('skips a newer checkpoint %s for the newest good one', (_why, newer) => {
     expect(run([pod()], [cp('good', { takenMinutesAgo: 30 }), newer])).toEqual(['db-0/app<-good']);
+  });
+
+  it.each<[string, NodeRestoreFacts | undefined]>([
+    ['restore is off there (restore.kcr.io/capable=false)', { name: 'n1', runtime: 'cri-o', capable: 'false', architecture: 'amd64' }],
+    ['its agent has not labelled it', { name: 'n1', runtime: undefined, capable: undefined, architecture: 'amd64' }],
+    ['it is not known', undefined],
+  ])('restores nothing on a node that cannot restore: %s (the kubelet restarts it fresh)', (_why, node) => {
+    expect(run([pod()], [cp('good', { takenMinutesAgo: 30 })], { nodeOf: () => node })).toEqual([]);
   });
 
   it('restores nothing after a rollout to other software', () => {
@@ -443,6 +459,7 @@ describe('inPlaceRestores properties', () => {
     return {
       pods,
       checkpoints,
+      nodeOf: CAPABLE,
       optedIn: (p) => !optedOut.has(p.metadata?.uid ?? ''),
       identityOf: (p) => p.metadata?.name,
       now: NOW,
@@ -539,7 +556,7 @@ describe('inPlaceRestores properties', () => {
             status.restartCount = (status.restartCount ?? 0) + 1;
             status.lastState = { terminated: { exitCode: 1, startedAt: new Date(runStarted).toISOString(), finishedAt: at.toISOString() } };
           }
-          const d = decideInPlace({ pods: [p], checkpoints: cps, optedIn: () => true, identityOf: () => 'db-0', now: at, bound: { maxRestores, windowMs } });
+          const d = decideInPlace({ pods: [p], checkpoints: cps, optedIn: () => true, identityOf: () => 'db-0', now: at, nodeOf: CAPABLE, bound: { maxRestores, windowMs } });
           for (const _ of d.restores) restoredAt.push(t);
           p = applyToPod(p, d);
         }

@@ -57,11 +57,12 @@ function world(over: Partial<RestoreWorld> = {}): RestoreWorld {
     // node-1 and node-2 as agents publish them; node-3 has restore off; node-4 runs containerd; node-5 is not labelled yet.
     nodeCapability: (n) =>
       ({
-        'node-1': { runtime: 'cri-o', capable: 'true' },
-        'node-2': { runtime: 'cri-o', capable: 'true' },
-        'node-3': { runtime: 'cri-o', capable: 'false' },
-        'node-4': { runtime: 'containerd', capable: 'true' },
-        'node-5': { runtime: undefined, capable: undefined },
+        'node-1': { name: 'node-1', runtime: 'cri-o', capable: 'true', architecture: 'amd64' },
+        'node-2': { name: 'node-2', runtime: 'cri-o', capable: 'true', architecture: 'amd64' },
+        'node-3': { name: 'node-3', runtime: 'cri-o', capable: 'false', architecture: 'amd64' },
+        'node-4': { name: 'node-4', runtime: 'containerd', capable: 'true', architecture: 'amd64' },
+        'node-5': { name: 'node-5', runtime: undefined, capable: undefined, architecture: 'amd64' },
+        'node-6': { name: 'node-6', runtime: 'cri-o', capable: 'true', architecture: 'arm64' },
       })[n],
     identityOf: (x) => x.metadata?.name,
     optedIn: (x) => x.metadata?.annotations?.[ANNOTATIONS.restore] === 'true',
@@ -86,9 +87,12 @@ describe('refusals name the problem', () => {
     ['unknown node', { request: rr({ targetNode: 'nowhere' }) }, /spec\.targetNode: node nowhere does not exist/],
     ['a target node that cannot restore', { request: rr({ targetNode: 'node-3' }) }, /spec\.targetNode: node node-3 cannot restore checkpoints \(restore\.kcr\.io\/capable=false\)/],
     ['a target node of another runtime than the checkpoint', { request: rr({ targetNode: 'node-4' }), checkpoints: [{ ...cp('new'), spec: { ...cp('new').spec, runtime: { name: 'cri-o' } } }] },
-      /spec\.targetNode: node node-4 runs containerd, but Checkpoint new's runtime is cri-o: an archive restores only on the runtime that wrote it/],
+      /spec\.targetNode: node node-4 runs containerd, but the checkpoint was written by cri-o: an archive restores only on the runtime that wrote it \(Checkpoint new\)/],
+    ['a target node not labelled by an agent yet', { request: rr({ targetNode: 'node-5' }) }, /spec\.targetNode: node node-5 cannot restore checkpoints \(restore\.kcr\.io\/capable=unset\)/],
+    ['a target node of another architecture than the checkpoint', { request: rr({ targetNode: 'node-6' }), checkpoints: [{ ...cp('new'), spec: { ...cp('new').spec, architecture: 'amd64' } }] },
+      /spec\.targetNode: node node-6 is arm64, but the checkpoint was taken on amd64 \(Checkpoint new\)/],
     ['checkpointFirst to a node of another runtime than the pod’s node', { request: rr({ checkpointFirst: true, targetNode: 'node-4' }) },
-      /node node-4 runs containerd, but node node-1, whose runtime will write the checkpoint, is cri-o/],
+      /node node-4 runs containerd, but the checkpoint was written by cri-o: an archive restores only on the runtime that wrote it \(the checkpoint will be written on node node-1\)/],
     ['checkpoint of another namespace', { request: rr({ checkpointRef: { name: 'theirs' } }), checkpoints: [cp('theirs', { ns: 'other' })] }, /Checkpoint theirs does not exist in namespace apps/],
     ['checkpoint of another pod', { request: rr({ checkpointRef: { name: 'x' } }), checkpoints: [cp('x', { identity: 'web-1' })] }, /is of web-1, not of pod web-0/],
     ['bad checkpoint', { request: rr({ checkpointRef: { name: 'x' } }), checkpoints: [cp('x', { bad: true })] }, /marked bad \(criu restore failed\)/],
@@ -116,8 +120,6 @@ describe('restore from a checkpoint (controller-owned pod)', () => {
   it('pins the newest good checkpoint by default, the chosen one when named, with the target node', () => {
     const s = nextRestoreStep(world({ checkpoints: [cp('old', { takenS: -600 }), cp('new', { takenS: -60 }), cp('newest-bad', { takenS: -1, bad: true })] }));
     expect(s).toMatchObject({ kind: 'pin', checkpoints: ['new'], status: { phase: 'Restoring', checkpoint: { name: 'new' }, sourcePodUID: 'pod-1', identity: 'web-0' } });
-    // A node whose agent has not published its capability yet is not refused.
-    expect(nextRestoreStep(world({ request: rr({ targetNode: 'node-5' }) })).kind).toBe('pin');
     const chosen = nextRestoreStep(world({ request: rr({ checkpointRef: { name: 'old' }, targetNode: 'node-2' }) }));
     expect(chosen).toMatchObject({ kind: 'pin', checkpoints: ['old'], targetNode: 'node-2' });
   });

@@ -43,6 +43,8 @@ export interface CheckpointOptions {
   runtimeImage?: string | null;
   bad?: boolean;
   pinned?: boolean;
+  /** spec.runtime.name: the runtime that wrote the archive. */
+  runtime?: string;
 }
 
 /** A Checkpoint as the informer delivers it (plain JSON, timestamps as strings). */
@@ -68,6 +70,7 @@ export function checkpoint(o: CheckpointOptions): Checkpoint {
       ...(o.originalImage !== undefined ? { originalImage: o.originalImage } : {}),
       ...(o.originalImageDigest !== undefined ? { originalImageDigest: o.originalImageDigest } : {}),
       ...(o.architecture !== undefined ? { architecture: o.architecture } : {}),
+      ...(o.runtime !== undefined ? { runtime: { name: o.runtime, version: '1.34.0' } } : {}),
       nodeName: 'node-1',
     },
     status: {
@@ -144,8 +147,32 @@ export function workload(kind: 'Deployment' | 'StatefulSet', name: string, ns: s
   };
 }
 
+export interface NodeOptions {
+  runtime?: string | undefined;
+  capable?: string | undefined;
+  arch?: string | undefined;
+  unschedulable?: boolean;
+}
+
+/** A Node as its agent labelled it (restore.kcr.io/runtime, restore.kcr.io/capable). */
+export function node(name: string, o: NodeOptions = {}): object {
+  const labels: Record<string, string> = { 'kubernetes.io/hostname': name };
+  if (o.arch !== undefined) labels['kubernetes.io/arch'] = o.arch;
+  if (o.runtime !== undefined) labels['restore.kcr.io/runtime'] = o.runtime;
+  if (o.capable !== undefined) labels['restore.kcr.io/capable'] = o.capable;
+  return { apiVersion: 'v1', kind: 'Node', metadata: { name, uid: `node-${name}`, labels }, spec: o.unschedulable ? { unschedulable: true } : {} };
+}
+
+/** Capable CRI-O nodes of both architectures the fixtures use: restores are placed unless a test says otherwise. */
+export const DEFAULT_NODES: [IndexedKind, unknown][] = [
+  ['Node', node('node-amd64', { runtime: 'cri-o', capable: 'true', arch: 'amd64' })],
+  ['Node', node('node-arm64', { runtime: 'cri-o', capable: 'true', arch: 'arm64' })],
+];
+
+/** An index of the entries; with DEFAULT_NODES unless the entries bring their own nodes. */
 export function indexOf(entries: [IndexedKind, unknown][]): RestoreIndex {
   const index = new RestoreIndex();
-  for (const [kind, obj] of entries) index.upsert(kind, obj);
+  const withNodes = entries.some(([kind]) => kind === 'Node') ? entries : [...DEFAULT_NODES, ...entries];
+  for (const [kind, obj] of withNodes) index.upsert(kind, obj);
   return index;
 }

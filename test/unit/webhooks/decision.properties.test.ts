@@ -1,12 +1,13 @@
-// Properties of the restore decision over generated indexes and pods: idempotent patches,
-// no checkpoint ever crosses a namespace, and no input shape makes it throw.
+// Properties of the restore decision over generated indexes, nodes and pods: idempotent patches,
+// no checkpoint ever crosses a namespace, no restore is placed on a node that cannot restore it,
+// and no input shape makes it throw.
 import fc from 'fast-check';
 import jsonpatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest } from '../../../webhooks/admission.ts';
 import { decide, REASONS } from '../../../webhooks/decision.ts';
 import { RestoreIndex } from '../../../webhooks/restore-index.ts';
-import { checkpoint, livePod, namespace } from './builders.ts';
+import { checkpoint, livePod, namespace, node } from './builders.ts';
 
 const NOW = new Date('2026-11-24T08:00:00Z');
 const NAMESPACES = ['shop', 'staging', 'lab'] as const;
@@ -15,6 +16,7 @@ const CONTAINERS = ['app', 'cache', 'envoy'] as const;
 // img:1 repeated: most generated pods and checkpoints agree on the image, so patches happen often.
 const IMAGES = ['img:1', 'img:1', 'img:2', `reg.example/img@sha256:${'c'.repeat(64)}`] as const;
 const ARCHES = [undefined, 'amd64', 'arm64'] as const;
+const RUNTIMES = [undefined, 'cri-o', 'cri-o', 'containerd'] as const;
 
 /** True about once in n. */
 const rarely = (n: number) => fc.integer({ min: 1, max: n }).map((x) => x === 1);
@@ -27,6 +29,7 @@ const cpArb = (ns: string, identity: string, container: string) => fc.record({
   image: fc.constantFrom(...IMAGES),
   withDigest: fc.boolean(),
   arch: fc.constantFrom(...ARCHES),
+  runtime: fc.constantFrom(...RUNTIMES),
   takenMinute: fc.integer({ min: 0, max: 30 }),
   phase: fc.constantFrom('ImageBuilt', 'ImageBuilt', 'ImageBuilt', 'Processing' as const),
   bad: rarely(5),
@@ -64,6 +67,13 @@ const scenarioArb = admittedArb.chain((admitted) =>
   fc.record({
     checkpoints: fc.array(cpArb(admitted.ns, admitted.identity, admitted.containers[0]!.name), { minLength: 3, maxLength: 40, size: 'medium' }),
     pods: fc.array(livePodArb, { maxLength: 6 }),
+    // Mostly capable CRI-O nodes, so restores happen; every other mix appears too.
+    nodes: fc.array(fc.record({
+      runtime: fc.constantFrom(...RUNTIMES, 'cri-o'),
+      capable: fc.constantFrom(undefined, 'true', 'true', 'true', 'true', 'false', 'yes'),
+      arch: fc.constantFrom('amd64', 'amd64', 'arm64', undefined),
+      unschedulable: rarely(5),
+    }), { minLength: 1, maxLength: 6 }),
     admitted: fc.constant(admitted),
     pullSecret: fc.option(fc.constantFrom('kcr-registry', 'own'), { nil: undefined }),
   }),
@@ -90,6 +100,7 @@ function build(s: Scenario): { index: RestoreIndex; request: AdmissionRequest } 
         originalImage: c.image,
         ...(c.withDigest && c.image.includes('@') ? { originalImage: 'reg.example/img:tag', originalImageDigest: `sha256:${'c'.repeat(64)}` } : {}),
         ...(c.arch !== undefined ? { architecture: c.arch } : {}),
+        ...(c.runtime !== undefined ? { runtime: c.runtime } : {}),
         takenAt: new Date(Date.UTC(2026, 10, 24, 6, c.takenMinute)).toISOString(),
         phase: c.phase,
         runtimeImage: runtimeImageOf(c.ns, i),
@@ -98,6 +109,7 @@ function build(s: Scenario): { index: RestoreIndex; request: AdmissionRequest } 
       }),
     );
   });
+  s.nodes.forEach((n, i) => index.upsert('Node', node(`node-${i}`, n)));
   for (const p of s.pods) {
     const annotations = p.restoredFrom === undefined ? undefined : { [`kcr.io/restored-from.${p.container}`]: `cp-${p.restoredFrom}` };
     index.upsert('Pod', livePod({ name: p.name, uid: `uid-${p.source}`, namespace: p.ns, terminating: p.terminating, ...(p.failed ? { phase: 'Failed' } : {}), ...(annotations ? { annotations } : {}) }));
@@ -133,7 +145,50 @@ function build(s: Scenario): { index: RestoreIndex; request: AdmissionRequest } 
 
 const policyOf = (s: Scenario) => ({ excludedNamespaces: ['kube-system'], ...(s.pullSecret ? { pullSecretName: s.pullSecret } : {}) });
 
+interface Requirement { key: string; operator: string; values?: string[] }
+
+/** The scheduler's reading of required node affinity and nodeSelector (the operators kcr writes, and NotIn/DoesNotExist). */
+function podMatchesNode(pod: Record<string, unknown>, nodeName: string, labels: Record<string, string>): boolean {
+  const spec = (pod.spec ?? {}) as { nodeSelector?: Record<string, string>; affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: { matchExpressions?: Requirement[]; matchFields?: Requirement[] }[] } } } };
+  for (const [k, v] of Object.entries(spec.nodeSelector ?? {})) if (labels[k] !== v) return false;
+  const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  if (terms === undefined) return true;
+  const holds = (r: Requirement, value: string | undefined) =>
+    r.operator === 'In' ? value !== undefined && (r.values ?? []).includes(value)
+      : r.operator === 'NotIn' ? value === undefined || !(r.values ?? []).includes(value)
+        : r.operator === 'Exists' ? value !== undefined
+          : r.operator === 'DoesNotExist' ? value === undefined : false;
+  return terms.some((t) => (t.matchExpressions ?? []).every((r) => holds(r, labels[r.key])) && (t.matchFields ?? []).every((r) => holds(r, r.key === 'metadata.name' ? nodeName : undefined)));
+}
+
 describe('decide: properties', () => {
+  it('a restore is never placed on a node that cannot restore it, and always has a node that can', () => {
+    let patched = 0;
+    fc.assert(
+      fc.property(scenarioArb, (s) => {
+        const { index, request } = build(s);
+        const d = decide({ request, index, policy: policyOf(s), now: NOW });
+        if (d.kind !== 'patch') return;
+        patched++;
+        const pod = jsonpatch.applyPatch(structuredClone(request.object), d.patch, true, false).newDocument as Record<string, unknown>;
+        const runtimes = new Set(d.restored.map((r) => s.checkpoints[Number(r.checkpoint.slice(3))]!.runtime).filter((r) => r !== undefined));
+        expect(runtimes.size, 'one runtime per pod').toBeLessThanOrEqual(1);
+        let placeable = 0;
+        s.nodes.forEach((n, i) => {
+          const labels = (node(`node-${i}`, n) as { metadata: { labels: Record<string, string> } }).metadata.labels;
+          if (!podMatchesNode(pod, `node-${i}`, labels)) return;
+          expect(n.capable, 'only capable nodes').toBe('true');
+          expect(n.runtime, 'only nodes that publish their runtime').toBeDefined();
+          for (const rt of runtimes) expect(n.runtime, 'only the checkpoint runtime').toBe(rt);
+          if (!n.unschedulable) placeable++;
+        });
+        expect(placeable, 'some schedulable node can take it').toBeGreaterThan(0);
+      }),
+      { numRuns: 800 },
+    );
+    expect(patched).toBeGreaterThan(100);
+  });
+
   it('deciding again on the patched pod yields no patch', () => {
     let patched = 0;
     fc.assert(
@@ -146,10 +201,10 @@ describe('decide: properties', () => {
         const second = decide({ request: { ...request, object: pod }, index, policy: policyOf(s), now: NOW });
         expect(second).toMatchObject({ kind: 'unchanged', reason: 'already-restored' });
       }),
-      { numRuns: 600 },
+      { numRuns: 1000 },
     );
     // The generator must actually exercise the patch path.
-    expect(patched).toBeGreaterThan(150);
+    expect(patched).toBeGreaterThan(120);
   });
 
   it('no patch references a checkpoint from another namespace', () => {
@@ -195,7 +250,7 @@ describe('decide: properties', () => {
   });
 
   it('never throws on arbitrary JSON as request.object', () => {
-    const index = build({ checkpoints: [], pods: [], admitted: { ns: 'shop', identity: 'db-0', containers: [{ name: 'app', image: 'img:1' }], arch: undefined, viaNamespaceLabel: true, statefulSet: false, ownSecrets: false, extraAnnotations: {}, extraSpec: {} }, pullSecret: undefined }).index;
+    const index = build({ checkpoints: [], pods: [], nodes: [], admitted: { ns: 'shop', identity: 'db-0', containers: [{ name: 'app', image: 'img:1' }], arch: undefined, viaNamespaceLabel: true, statefulSet: false, ownSecrets: false, extraAnnotations: {}, extraSpec: {} }, pullSecret: undefined }).index;
     fc.assert(
       fc.property(fc.anything(), fc.constantFrom<AdmissionRequest['operation']>('CREATE', 'UPDATE'), (object, operation) => {
         const request: AdmissionRequest = { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'shop', operation, object };

@@ -4,7 +4,9 @@ import jsonpatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest } from '../../../webhooks/admission.ts';
 import { decide, REASONS, type Decision, type RestorePolicy } from '../../../webhooks/decision.ts';
-import type { IndexedKind } from '../../../webhooks/restore-index.ts';
+import { decideAndClaim } from '../../../webhooks/checkpoint-claims.ts';
+import { RestoreIndex, type IndexedKind } from '../../../webhooks/restore-index.ts';
+import { MemoryClaimApi } from '../../support/memory-claim-api.ts';
 import {
   checkpoint,
   digest,
@@ -12,6 +14,7 @@ import {
   indexOf,
   livePod,
   namespace,
+  node,
   podOf,
   replicaSet,
   runtimeImage,
@@ -285,7 +288,7 @@ describe('decide: patch details', () => {
     const req = fixture(STS);
     delete (req.object as { metadata: { labels?: unknown } }).metadata.labels;
     const d = run(req, [['StatefulSet', workload('StatefulSet', 'db', 'shop', '@hourly')], ['Checkpoint', dbCp('db-a', { architecture: 'amd64' })]]);
-    expect(d.kind === 'patch' && d.patch.filter((op) => op.op === 'add' && !op.path.includes('/containers/')).map((op) => op.path).sort()).toEqual(['/metadata/annotations', '/spec/nodeSelector', '/spec/volumes']);
+    expect(d.kind === 'patch' && d.patch.filter((op) => op.op === 'add' && !op.path.includes('/containers/')).map((op) => op.path).sort()).toEqual(['/metadata/annotations', '/spec/affinity', '/spec/nodeSelector', '/spec/volumes']);
   });
 
   it('never denies and never throws on a request without object, kind or resource', () => {
@@ -306,54 +309,149 @@ describe('decide: patch details', () => {
   });
 });
 
-describe('decide: replacements admitted faster than the informer (noteRestore)', () => {
-  const entries: [IndexedKind, unknown][] = [
-    ['ReplicaSet', apiRs],
-    ['Pod', livePod({ name: 'api-6d4cf56db6-a', uid: 'uid-a', terminating: true })],
-    ['Pod', livePod({ name: 'api-6d4cf56db6-b', uid: 'uid-b', terminating: true })],
-    ['Checkpoint', apiCp('a', { takenAt: '2026-11-24T07:00:00Z' })],
-    ['Checkpoint', apiCp('b', { takenAt: '2026-11-24T06:00:00Z' })],
-  ];
-  const admit = (index: ReturnType<typeof indexOf>, now = NOW, edit?: (r: AdmissionRequest) => void) => {
+describe('decide and claim: one checkpoint per replacement, across webhook replicas', () => {
+  const world = () => {
+    const api = new MemoryClaimApi();
+    const objects: [IndexedKind, unknown][] = [
+      ['ReplicaSet', apiRs],
+      ['Pod', livePod({ name: 'api-6d4cf56db6-a', uid: 'uid-a', terminating: true })],
+      ['Pod', livePod({ name: 'api-6d4cf56db6-b', uid: 'uid-b', terminating: true })],
+      ['Checkpoint', api.put(apiCp('a', { takenAt: '2026-11-24T07:00:00Z' }))],
+      ['Checkpoint', api.put(apiCp('b', { takenAt: '2026-11-24T06:00:00Z' }))],
+    ];
+    // Two replicas with their own informers, both still blind to each other's claims.
+    return { api, replicas: [indexOf(objects), indexOf(objects)] };
+  };
+  let uid = 0;
+  const request = (edit?: (r: AdmissionRequest) => void): AdmissionRequest => {
     const req = fixture(DEP);
+    req.uid = `req-${++uid}`;
     optInPod(req);
     edit?.(req);
-    return decide({ request: req, index, policy: POLICY, now });
+    return req;
   };
+  const admit = (api: MemoryClaimApi, index: RestoreIndex, req = request(), now = NOW) =>
+    decideAndClaim({ decide, index, policy: POLICY, clock: () => now, claims: api, claimTtlMs: 120_000 }, req, () => {});
   const restoredFrom = (d: Decision) => (d.kind === 'patch' ? d.restored.map((r) => r.checkpoint) : d.reason);
 
-  it('two pods recreated at once after a node loss each take their own checkpoint, a third starts fresh', () => {
-    const index = indexOf(entries);
-    const first = admit(index);
-    index.noteRestore(first, NOW);
-    const second = admit(index);
-    index.noteRestore(second, NOW);
-    expect([restoredFrom(first), restoredFrom(second), restoredFrom(admit(index))]).toEqual([['a'], ['b'], 'checkpoint-in-use']);
+  it('three pods created at once through two replicas get two distinct checkpoints and one fresh start', async () => {
+    const { api, replicas } = world();
+    const [r1, r2] = replicas as [RestoreIndex, RestoreIndex];
+    const got = await Promise.all([admit(api, r1), admit(api, r2), admit(api, r1)]);
+    const names = got.map(restoredFrom);
+    expect(names.filter(Array.isArray).flat().sort()).toEqual(['a', 'b']);
+    expect(names.filter((n) => !Array.isArray(n))).toHaveLength(1);
   });
 
-  it('once the informer shows the restored pod its liveness decides; an expired reservation frees the checkpoint', () => {
-    const index = indexOf(entries);
-    const first = admit(index);
-    index.noteRestore(first, NOW, 30_000);
-    index.upsert('Pod', livePod({ name: 'api-6d4cf56db6-new', uid: 'uid-new', annotations: { 'kcr.io/restored-from.app': 'a' } }));
-    expect(restoredFrom(admit(index))).toEqual(['b']);
-    index.upsert('Pod', livePod({ name: 'api-6d4cf56db6-new', uid: 'uid-new', terminating: true, annotations: { 'kcr.io/restored-from.app': 'a' } }));
-    expect(restoredFrom(admit(index))).toEqual(['a']);
-
-    const other = indexOf(entries);
-    other.noteRestore(admit(other), NOW, 30_000);
-    expect(restoredFrom(admit(other, new Date(NOW.getTime() + 29_000)))).toEqual(['b']);
-    expect(restoredFrom(admit(other, new Date(NOW.getTime() + 31_000)))).toEqual(['a']);
+  it('the patched pod names its claim holder; a claim binds until that pod appears, then its liveness decides', async () => {
+    const { api, replicas } = world();
+    const [r1, r2] = replicas as [RestoreIndex, RestoreIndex];
+    const req = request();
+    const first = await admit(api, r1, req);
+    expect(restoredFrom(first)).toEqual(['a']);
+    const pod = jsonpatch.applyPatch(structuredClone(req.object), (first as Extract<Decision, { kind: 'patch' }>).patch).newDocument as PodJson;
+    expect(pod.metadata.annotations?.['kcr.io/claim-holder']).toMatch(/^req-/);
+    // The other replica sees the claim through its informer before it sees the pod.
+    r2.upsert('Checkpoint', await api.getCheckpoint('shop', 'a'));
+    expect(restoredFrom(await admit(api, r2))).toEqual(['b']);
+    // The restored pod appears, runs, then goes: its checkpoint is free again before the claim expires.
+    const holder = { 'kcr.io/claim-holder': pod.metadata.annotations!['kcr.io/claim-holder']!, 'kcr.io/restored-from.app': 'a' };
+    r2.upsert('Pod', livePod({ name: 'api-6d4cf56db6-new', uid: 'uid-new', annotations: holder }));
+    r2.upsert('Pod', livePod({ name: 'api-6d4cf56db6-b-new', uid: 'uid-b-new', annotations: { 'kcr.io/restored-from.app': 'b' } }));
+    expect(restoredFrom(await admit(api, r2))).toBe('checkpoint-in-use');
+    r2.remove('Pod', livePod({ name: 'api-6d4cf56db6-new', uid: 'uid-new', annotations: holder }));
+    expect(restoredFrom(await admit(api, r2))).toEqual(['a']);
   });
 
-  it('a retried StatefulSet pod (same name) keeps its checkpoint; unchanged decisions reserve nothing', () => {
-    const index = indexOf([['Checkpoint', dbCp('db-a')]]);
-    const req = fixture(STS);
-    optInPod(req);
-    const first = decide({ request: req, index, policy: POLICY, now: NOW });
-    index.noteRestore(first, NOW);
-    expect(restoredFrom(decide({ request: fixture(STS), index, policy: POLICY, now: NOW }))).toBe('not-opted-in');
-    index.noteRestore(decide({ request: fixture(STS), index, policy: POLICY, now: NOW }), NOW);
-    expect(restoredFrom(decide({ request: req, index, policy: POLICY, now: NOW }))).toEqual(['db-a']);
+  it('a claim whose pod never appeared binds until it expires', async () => {
+    const { api, replicas } = world();
+    const [r1] = replicas as [RestoreIndex];
+    await admit(api, r1);
+    await admit(api, r1);
+    expect(restoredFrom(await admit(api, r1, request(), new Date(NOW.getTime() + 119_000)))).toBe('checkpoint-in-use');
+    expect(restoredFrom(await admit(api, r1, request(), new Date(NOW.getTime() + 121_000)))).toEqual(['a']);
+  });
+
+  it('a retried StatefulSet pod (same name) keeps its checkpoint; a claim on a checkpoint changed for another reason is written again', async () => {
+    const api = new MemoryClaimApi();
+    const index = indexOf([['Checkpoint', api.put(dbCp('db-a'))]]);
+    api.touch('shop', 'db-a'); // the controller wrote status meanwhile: the index is one version behind
+    const req = () => { const r = fixture(STS); r.uid = `req-${++uid}`; optInPod(r); return r; };
+    expect(restoredFrom(await admit(api, index, req()))).toEqual(['db-a']);
+    expect(restoredFrom(await admit(api, index, req()))).toEqual(['db-a']);
+  });
+
+  it('a claim that cannot be written starts the pod fresh: restoring without it could clone a pod', async () => {
+    const { api, replicas } = world();
+    api.failWith = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(restoredFrom(await admit(api, replicas[0]!))).toBe('claim-failed');
+    api.failWith = Object.assign(new Error('forbidden'), { code: 403 });
+    expect(restoredFrom(await admit(api, replicas[0]!))).toBe('claim-failed');
+  });
+
+  it('dry runs and pods that are not restored write no claim', async () => {
+    const { api, replicas } = world();
+    await admit(api, replicas[0]!, request((r) => { r.dryRun = true; }));
+    await admit(api, replicas[0]!, request((r) => { podOf(r).metadata.annotations = { 'kcr.io/restore': 'false' }; }));
+    expect(api.patches).toBe(0);
+  });
+});
+
+describe('decide: placement on nodes that can restore', () => {
+  const crio = dbCp('db-a', { runtime: 'cri-o' });
+  const req = () => { const r = fixture(STS); optInPod(r); return r; };
+  const terms = ({ d, r }: { d: Decision; r: AdmissionRequest }) => {
+    if (d.kind !== 'patch') return d.reason;
+    const pod = jsonpatch.applyPatch(structuredClone(r.object), d.patch).newDocument as { spec: { affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: unknown[] } } } } };
+    return pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  };
+  const decideWith = (nodes: [IndexedKind, unknown][], edit?: (r: AdmissionRequest) => void, cps: [IndexedKind, unknown][] = [['Checkpoint', crio]]) => {
+    const r = req();
+    edit?.(r);
+    const index = new RestoreIndex();
+    for (const [kind, obj] of [...nodes, ...cps]) index.upsert(kind, obj);
+    return { d: decide({ request: r, index, policy: POLICY, now: NOW }), r };
+  };
+  const capableCrio = ['Node', node('n1', { runtime: 'cri-o', capable: 'true', arch: 'amd64' })] as [IndexedKind, unknown];
+
+  it.each<[string, [IndexedKind, unknown][]]>([
+    ['no node at all', []],
+    ['only nodes of the other runtime', [['Node', node('c1', { runtime: 'containerd', capable: 'true', arch: 'amd64' })]]],
+    ['the runtime, but restore is off', [['Node', node('n1', { runtime: 'cri-o', capable: 'false', arch: 'amd64' })]]],
+    ['the runtime, capable, but cordoned', [['Node', node('n1', { runtime: 'cri-o', capable: 'true', arch: 'amd64', unschedulable: true })]]],
+    ['capable, but no runtime label', [['Node', node('n1', { capable: 'true', arch: 'amd64' })]]],
+    ['capable label with another value', [['Node', node('n1', { runtime: 'cri-o', capable: 'yes', arch: 'amd64' })]]],
+  ])('starts fresh with no-capable-node when there is %s', (_name, nodes) => {
+    expect(terms(decideWith(nodes))).toBe('no-capable-node');
+  });
+
+  it('requires the checkpoint runtime and capable=true in every required term, next to the pod’s own', () => {
+    expect(terms(decideWith([capableCrio]))).toEqual([{ matchExpressions: [
+      { key: 'restore.kcr.io/capable', operator: 'In', values: ['true'] },
+      { key: 'restore.kcr.io/runtime', operator: 'In', values: ['cri-o'] },
+    ] }]);
+    const own = (r: AdmissionRequest) => {
+      (podOf(r).spec as Record<string, unknown>).affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [
+        { matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] },
+        { matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] },
+      ] } } };
+    };
+    const got = terms(decideWith([capableCrio], own)) as { matchExpressions: { key: string }[] }[];
+    expect(got).toHaveLength(2);
+    for (const t of got) expect(t.matchExpressions.map((e) => e.key)).toEqual(['zone', 'restore.kcr.io/capable', 'restore.kcr.io/runtime']);
+  });
+
+  it('a checkpoint that recorded no runtime asks for a node that publishes one', () => {
+    const got = terms(decideWith([capableCrio], undefined, [['Checkpoint', dbCp('db-a')]])) as { matchExpressions: unknown[] }[];
+    expect(got[0]!.matchExpressions).toContainEqual({ key: 'restore.kcr.io/runtime', operator: 'Exists' });
+  });
+
+  it('skips a newer checkpoint no node can restore for an older one a node can', () => {
+    const cps: [IndexedKind, unknown][] = [
+      ['Checkpoint', dbCp('db-new', { runtime: 'containerd', takenAt: '2026-11-24T07:00:00Z' })],
+      ['Checkpoint', dbCp('db-old', { runtime: 'cri-o', takenAt: '2026-11-24T06:00:00Z' })],
+    ];
+    const { d } = decideWith([capableCrio], undefined, cps);
+    expect(d.kind === 'patch' ? d.restored.map((r) => r.checkpoint) : d.reason).toEqual(['db-old']);
   });
 });

@@ -6,6 +6,8 @@ const plan: RestorePlan = {
   containers: [{ index: 1, name: 'b', checkpoint: 'cp-b', image: 'reg/x@sha256:1', baseImage: 'b:1' }],
   identity: 'web-0',
   architecture: 'arm64',
+  runtime: 'cri-o',
+  claimHolder: 'req-1',
   pullSecretName: 'kcr-registry',
 };
 
@@ -18,13 +20,18 @@ describe('restorePatch', () => {
     const patch = restorePatch(pod, plan);
     const result = jsonpatch.applyPatch(structuredClone(pod), patch, true, false).newDocument;
     expect(result).toEqual({
-      metadata: { name: 'web-0', annotations: { 'a/b~c': 'keep', 'kcr.io/restored-from.b': 'cp-b', 'kcr.io/restored-from': 'cp-b', 'kcr.io/identity': 'web-0' } },
+      metadata: { name: 'web-0', annotations: { 'a/b~c': 'keep', 'kcr.io/restored-from.b': 'cp-b', 'kcr.io/restored-from': 'cp-b', 'kcr.io/identity': 'web-0', 'kcr.io/claim-holder': 'req-1' } },
       spec: {
         containers: [{ name: 'a', image: 'a:1' }, { name: 'b', image: 'reg/x@sha256:1', imagePullPolicy: 'IfNotPresent' }],
         nodeSelector: { disk: 'ssd', 'kubernetes.io/arch': 'arm64' },
         imagePullSecrets: [{ name: 'own' }, { name: 'kcr-registry' }],
         // Nothing mounts it: the kubelet pulls it with the pod's pull secrets before any container starts.
         volumes: [{ name: 'kcr-base-1', image: { reference: 'b:1', pullPolicy: 'IfNotPresent' } }],
+        // Only a node that can restore a CRI-O checkpoint.
+        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [
+          { key: 'restore.kcr.io/capable', operator: 'In', values: ['true'] },
+          { key: 'restore.kcr.io/runtime', operator: 'In', values: ['cri-o'] },
+        ] }] } } },
       },
     });
     expect(pod.spec.containers[1]!.image).toBe('b:1');

@@ -37,16 +37,21 @@ function patched(req: AdmissionRequest, cps: unknown[]): Affinity & { containers
 }
 
 const nodeField = (node: string) => ({ key: 'metadata.name', operator: 'In', values: [node] });
+/** What every restored pod requires (checkpoints without a recorded runtime: any capable node that publishes one). */
+const CAN_RESTORE = [
+  { key: 'restore.kcr.io/capable', operator: 'In', values: ['true'] },
+  { key: 'restore.kcr.io/runtime', operator: 'Exists' },
+];
 
 describe('target node of a pinned checkpoint', () => {
   it('adds a required node affinity for the target node', () => {
     const spec = patched(optedIn(), [dbCp('pin', { [ANNOTATIONS.targetNode]: 'node-b' }, true)]);
-    expect(spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([{ matchFields: [nodeField('node-b')] }]);
+    expect(spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([{ matchExpressions: CAN_RESTORE, matchFields: [nodeField('node-b')] }]);
   });
 
   it('is ignored on an unpinned checkpoint', () => {
     const spec = patched(optedIn(), [dbCp('loose', { [ANNOTATIONS.targetNode]: 'node-b' }, false)]);
-    expect(spec.affinity).toBeUndefined();
+    expect(spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([{ matchExpressions: CAN_RESTORE }]);
   });
 
   it('adds the node to every existing term (terms are ORed) and keeps their expressions', () => {
@@ -56,8 +61,8 @@ describe('target node of a pinned checkpoint', () => {
     pod.spec.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [expr] }, { matchExpressions: [expr] }] } } };
     const spec = patched(req, [dbCp('pin', { [ANNOTATIONS.targetNode]: 'node-b' }, true)]);
     expect(spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([
-      { matchExpressions: [expr], matchFields: [nodeField('node-b')] },
-      { matchExpressions: [expr], matchFields: [nodeField('node-b')] },
+      { matchExpressions: [expr, ...CAN_RESTORE], matchFields: [nodeField('node-b')] },
+      { matchExpressions: [expr, ...CAN_RESTORE], matchFields: [nodeField('node-b')] },
     ]);
   });
 
