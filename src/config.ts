@@ -249,6 +249,8 @@ export interface ControllerConfig extends CommonConfig {
   watchNamespaces: string[] | undefined;
   /** A RestoreRequest not finished this long after it started fails. */
   restoreTimeoutSeconds: number;
+  /** A restored container waiting this long on pulling its checkpoint image starts fresh instead (the checkpoint stays good). */
+  restorePullTimeoutSeconds: number;
   /** In-place restores after crashes: at most this many per container within the window. */
   inPlaceRestoreMax: number;
   inPlaceRestoreWindowSeconds: number;
@@ -281,6 +283,7 @@ export function parseControllerConfig(env: Env): ControllerConfig {
     shutdownDeadlineMs: int(env, 'KCR_CONTROLLER_SHUTDOWN_DEADLINE_MS', 20_000, 0, 120_000),
     watchNamespaces: list(env, 'KCR_CONTROLLER_NAMESPACES'),
     restoreTimeoutSeconds: int(env, 'KCR_RESTORE_TIMEOUT_SECONDS', 300, 10, 86_400),
+    restorePullTimeoutSeconds: int(env, 'KCR_RESTORE_PULL_TIMEOUT_SECONDS', 120, 5, 86_400),
     inPlaceRestoreMax: int(env, 'KCR_INPLACE_RESTORE_MAX', 3, 0, 100),
     inPlaceRestoreWindowSeconds: int(env, 'KCR_INPLACE_RESTORE_WINDOW_SECONDS', 600, 1, 86_400),
   };

@@ -1,10 +1,13 @@
 // The agent publishes what its own node can restore, as labels the webhook and the scheduler can
 // read: restore.kcr.io/runtime and restore.kcr.io/capable, with the reason in an annotation. The
 // decision is src/rules/restore-capability.ts; this shell reads the node and the runtime's
-// configuration files (mounted read-only from the host) and patches only what changed.
+// configuration files (mounted read-only from the host) and patches only what changed. The
+// controller's restore.kcr.io/restore-failed annotation is read, never written: while it applies
+// the node stays not capable, so this loop does not flip the label back.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
+import { RESTORE_FAILED_ANNOTATION } from '../rules/node-restore-fault.ts';
 import { CAPABILITY_LABELS, CAPABILITY_REASON_ANNOTATION, restoreCapability, type Capability } from '../rules/restore-capability.ts';
 import type { AgentKube } from './agent-kube.ts';
 
@@ -44,11 +47,13 @@ export async function publishNodeCapability(deps: { node: string; kube: Pick<Age
   const node = await deps.kube.getNode(deps.node);
   const config = await readRuntimeConfig(deps.paths);
   const labels = node.metadata?.labels ?? {};
+  const restoreFailed = node.metadata?.annotations?.[RESTORE_FAILED_ANNOTATION];
   const capability = restoreCapability({
     containerRuntimeVersion: node.status?.nodeInfo?.containerRuntimeVersion,
     crioConfig: config.crio,
     ...(config.containerd !== undefined ? { containerdConfig: config.containerd } : {}),
     ...(labels[CAPABILITY_LABELS.override] !== undefined ? { override: labels[CAPABILITY_LABELS.override] } : {}),
+    ...(restoreFailed !== undefined ? { restoreFailed } : {}),
   });
   const want = { [CAPABILITY_LABELS.runtime]: capability.runtime ?? null, [CAPABILITY_LABELS.capable]: String(capability.capable) };
   const same =

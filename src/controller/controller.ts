@@ -29,7 +29,7 @@ export type ControllerSettings = Pick<
   ControllerConfig,
   | 'namespace' | 'queuePrefix' | 'podName' | 'leaseName' | 'leaseDurationSeconds' | 'leaseRenewDeadlineMs' | 'leaseRetryPeriodMs'
   | 'resyncMs' | 'retentionIntervalMs' | 'requestTtlSeconds' | 'shutdownDeadlineMs'
-  | 'watchNamespaces' | 'restoreTimeoutSeconds' | 'inPlaceRestoreMax' | 'inPlaceRestoreWindowSeconds'
+  | 'watchNamespaces' | 'restoreTimeoutSeconds' | 'restorePullTimeoutSeconds' | 'inPlaceRestoreMax' | 'inPlaceRestoreWindowSeconds'
 >;
 
 export interface ControllerDeps {
@@ -110,7 +110,7 @@ export function startController(deps: ControllerDeps): RunningController {
       if (!leading || myTerm !== term) return;
       await queuePendingRequests(keeper);
       await runRestoreRequests({ api, cache, events, logger, timeoutMs: s.restoreTimeoutSeconds * 1000 });
-      await watchRestores({ api, cache, events, logger, bound: inPlaceBound });
+      await watchRestores({ api, cache, events, logger, bound: inPlaceBound, pullTimeoutMs: s.restorePullTimeoutSeconds * 1000 });
       await deleteExpiredRequests(keeper);
       await syncScheduleStatuses({ api, cache, logger, invalid });
       if (Date.now() - lastRetention >= s.retentionIntervalMs) {

@@ -8,6 +8,7 @@ import { apiCode, type KubeJson } from './kube-json.ts';
 export interface InvolvedObject {
   apiVersion: string;
   kind: string;
+  /** '' for a cluster-scoped object (a Node): its Events go to `default`, as the kubelet's do. */
   namespace: string;
   name: string;
   uid?: string;
@@ -31,12 +32,13 @@ export function kubeEventRecorder(api: KubeJson, logger: Logger, options: { comp
       recent.set(key, now);
       const at = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
       const name = `${obj.name}.${now.toString(16)}${randomBytes(3).toString('hex')}`.slice(-253).replace(/^[^a-z0-9]+/, '');
+      const namespace = obj.namespace === '' ? 'default' : obj.namespace;
       try {
-        await api.create(`/api/v1/namespaces/${obj.namespace}/events`, {
+        await api.create(`/api/v1/namespaces/${namespace}/events`, {
           apiVersion: 'v1',
           kind: 'Event',
-          metadata: { name, namespace: obj.namespace },
-          involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.namespace, name: obj.name, ...(obj.uid ? { uid: obj.uid } : {}) },
+          metadata: { name, namespace },
+          involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, ...(obj.namespace ? { namespace: obj.namespace } : {}), name: obj.name, ...(obj.uid ? { uid: obj.uid } : {}) },
           type,
           reason,
           message: message.slice(0, 1024),

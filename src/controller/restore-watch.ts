@@ -1,21 +1,26 @@
 // Watching restored and crashed containers (leader only, each pass), DESIGN rules 7 and 8:
 //  - a container that never started from its checkpoint, judged by cause: the node's fault (it
-//    cannot restore it) leaves the checkpoint good and the container starts fresh; CRIU's own
-//    failure or an image gone marks the checkpoint bad (with a reason and Events), as does an
-//    unknown runtime failure once it happened on two nodes; a bad checkpoint's pod is replaced
-//    (controller-owned: deleted, so its replacement is admitted with the next older good
-//    checkpoint or fresh) or, for a bare pod or a container restored in place, set back to its
-//    original image in place;
+//    cannot restore it) leaves the checkpoint good, marks the node not capable
+//    (node-restore-mark.ts) and replaces the pod (controller-owned: deleted, so the webhook
+//    places its replacement on a capable node or starts it fresh) or starts the container fresh
+//    in place; a checkpoint image not pulled within the bound leaves it good too and starts the
+//    container fresh; CRIU's own failure or an image gone marks the checkpoint bad (with a
+//    reason and Events), as does an unknown runtime failure once it happened on two nodes; a bad
+//    checkpoint's pod is replaced (controller-owned: deleted, so its replacement is admitted with
+//    the next older good checkpoint or fresh) or, for a bare pod or a container restored in
+//    place, set back to its original image in place;
 //  - a container that crashed in a pod that stays: its image is set to the latest good
 //    checkpoint, so the kubelet restarts it from there, within the in-place bound.
 // The decisions are src/restore/failed-restore.ts and in-place-restore.ts; this file only acts.
 import { ANNOTATIONS, API_VERSION, PLURALS, type Checkpoint } from '../api/types.ts';
 import type { Logger } from '../log.ts';
-import { failedRestores, type FailedRestore, type PodLike } from '../restore/failed-restore.ts';
+import { failedRestores, podPlacedMs, type FailedRestore, type PodLike } from '../restore/failed-restore.ts';
 import { decideInPlace, historyAnnotation, type InPlaceBound } from '../restore/in-place-restore.ts';
+import { nodeFaultMark, replaceAfterNodeFault, type NodeLike } from '../restore/node-fault-mark.ts';
 import type { EventRecorder, InvolvedObject } from './events.ts';
 import { crPath } from './fire-handler.ts';
 import { untilNextPass, type KubeJson } from './kube-json.ts';
+import { markNodeRestoreFailed } from './node-restore-mark.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { identityOfPod, podOptedIn } from './pod-opt-in.ts';
 import { nodeRestoreFacts } from '../rules/restore-fit.ts';
@@ -26,6 +31,8 @@ export interface RestoreWatchDeps {
   events: EventRecorder;
   logger: Logger;
   bound: InPlaceBound;
+  /** How long a restored container may wait on pulling its checkpoint image before it starts fresh. */
+  pullTimeoutMs: number;
   now?: () => Date;
 }
 
@@ -36,14 +43,17 @@ const who = (x: { namespace: string; pod: string; podUid: string; container: str
 export async function watchRestores(deps: RestoreWatchDeps): Promise<void> {
   const pods = deps.cache.list<PodLike>('Pod');
   const checkpoints = deps.cache.list<Checkpoint>('Checkpoint');
-  for (const f of failedRestores(pods, checkpoints)) await untilNextPass(deps.logger, who(f), 'failed-restore handling', () => handleFailedRestore(deps, f, pods, checkpoints));
+  const now = deps.now?.() ?? new Date();
+  for (const f of failedRestores({ pods, checkpoints, now, pullTimeoutMs: deps.pullTimeoutMs })) {
+    await untilNextPass(deps.logger, who(f), 'failed-restore handling', () => handleFailedRestore(deps, f, pods, checkpoints, now));
+  }
 
   const { restores, crashLoops } = decideInPlace({
     pods,
     checkpoints,
     optedIn: (p) => podOptedIn(deps.cache, p),
     identityOf: identityOfPod,
-    now: deps.now?.() ?? new Date(),
+    now,
     nodeOf: (name) => {
       const node = deps.cache.get<Parameters<typeof nodeRestoreFacts>[0]>('Node', '', name);
       return node === undefined ? undefined : nodeRestoreFacts(node);
@@ -75,16 +85,45 @@ export async function watchRestores(deps: RestoreWatchDeps): Promise<void> {
   }
 }
 
-async function handleFailedRestore(deps: RestoreWatchDeps, f: FailedRestore, pods: readonly PodLike[], checkpoints: readonly Checkpoint[]): Promise<void> {
+async function handleFailedRestore(deps: RestoreWatchDeps, f: FailedRestore, pods: readonly PodLike[], checkpoints: readonly Checkpoint[], now: Date): Promise<void> {
   const cp = checkpoints.find((c) => c.metadata.namespace === f.namespace && c.metadata.name === f.checkpoint);
   const cpRef: InvolvedObject = { apiVersion: API_VERSION, kind: 'Checkpoint', namespace: f.namespace, name: f.checkpoint, ...(cp?.metadata.uid ? { uid: cp.metadata.uid } : {}) };
   const log = { namespace: f.namespace, pod: f.pod, uid: f.podUid, container: f.container, checkpoint: f.checkpoint, node: f.node, cause: f.cause, reason: f.reason };
+  const pod = pods.find((p) => p.metadata?.uid === f.podUid);
+  const controllerOwned = (pod?.metadata?.ownerReferences ?? []).some((o) => o.controller === true);
+  const inPlace = pod?.metadata?.annotations?.[historyAnnotation(f.container)] !== undefined;
   if (f.cause === 'node') {
-    // The node cannot restore it: the checkpoint is fine. This container starts fresh (a
-    // replacement would land on the same kind of node again); a later one may still use it.
-    const message = `${f.reason}; checkpoint ${f.checkpoint} stays good; the container starts fresh on node ${f.node || '(none)'}`;
-    deps.logger.warn(log, 'the node cannot restore the checkpoint; starting the container fresh');
+    // The node cannot restore it: the checkpoint is fine, the node is not. Marked, it takes no
+    // restore again, so a replacement lands on a capable node (or starts fresh).
+    const node = f.node === '' ? undefined : deps.cache.get<NodeLike>('Node', '', f.node);
+    const mark = nodeFaultMark({ nodeName: f.node, node, failure: f, podPlacedMs: pod === undefined ? undefined : podPlacedMs(pod), now });
+    const marked = await markNodeRestoreFailed(deps, { name: f.node, uid: node?.metadata?.uid }, mark, { namespace: f.namespace, pod: f.pod, uid: f.podUid, container: f.container, checkpoint: f.checkpoint });
+    const choice = replaceAfterNodeFault({
+      controllerOwned,
+      restoredInPlace: inPlace,
+      marked,
+      forcedCapable: mark.ok && mark.forcedCapable,
+      markedBefore: mark.ok && mark.markedBefore,
+    });
+    if (choice.replace) {
+      const message = `${f.reason}; checkpoint ${f.checkpoint} stays good; node ${f.node} is marked unable to restore and the pod is deleted: its replacement restores on a capable node or starts fresh`;
+      deps.logger.warn(log, 'the node cannot restore the checkpoint; deleting the pod so its controller replaces it');
+      await warnBoth(deps, f, cpRef, 'RestoreNotPossibleOnNode', message);
+      await deps.api.delete(podPath(f.namespace, f.pod), { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: f.podUid } });
+      deps.logger.info({ namespace: f.namespace, pod: f.pod, uid: f.podUid, node: f.node }, 'deleted the pod whose restore the node could not do; its controller replaces it');
+      return;
+    }
+    const message = `${f.reason}; checkpoint ${f.checkpoint} stays good; the container starts fresh on node ${f.node || '(none)'} (not replaced: ${choice.why})`;
+    deps.logger.warn({ ...log, notReplaced: choice.why }, 'the node cannot restore the checkpoint; starting the container fresh');
     await warnBoth(deps, f, cpRef, 'RestoreNotPossibleOnNode', message);
+    await setBackToOriginal(deps, f, cp);
+    return;
+  }
+  if (f.cause === 'pull') {
+    // Credentials or the network, not the checkpoint: it stays good (status untouched).
+    const message = `${f.reason}; checkpoint ${f.checkpoint} stays good; the container starts fresh`;
+    deps.logger.warn(log, 'the checkpoint image could not be pulled in time; starting the container fresh');
+    await warnBoth(deps, f, cpRef, 'RestoreImagePullFailed', message);
     await setBackToOriginal(deps, f, cp);
     return;
   }
@@ -106,9 +145,6 @@ async function handleFailedRestore(deps: RestoreWatchDeps, f: FailedRestore, pod
   const message = `${f.reason}; checkpoint ${f.checkpoint} is marked bad and will not be restored again`;
   await warnBoth(deps, f, cpRef, 'RestoreFailed', message);
 
-  const pod = pods.find((p) => p.metadata?.uid === f.podUid);
-  const controllerOwned = (pod?.metadata?.ownerReferences ?? []).some((o) => o.controller === true);
-  const inPlace = pod?.metadata?.annotations?.[historyAnnotation(f.container)] !== undefined;
   if (controllerOwned && !inPlace) {
     // Its controller makes a replacement; the webhook skips the bad checkpoint.
     await deps.api.delete(podPath(f.namespace, f.pod), { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: f.podUid } });

@@ -1,8 +1,11 @@
 // DESIGN.md restore rule 7: a restore that fails — the container never starts from its checkpoint
 // — is judged by cause (restore-failure-cause.ts): a node that cannot restore never marks the
 // checkpoint bad; CRIU's own failure or an image gone from the registry does, so the next
-// replacement starts from the next older good checkpoint, or fresh. This module only recognises
-// the failures; the shell acts and emits the Events. Pure: pods and checkpoints are passed in.
+// replacement starts from the next older good checkpoint, or fresh. A checkpoint image that
+// cannot be pulled (credentials, network) counts only once the container waited on it longer
+// than the pull bound: the kubelet's retries may still succeed before. This module only
+// recognises the failures; the shell acts and emits the Events. Pure: pods, checkpoints and
+// `now` are passed in.
 //
 // Only a container that never ran from the checkpoint counts: one that started and crashed later
 // was restored fine (its memory came back) and crashed for its own reasons.
@@ -23,8 +26,10 @@ export interface FailedRestore {
   checkpoint: string;
   /** For a user, e.g. "the container never started from checkpoint X: CreateContainerError: criu restore failed". */
   reason: string;
-  /** Whose fault: the node's, CRIU's, the runtime's, or the registry's (image gone). */
-  cause: Exclude<RestoreFailureKind, 'pull'>;
+  /** Whose fault: the node's, CRIU's, the runtime's, the registry's (image gone), or a pull that did not succeed within the bound. */
+  cause: RestoreFailureKind;
+  /** The cause in a few words, without the runtime's message (e.g. for the node's annotation). */
+  why: string;
   /** The node the pod is bound to ('' when none). */
   node: string;
 }
@@ -32,8 +37,16 @@ export interface FailedRestore {
 /** Runtime messages can carry a whole CRIU log; a reason stays readable in an Event. */
 const MAX_MESSAGE = 512;
 
+export interface FailedRestoresInput {
+  pods: readonly PodLike[];
+  checkpoints: readonly Checkpoint[];
+  now: Date;
+  /** How long a container may wait on pulling its checkpoint image before it starts fresh instead. */
+  pullTimeoutMs: number;
+}
+
 /** Restored containers that failed to start from their checkpoint: one per (pod uid, container), sorted. */
-export function failedRestores(pods: readonly PodLike[], checkpoints: readonly Checkpoint[]): FailedRestore[] {
+export function failedRestores({ pods, checkpoints, now, pullTimeoutMs }: FailedRestoresInput): FailedRestore[] {
   // A checkpoint listed twice (a stale copy) is bad when any copy says so: bad is never undone.
   const byKey = new Map<string, { bad: boolean; runtimeImages: Set<string> }>();
   for (const cp of checkpoints) {
@@ -72,11 +85,16 @@ export function failedRestores(pods: readonly PodLike[], checkpoints: readonly C
       if (checkpoint === undefined || cp === undefined || cp.bad || !cp.runtimeImages.has(image)) continue;
       const status = statuses.find((s) => isObject(s) && s.name === container);
       if (status === undefined) continue;
-      const failure = failureOf(status, checkpoint);
+      const failure = failureOf(status, checkpoint, pullTimeoutMs);
       if (failure === undefined) continue;
       const restoredInPlaceMs = lastInPlaceRestoreMs(readInPlaceHistory(annotations[historyAnnotation(container)]));
       if (!neverRanSinceRestore(status, restoredInPlaceMs)) continue;
-      found.push({ namespace, pod: name, podUid: uid, container, checkpoint, reason: failure.reason, cause: failure.cause, node: str(pod.spec?.nodeName) ?? '' });
+      if (failure.cause === 'pull') {
+        // Within the bound the kubelet's retries may still succeed; unmeasurable (no time on the pod) counts as within.
+        const since = waitingSinceMs(pod, restoredInPlaceMs);
+        if (since === undefined || now.getTime() - since <= pullTimeoutMs) continue;
+      }
+      found.push({ namespace, pod: name, podUid: uid, container, checkpoint, ...failure, node: str(pod.spec?.nodeName) ?? '' });
     }
   }
   // A pod listed twice (a stale copy next to a fresh one) reports once, the same whatever the input order.
@@ -94,17 +112,33 @@ export function failedRestores(pods: readonly PodLike[], checkpoints: readonly C
 }
 
 /** Why the container cannot start from the checkpoint, for a user, and whose fault; undefined when it is not that. */
-function failureOf(status: ContainerStatusLike, checkpoint: string): { reason: string; cause: FailedRestore['cause'] } | undefined {
+function failureOf(status: ContainerStatusLike, checkpoint: string, pullTimeoutMs: number): Pick<FailedRestore, 'reason' | 'cause' | 'why'> | undefined {
   const waiting = isObject(status.state) && isObject(status.state.waiting) ? status.state.waiting : undefined;
   const reason = str(waiting?.reason);
   if (reason === undefined) return undefined;
   const message = typeof waiting?.message === 'string' ? waiting.message.trim() : '';
   const detail = `${reason}${message === '' ? '' : `: ${truncate(message)}`}`;
   const cause = restoreFailureCause(reason, message);
-  // A pull that fails for credentials or the network says nothing about the checkpoint.
-  if (cause === undefined || cause.kind === 'pull') return undefined;
-  if (cause.kind === 'image-gone') return { reason: `the image of checkpoint ${checkpoint} is gone from the registry: ${detail}`, cause: cause.kind };
-  return { reason: `the container never started from checkpoint ${checkpoint}: ${cause.why}: ${detail}`, cause: cause.kind };
+  if (cause === undefined) return undefined;
+  const found = { cause: cause.kind, why: cause.why };
+  // A pull that fails for credentials or the network says nothing about the checkpoint; the caller bounds the wait.
+  if (cause.kind === 'pull') return { ...found, reason: `the image of checkpoint ${checkpoint} could not be pulled within ${Math.round(pullTimeoutMs / 1000)} s: ${detail}` };
+  if (cause.kind === 'image-gone') return { ...found, reason: `the image of checkpoint ${checkpoint} is gone from the registry: ${detail}` };
+  return { ...found, reason: `the container never started from checkpoint ${checkpoint}: ${cause.why}: ${detail}` };
+}
+
+/** When the pod was placed on its node: its PodScheduled condition, else its creation; undefined when it says neither. */
+export function podPlacedMs(pod: PodLike): number | undefined {
+  const conditions = isObject(pod.status) && Array.isArray(pod.status.conditions) ? pod.status.conditions : [];
+  const scheduled = conditions.find((c) => isObject(c) && c.type === 'PodScheduled' && c.status === 'True');
+  return timeMs(scheduled?.lastTransitionTime) ?? timeMs(isObject(pod.metadata) ? pod.metadata.creationTimestamp : undefined);
+}
+
+/** Since when the container has waited on its checkpoint image: the kubelet pulls once the pod is placed; a later in-place restore set the image only then. */
+function waitingSinceMs(pod: PodLike, restoredInPlaceMs: number | undefined): number | undefined {
+  const since = podPlacedMs(pod);
+  if (since === undefined) return restoredInPlaceMs;
+  return restoredInPlaceMs === undefined ? since : Math.max(since, restoredInPlaceMs);
 }
 
 /**

@@ -33,10 +33,15 @@ export interface PodLike {
     namespace?: string;
     uid?: string;
     annotations?: Record<string, string>;
+    creationTimestamp?: Time;
     deletionTimestamp?: Time;
     ownerReferences?: Array<{ kind?: string; name?: string; uid?: string; controller?: boolean }>;
   };
   spec?: { nodeName?: string; containers?: Array<{ name: string; image?: string }> };
-  status?: { phase?: string; containerStatuses?: ContainerStatusLike[] };
+  status?: {
+    phase?: string;
+    conditions?: Array<{ type?: string; status?: string; lastTransitionTime?: Time }>;
+    containerStatuses?: ContainerStatusLike[];
+  };
 }
 

@@ -1,13 +1,16 @@
 // Which checkpoints a node can restore (DESIGN.md restore rule 5): the runtime that restores from
-// an image, its version, and its restore switch as the node's configuration sets it. Pure: the
-// node's reported runtime, the configuration files' text and an administrator's override in;
-// the labels' values and the reason out. Read from the runtimes' sources (REFERENCE.md):
+// an image, its version, and its restore switch as the node's configuration sets it; a restore
+// that already failed there for the node's fault (node-restore-fault.ts) keeps it not capable.
+// Pure: the node's reported runtime, the configuration files' text, the remembered fault and an
+// administrator's override in; the labels' values and the reason out. Read from the runtimes'
+// sources (REFERENCE.md):
 //   CRI-O ≥ 1.26 restores from an image; enable_criu_support ([crio.runtime]) is off by default
 //   before 1.30 and on from 1.30.
 //   containerd 2.1.0–2.2.6 and 2.3.0–2.3.3 restore (no switch); 2.2.7+ and 2.3.4+ only with
 //   enable_experimental_restore_via_create ([plugins."io.containerd.cri.v1.runtime"]), off by
 //   default; 2.0 cannot restore; 2.4 removed it.
 import { parse } from 'smol-toml';
+import { activeNodeRestoreFault, nodeRestoreFaultReason } from './node-restore-fault.ts';
 
 export const CAPABILITY_LABELS = {
   runtime: 'restore.kcr.io/runtime',
@@ -28,6 +31,8 @@ export interface CapabilityInput {
   containerdConfig?: string;
   /** The node's restore.kcr.io/capable-override label. */
   override?: string;
+  /** The node's restore.kcr.io/restore-failed annotation as it is (JSON written by the controller). */
+  restoreFailed?: string;
 }
 
 export interface Capability {
@@ -94,6 +99,12 @@ function containerd(v: [number, number, number], raw: string, file: string | und
     : { runtime, capable: false, reason: `containerd ${raw}: restore is off unless enable_experimental_restore_via_create = true under [plugins."io.containerd.cri.v1.runtime"]` };
 }
 
+/** An administrator's restore.kcr.io/capable-override label: true or false, undefined when absent or meaningless. */
+export function capabilityOverride(label: string | undefined): boolean | undefined {
+  const v = label?.trim().toLowerCase();
+  return v === 'true' ? true : v === 'false' ? false : undefined;
+}
+
 export function restoreCapability(input: CapabilityInput): Capability {
   const reported = parseRuntimeVersion(input.containerRuntimeVersion);
   const raw = reported?.version ?? '';
@@ -102,9 +113,13 @@ export function restoreCapability(input: CapabilityInput): Capability {
   if (reported?.name === 'cri-o' && v) found = crio(v, raw, input.crioConfig ?? []);
   else if (reported?.name === 'containerd' && v) found = containerd(v, raw, input.containerdConfig);
   else found = { runtime: undefined, capable: false, reason: `the node's runtime ${JSON.stringify(input.containerRuntimeVersion ?? '')} does not restore from checkpoint images` };
-  const override = input.override?.trim().toLowerCase();
-  if (override === 'true' || override === 'false') {
-    return { runtime: found.runtime, capable: override === 'true', reason: `set by an administrator (${CAPABILITY_LABELS.override}=${override}); kcr found: ${found.reason}` };
+  // Seen failing with this very runtime: what the configuration says did not hold. An unreadable
+  // value or another runtime version (upgraded since) is ignored.
+  const fault = activeNodeRestoreFault(input.restoreFailed, input.containerRuntimeVersion);
+  if (fault !== undefined) found = { runtime: found.runtime, capable: false, reason: nodeRestoreFaultReason(fault) };
+  const override = capabilityOverride(input.override);
+  if (override !== undefined) {
+    return { runtime: found.runtime, capable: override, reason: `set by an administrator (${CAPABILITY_LABELS.override}=${String(override)}); kcr found: ${found.reason}` };
   }
   return found;
 }

@@ -590,11 +590,53 @@ describe('RBAC', () => {
     const cluster = rulesOf('ClusterRole', 'kcr:controller');
     expect(allows(cluster, '', 'pods', 'delete')).toBe(true);
     expect(allows(cluster, '', 'pods', 'patch')).toBe(true);
+    // Marking a node that cannot restore; the policy kcr-controller-node-restore-marks bounds the keys.
+    expect(allows(cluster, '', 'nodes', 'patch')).toBe(true);
+    expect(allows(cluster, '', 'nodes', 'update')).toBe(false);
+    expect(allows(cluster, '', 'nodes', 'delete')).toBe(false);
     expect(allows(cluster, 'checkpoint-restore.kcr.io', 'restorerequests/status', 'update')).toBe(true);
     const ns = rulesOf('Role', 'kcr:controller');
     expect(allows(ns, 'coordination.k8s.io', 'leases', 'update', 'kcr-controller')).toBe(true);
     expect(allows(ns, '', 'secrets', 'get', 'kcr-registry')).toBe(true);
     expect(allows(ns, '', 'secrets', 'list')).toBe(false);
+  });
+});
+
+// ---------- ValidatingAdmissionPolicies ----------
+
+describe('ValidatingAdmissionPolicies', () => {
+  const policies = docs.filter((d) => kindOf(d) === 'ValidatingAdmissionPolicy');
+  const saUser = (name: string) => `request.userInfo.username == 'system:serviceaccount:kcr-system:${name}'`;
+
+  it('each fails closed and has a Deny binding of the same name, installed by manifests/policies', () => {
+    const listed = docs.find((d) => kindOf(d) === 'Kustomization' && relative(ROOT, d.file) === 'manifests/policies/kustomization.yaml')!;
+    expect(policies.map(nameOf).sort()).toEqual(['kcr-agent-own-node-only', 'kcr-controller-node-restore-marks', 'kcr-same-namespace-pod-reference']);
+    for (const p of policies) {
+      expect(get(p.obj, 'spec', 'failurePolicy'), nameOf(p)).toBe('Fail');
+      expect(get(find('ValidatingAdmissionPolicyBinding', nameOf(p)), 'spec')).toEqual({ policyName: nameOf(p), validationActions: ['Deny'] });
+      expect(listed.obj.resources as string[]).toContain(relative(join(ROOT, 'manifests', 'policies'), p.file));
+    }
+  });
+
+  it.each([
+    ['kcr-agent-own-node-only', 'kcr-agent'],
+    ['kcr-controller-node-restore-marks', 'kcr-controller'],
+  ])('%s bounds Node updates by the %s ServiceAccount: no spec change, only restore.kcr.io keys', (policy, sa) => {
+    const p = find('ValidatingAdmissionPolicy', policy);
+    find('ServiceAccount', sa);
+    expect(get(p, 'spec', 'matchConstraints', 'resourceRules')).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['nodes'] }]);
+    expect((get(p, 'spec', 'matchConditions') as { expression: string }[]).map((c) => c.expression)).toEqual([saUser(sa)]);
+    const expressions = (get(p, 'spec', 'validations') as { expression: string }[]).map((v) => v.expression);
+    expect(expressions).toContain('object.spec == oldObject.spec');
+    expect(expressions.join('\n')).toContain('restore.kcr.io/capable-reason');
+  });
+
+  it('lets the controller write restore.kcr.io/restore-failed and the agent not', () => {
+    const validations = (policy: string) => (get(find('ValidatingAdmissionPolicy', policy), 'spec', 'validations') as { expression: string }[]).map((v) => v.expression).join('\n');
+    expect(validations('kcr-controller-node-restore-marks')).toContain("k == 'restore.kcr.io/restore-failed'");
+    expect(validations('kcr-agent-own-node-only')).not.toContain('restore-failed');
+    // The controller's labels: restore.kcr.io/capable only (the runtime label is the agent's, the override the administrator's).
+    expect(validations('kcr-controller-node-restore-marks')).not.toContain("startsWith('restore.kcr.io/')");
   });
 });
 

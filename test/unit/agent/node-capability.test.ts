@@ -5,6 +5,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { publishNodeCapability, readRuntimeConfig } from '../../../src/agent/node-capability.ts';
 import { silentLogger } from '../../../src/log.ts';
+import { formatNodeRestoreFault, nodeRestoreFaultReason } from '../../../src/rules/node-restore-fault.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kcr-capability-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,6 +49,29 @@ describe('node capability: the shell around restoreCapability', () => {
     await publishNodeCapability({ node: 'n1', kube, paths, log: silentLogger() });
     expect(patches).toHaveLength(1);
     rmSync(paths.crioConfig);
+  });
+
+  it('keeps a node the controller marked (restore.kcr.io/restore-failed) not capable: the periodic publish does not flip it back', async () => {
+    const fault = { at: '2026-03-10T12:00:00.000Z', why: 'restore is off', runtimeVersion: 'cri-o://1.34.0', pod: 'apps/db-0', checkpoint: 'c1' };
+    const reason = nodeRestoreFaultReason(fault);
+    // As the controller left it: capable=false and the reason, on a node whose configuration says it can restore.
+    const node: V1Node = {
+      metadata: {
+        name: 'n3',
+        labels: { 'restore.kcr.io/runtime': 'cri-o', 'restore.kcr.io/capable': 'false' },
+        annotations: { 'restore.kcr.io/restore-failed': formatNodeRestoreFault(fault), 'restore.kcr.io/capable-reason': reason },
+      },
+      status: { nodeInfo: { containerRuntimeVersion: 'cri-o://1.34.0' } as never },
+    };
+    const { kube, patches } = fakeKube(node);
+    expect(await publishNodeCapability({ node: 'n3', kube, paths, log: silentLogger() })).toEqual({ runtime: 'cri-o', capable: false, reason });
+    expect(patches).toEqual([]);
+    // After a runtime upgrade the mark no longer applies; the agent never removes it.
+    node.status!.nodeInfo!.containerRuntimeVersion = 'cri-o://1.35.0';
+    await publishNodeCapability({ node: 'n3', kube, paths, log: silentLogger() });
+    expect(patches).toEqual([
+      { labels: { 'restore.kcr.io/runtime': 'cri-o', 'restore.kcr.io/capable': 'true' }, annotations: { 'restore.kcr.io/capable-reason': 'CRI-O 1.35.0: enable_criu_support is on by default since 1.30' } },
+    ]);
   });
 
   it('removes the runtime label of a node whose runtime restores nothing', async () => {

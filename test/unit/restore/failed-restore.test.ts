@@ -2,7 +2,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../../src/api/types.ts';
-import { failedRestores, type PodLike } from '../../../src/restore/failed-restore.ts';
+import { failedRestores, podPlacedMs, type PodLike } from '../../../src/restore/failed-restore.ts';
 import { formatInPlaceHistory } from '../../../src/restore/in-place-restore.ts';
 
 const NOW = Date.parse('2026-03-10T12:00:00Z');
@@ -35,6 +35,10 @@ interface PodOptions {
   image?: string;
   annotations?: Record<string, string>;
   status?: Partial<Status> | null;
+  /** Minutes since the pod was created (default 1); null: no creationTimestamp. */
+  createdMinutesAgo?: number | null;
+  /** Minutes since its PodScheduled condition turned True; undefined: no such condition. */
+  scheduledMinutesAgo?: number;
 }
 
 /** A pod the webhook restored from c1, whose container cannot be created from it. */
@@ -46,11 +50,13 @@ function pod(o: PodOptions = {}): PodLike {
       namespace: o.ns ?? 'apps',
       uid: o.uid ?? 'uid-1',
       annotations: { ...(restoredFrom === null ? {} : { 'kcr.io/restored-from.app': restoredFrom }), ...o.annotations },
+      ...(o.createdMinutesAgo === null ? {} : { creationTimestamp: ago(o.createdMinutesAgo ?? 1) }),
       ...(o.deleting ? { deletionTimestamp: ago(0) } : {}),
     },
     spec: { nodeName: 'node-1', containers: [{ name: 'sidecar', image: 'envoy:1' }, { name: 'app', image: o.image ?? RUNTIME(restoredFrom ?? 'c1', o.ns ?? 'apps') }] },
     status: {
       phase: 'Pending',
+      ...(o.scheduledMinutesAgo === undefined ? {} : { conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: ago(o.scheduledMinutesAgo) }] }),
       containerStatuses: o.status === null ? [] : [
         { name: 'sidecar', restartCount: 0, state: { running: { startedAt: ago(1) } } },
         {
@@ -70,13 +76,19 @@ function pod(o: PodOptions = {}): PodLike {
 
 const waiting = (reason: string, message?: string): Partial<Status> => ({ state: { waiting: { reason, ...(message === undefined ? {} : { message }) } } });
 
+const PULL_TIMEOUT_MS = 120_000;
+
+function detect(pods: readonly PodLike[], checkpoints: readonly Checkpoint[], now = new Date(NOW)) {
+  return failedRestores({ pods, checkpoints, now, pullTimeoutMs: PULL_TIMEOUT_MS });
+}
+
 function run(pods: PodLike[], checkpoints: Checkpoint[] = [cp('c1')]): string[] {
-  return failedRestores(pods, checkpoints).map((f) => `${f.namespace}/${f.pod}/${f.container}<-${f.checkpoint}`);
+  return detect(pods, checkpoints).map((f) => `${f.namespace}/${f.pod}/${f.container}<-${f.checkpoint}`);
 }
 
 describe('failedRestores: what counts as a failed restore', () => {
   it('reports a restored container the runtime could not create, with a reason for a user', () => {
-    expect(failedRestores([pod()], [cp('c1')])).toEqual([
+    expect(detect([pod()], [cp('c1')])).toEqual([
       {
         namespace: 'apps',
         pod: 'db-0',
@@ -85,6 +97,7 @@ describe('failedRestores: what counts as a failed restore', () => {
         checkpoint: 'c1',
         reason: 'the container never started from checkpoint c1: CRIU failed to restore the checkpoint: CreateContainerError: criu restore failed',
         cause: 'criu',
+        why: 'CRIU failed to restore the checkpoint',
         node: 'node-1',
       },
     ]);
@@ -101,7 +114,7 @@ describe('failedRestores: what counts as a failed restore', () => {
       { ...waiting('RunContainerError', 'x'), lastState: { terminated: { exitCode: 128, startedAt: null, finishedAt: ago(1) } } },
       'the container never started from checkpoint c1: the runtime failed to restore the checkpoint: RunContainerError: x'],
   ])('reports %s', (_why, status, reason) => {
-    expect(failedRestores([pod({ status })], [cp('c1')]).map((f) => f.reason)).toEqual([reason]);
+    expect(detect([pod({ status })], [cp('c1')]).map((f) => f.reason)).toEqual([reason]);
   });
 
   it.each<[string, PodOptions, Checkpoint[]?]>([
@@ -126,9 +139,58 @@ describe('failedRestores: what counts as a failed restore', () => {
   });
 
   it('truncates a long runtime message (a whole CRIU log) for the Event', () => {
-    const [f] = failedRestores([pod({ status: waiting('CreateContainerError', 'x'.repeat(5000)) })], [cp('c1')]);
+    const [f] = detect([pod({ status: waiting('CreateContainerError', 'x'.repeat(5000)) })], [cp('c1')]);
     expect(f!.reason.length).toBeLessThan(700);
     expect(f!.reason.endsWith('…')).toBe(true);
+  });
+});
+
+describe('failedRestores: a checkpoint image that cannot be pulled counts only after the pull bound (120 s)', () => {
+  const auth = waiting('ErrImagePull', 'pull access denied: 401 Unauthorized');
+  const backOff = waiting('ImagePullBackOff', 'Back-off pulling image "reg.example/apps/db-0@sha256:1"');
+  const inPlace = (minutesAgo: number) => ({ 'kcr.io/in-place-restores.app': formatInPlaceHistory({ restartCount: 1, restoredAt: [ago(minutesAgo)] }) });
+  const crashedBefore = (minutesAgo: number): Partial<Status> => ({ restartCount: 1, lastState: { terminated: { exitCode: 1, startedAt: ago(minutesAgo + 1), finishedAt: ago(minutesAgo) } } });
+
+  it.each<[string, PodOptions, string[]]>([
+    ['waiting 1 min since scheduled: not yet', { status: auth, scheduledMinutesAgo: 1, createdMinutesAgo: 1 }, []],
+    ['waiting exactly the bound: not yet', { status: auth, scheduledMinutesAgo: 2, createdMinutesAgo: 2 }, []],
+    ['waiting 3 min since scheduled', { status: auth, scheduledMinutesAgo: 3, createdMinutesAgo: 3 }, ['pull']],
+    ['in back-off, 3 min since scheduled', { status: backOff, scheduledMinutesAgo: 3 }, ['pull']],
+    ['scheduling counts, not creation (created 10 min ago, scheduled 1 min ago)', { status: auth, createdMinutesAgo: 10, scheduledMinutesAgo: 1 }, []],
+    ['without a PodScheduled condition, creation counts (3 min ago)', { status: auth, createdMinutesAgo: 3 }, ['pull']],
+    ['without a PodScheduled condition, creation counts (1 min ago)', { status: auth, createdMinutesAgo: 1 }, []],
+    ['no time on the pod at all: not measurable, not yet', { status: auth, createdMinutesAgo: null }, []],
+    ['restored in place 1 min ago in a pod scheduled an hour ago: not yet', { status: { ...auth, ...crashedBefore(2) }, scheduledMinutesAgo: 60, annotations: inPlace(1) }, []],
+    ['restored in place 3 min ago', { status: { ...auth, ...crashedBefore(4) }, scheduledMinutesAgo: 60, annotations: inPlace(3) }, ['pull']],
+    ['an image gone from the registry is bad at once, bound or not', { status: waiting('ErrImagePull', 'manifest unknown'), scheduledMinutesAgo: 0 }, ['image-gone']],
+  ])('%s', (_why, o, causes) => {
+    expect(detect([pod(o)], [cp('c1')]).map((f) => f.cause)).toEqual(causes);
+  });
+
+  it('says how long it waited, and the checkpoint is not blamed in the reason', () => {
+    expect(detect([pod({ status: auth, scheduledMinutesAgo: 3 })], [cp('c1')])).toEqual([
+      expect.objectContaining({
+        cause: 'pull',
+        why: 'the checkpoint image could not be pulled',
+        reason: 'the image of checkpoint c1 could not be pulled within 120 s: ErrImagePull: pull access denied: 401 Unauthorized',
+      }),
+    ]);
+  });
+
+  it('measures against the `now` it is given', () => {
+    const p = pod({ status: auth, scheduledMinutesAgo: 1 });
+    expect(detect([p], [cp('c1')], new Date(NOW)).map((f) => f.cause)).toEqual([]);
+    expect(detect([p], [cp('c1')], new Date(NOW + 5 * 60_000)).map((f) => f.cause)).toEqual(['pull']);
+  });
+});
+
+describe('podPlacedMs', () => {
+  it.each<[string, PodOptions, number | undefined]>([
+    ['the PodScheduled condition', { scheduledMinutesAgo: 2, createdMinutesAgo: 5 }, NOW - 2 * 60_000],
+    ['else the creation', { createdMinutesAgo: 5 }, NOW - 5 * 60_000],
+    ['else nothing', { createdMinutesAgo: null }, undefined],
+  ])('%s', (_why, o, want) => {
+    expect(podPlacedMs(pod(o))).toBe(want);
   });
 });
 
@@ -178,6 +240,7 @@ describe('failedRestores properties', () => {
         reason: pick('CreateContainerError', 'CreateContainerError', 'RunContainerError', 'ErrImagePull', 'ImagePullBackOff', 'CrashLoopBackOff'),
         message: pick('manifest unknown', 'manifest unknown', 'criu failed', ''),
         restartCount: pick(0, 0, 0, 1),
+        createdMinutesAgo: pick(1, 5),
       }),
       { minLength: 1, maxLength: 5 },
     ),
@@ -195,6 +258,7 @@ describe('failedRestores properties', () => {
           restoredFrom: p.annotated ? `c${p.n}` : null,
           image: RUNTIME(`c${p.otherImage ? (p.n + 1) % 3 : p.n}`, p.otherNamespaceImage ? (p.ns === 'a' ? 'b' : 'a') : p.ns),
           deleting: p.deleting,
+          createdMinutesAgo: p.createdMinutesAgo,
           status: { ...waiting(p.reason, p.message), restartCount: p.restartCount },
         })),
     };
@@ -204,8 +268,8 @@ describe('failedRestores properties', () => {
     fc.assert(
       fc.property(fc.array(fc.anything({ maxDepth: 5 }), { maxLength: 5 }), scenarioArb, (weird, s) => {
         const { pods, checkpoints } = build(s);
-        failedRestores([...(weird as PodLike[]), ...pods], checkpoints);
-        failedRestores(weird as PodLike[], weird as Checkpoint[]);
+        detect([...(weird as PodLike[]), ...pods], checkpoints);
+        detect(weird as PodLike[], weird as Checkpoint[]);
       }),
     );
   });
@@ -214,7 +278,7 @@ describe('failedRestores properties', () => {
     fc.assert(
       fc.property(scenarioArb, (s) => {
         const { pods, checkpoints } = build(s);
-        for (const f of failedRestores(pods, checkpoints)) {
+        for (const f of detect(pods, checkpoints)) {
           const blamed = checkpoints.filter((c) => c.metadata.namespace === f.namespace && c.metadata.name === f.checkpoint);
           expect(blamed.length).toBeGreaterThan(0);
           for (const c of blamed) expect(c.status?.bad).not.toBe(true);
@@ -232,12 +296,12 @@ describe('failedRestores properties', () => {
     fc.assert(
       fc.property(scenarioArb, (s) => {
         const { pods, checkpoints } = build(s);
-        const all = failedRestores(pods, checkpoints);
-        const onlyA = failedRestores(pods.filter((p) => p.metadata?.namespace === 'a'), checkpoints.filter((c) => c.metadata.namespace === 'a'));
+        const all = detect(pods, checkpoints);
+        const onlyA = detect(pods.filter((p) => p.metadata?.namespace === 'a'), checkpoints.filter((c) => c.metadata.namespace === 'a'));
         expect(all.filter((f) => f.namespace === 'a')).toEqual(onlyA);
         const keys = all.map((f) => `${f.namespace}/${f.podUid}/${f.container}`);
         expect(new Set(keys).size).toBe(keys.length);
-        expect(failedRestores([...pods].reverse(), [...checkpoints].reverse())).toEqual(all);
+        expect(detect([...pods].reverse(), [...checkpoints].reverse())).toEqual(all);
       }),
       { numRuns: 300 },
     );

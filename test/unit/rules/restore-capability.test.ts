@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRuntimeVersion, restoreCapability, type CapabilityInput } from '../../../src/rules/restore-capability.ts';
+import { capabilityOverride, parseRuntimeVersion, restoreCapability, type CapabilityInput } from '../../../src/rules/restore-capability.ts';
 
 const on = '[crio.runtime]\nenable_criu_support = true\n';
 const off = '[crio.runtime]\nenable_criu_support = false\n';
@@ -35,6 +35,40 @@ describe('restoreCapability: per runtime, version and configuration', () => {
     expect(c.runtime).toBe(runtime);
     expect(c.capable).toBe(capable);
     expect(c.reason).toMatch(reason);
+  });
+});
+
+describe('restoreCapability: a restore that failed on the node (restore.kcr.io/restore-failed)', () => {
+  const fault = (runtimeVersion: string) =>
+    JSON.stringify({ at: '2026-03-10T12:00:00.000Z', why: 'the checkpoint’s base image is not on the node (CRI-O never pulls it)', runtimeVersion, pod: 'apps/db-0', checkpoint: 'c1' });
+  const failedHere =
+    'a restore failed on this node at 2026-03-10T12:00:00.000Z: the checkpoint’s base image is not on the node (CRI-O never pulls it); remove the annotation restore.kcr.io/restore-failed once fixed';
+
+  it.each<[string, CapabilityInput, boolean, string | RegExp]>([
+    ['with the runtime it failed on: not capable, and why', { containerRuntimeVersion: 'cri-o://1.34.0', restoreFailed: fault('cri-o://1.34.0') }, false, failedHere],
+    ['on a node the configuration already says cannot: the failure is the reason', { containerRuntimeVersion: 'cri-o://1.29.0', restoreFailed: fault('cri-o://1.29.0') }, false, failedHere],
+    ['after a runtime upgrade: ignored', { containerRuntimeVersion: 'cri-o://1.35.0', restoreFailed: fault('cri-o://1.34.0') }, true, /on by default since 1\.30/],
+    ['not JSON: ignored', { containerRuntimeVersion: 'cri-o://1.34.0', restoreFailed: 'yes it failed' }, true, /on by default/],
+    ['JSON without a runtime version: ignored', { containerRuntimeVersion: 'cri-o://1.34.0', restoreFailed: '{"at":"2026-03-10T12:00:00Z","why":"x"}' }, true, /on by default/],
+    ['JSON that is not an object: ignored', { containerRuntimeVersion: 'cri-o://1.34.0', restoreFailed: '["cri-o://1.34.0"]' }, true, /on by default/],
+    ['empty: ignored', { containerRuntimeVersion: 'cri-o://1.34.0', restoreFailed: '' }, true, /on by default/],
+    ['the node reports no runtime: ignored (and not capable anyway)', { containerRuntimeVersion: undefined, restoreFailed: fault('cri-o://1.34.0') }, false, /does not restore/],
+    ['an administrator’s true wins over it', { containerRuntimeVersion: 'cri-o://1.34.0', restoreFailed: fault('cri-o://1.34.0'), override: 'true' }, true,
+      /^set by an administrator \(restore\.kcr\.io\/capable-override=true\); kcr found: a restore failed on this node at/],
+    ['an administrator’s false too', { containerRuntimeVersion: 'cri-o://1.34.0', restoreFailed: fault('cri-o://1.34.0'), override: 'false' }, false, /set by an administrator/],
+  ])('%s', (_name, input, capable, reason) => {
+    const c = restoreCapability(input);
+    // The runtime label stays what the node runs: the fault is about restoring, not the runtime.
+    expect(c.runtime).toBe(input.containerRuntimeVersion === undefined ? undefined : 'cri-o');
+    expect(c.capable).toBe(capable);
+    if (typeof reason === 'string') expect(c.reason).toBe(reason);
+    else expect(c.reason).toMatch(reason);
+  });
+});
+
+describe('capabilityOverride', () => {
+  it.each([['true', true], [' TRUE ', true], ['false', false], ['maybe', undefined], ['', undefined], [undefined, undefined]] as const)('%s', (label, want) => {
+    expect(capabilityOverride(label)).toBe(want);
   });
 });
 
