@@ -19,7 +19,14 @@ export interface E2eStack {
   stop(): Promise<void>;
 }
 
-export async function startE2eStack(cluster: TestCluster, controllerEnv: Record<string, string> = {}, nodeProfiles?: readonly string[]): Promise<E2eStack> {
+export interface E2eStackOptions {
+  controllerEnv?: Record<string, string>;
+  nodeProfiles?: readonly string[];
+  webhookReplicas?: number;
+}
+
+export async function startE2eStack(cluster: TestCluster, options: E2eStackOptions = {}): Promise<E2eStack> {
+  const { controllerEnv = {}, nodeProfiles, webhookReplicas } = options;
   const admin = clientsFor(cluster.kubeconfig);
   const pkiDir = clusterPkiDir(cluster.kubeconfig);
   const kcrDir = mkdtempSync(join(tmpdir(), 'kcr-e2e-'));
@@ -27,6 +34,7 @@ export async function startE2eStack(cluster: TestCluster, controllerEnv: Record<
     cluster: { server: admin.kc.getCurrentCluster()!.server, kubeconfig: cluster.kubeconfig, binDir: cluster.binDir, pkiDir },
     kcrDir,
     ...(nodeProfiles ? { nodeProfiles } : {}),
+    ...(webhookReplicas ? { webhookReplicas } : {}),
     netnsOffset: 40,
     controllerEnv: { ...CONTROLLER_ENV, ...controllerEnv },
   });
@@ -48,11 +56,11 @@ export async function startE2eStack(cluster: TestCluster, controllerEnv: Record<
  * on it, with the registry Secret copied in (restored pods pull their checkpoint image with it).
  * close() deletes the namespace, lets the kubelets remove its pods, then stops the stack.
  */
-export async function openE2eWorld(namespacePrefix: string, nodeProfiles?: readonly string[]): Promise<{ world: E2eWorld; close(): Promise<void> }> {
+export async function openE2eWorld(namespacePrefix: string, options: E2eStackOptions = {}): Promise<{ world: E2eWorld; close(): Promise<void> }> {
   const cluster = testCluster();
   installedKcr();
   const admin = clientsFor(cluster.kubeconfig);
-  const stack = await startE2eStack(cluster, {}, nodeProfiles);
+  const stack = await startE2eStack(cluster, options);
   try {
     const ns = await createNamespace(admin.core, namespacePrefix);
     await copyRegistrySecret(cluster.kubeconfig, ns, stack.state.kcrDir);

@@ -69,6 +69,8 @@ export interface StackOptions {
   registryAuth?: boolean;
   /** `kcr controller` processes (one leader through the Lease). Default 1. */
   controllerReplicas?: number;
+  /** `kcr webhook` processes behind one URL (a round-robin TCP balancer, as a Service spreads connections). Default 1. */
+  webhookReplicas?: number;
   /** KCR_LOG_LEVEL of kcr's components. Default info. */
   logLevel?: string;
   log?: (msg: string) => void;
@@ -106,7 +108,8 @@ export interface StackState {
   startedAt: string;
   redis: { url: string; dataDir: string };
   registry: { host: string; url: string; storageDir: string; username?: string; authFile?: string };
-  webhook: { url: string };
+  /** url: what the API server calls; replicaUrls: each replica's own (the same one when there is one). */
+  webhook: { url: string; replicaUrls: string[] };
   nodes: StackNode[];
   /** Components of kcr that were started, and those this checkout does not have yet. */
   components: { started: string[]; missing: string[] };
@@ -340,7 +343,10 @@ async function startWebhook(ctx: Ctx, subset: ManifestSubset): Promise<void> {
   const dir = join(ctx.dir, 'webhook');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const kubeconfig = await serviceAccountKubeconfig(ctx.cluster, KCR_NAMESPACE, WEBHOOK_SERVICE_ACCOUNT, join(dir, 'kubeconfig'), TOKEN_SECONDS);
-  const port = await freePort();
+  const replicaPorts: number[] = [];
+  for (let i = 0; i < ctx.opts.webhookReplicas; i++) replicaPorts.push(await freePort());
+  const replicaUrls = replicaPorts.map((port) => `https://127.0.0.1:${port}`);
+  const port = ctx.opts.webhookReplicas > 1 ? await freePort() : replicaPorts[0]!;
   const url = `https://127.0.0.1:${port}`;
   const config = subset.webhookConfigurations.find((c) => c.metadata.name === WEBHOOK_CONFIGURATION);
   if (!config) throw new Error(`manifests/ render no MutatingWebhookConfiguration ${WEBHOOK_CONFIGURATION}`);
@@ -359,25 +365,34 @@ async function startWebhook(ctx: Ctx, subset: ManifestSubset): Promise<void> {
     for (const w of body.webhooks ?? []) w.clientConfig.caBundle = Buffer.from(ca.cert).toString('base64');
   }
   await admission.createMutatingWebhookConfiguration({ body });
-  const p = kcrProcess(ctx, 'webhook', 'webhook', {
+  const replicas = replicaPorts.map((replicaPort, i) => kcrProcess(ctx, i === 0 ? 'webhook' : `webhook-${i + 1}`, 'webhook', {
     KUBECONFIG: kubeconfig,
     KCR_WEBHOOK_HOST: '127.0.0.1',
-    KCR_WEBHOOK_PORT: String(port),
+    KCR_WEBHOOK_PORT: String(replicaPort),
     KCR_WEBHOOK_CERT_SOURCE: ctx.opts.webhookCertSource,
     KCR_WEBHOOK_CERT_DIR: certDir,
     KCR_WEBHOOK_CONFIGURATION: WEBHOOK_CONFIGURATION,
     KCR_WEBHOOK_EXTRA_SANS: '127.0.0.1',
     ...(ctx.opts.registryAuth ? { KCR_WEBHOOK_PULL_SECRET: REGISTRY_SECRET } : {}),
-  });
-  ctx.state.webhook = { url };
-  await waitReady(p, '/readyz and a published caBundle', async () => {
-    if ((await httpGet(`${url}/readyz`)).status !== 200) return false;
-    const cfg = await admission.readMutatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION });
-    return (cfg.webhooks ?? []).every((w) => (w.clientConfig.caBundle ?? '') !== '');
-  }, ctx.opts.readyTimeoutMs);
-  // Proof the API server calls it: a dry-run pod create shows up in the webhook's counter.
-  await waitReady(p, 'the API server calling it (dry-run pod create)', async () => {
-    const count = async () => metricSum((await httpGet(`${url}/metrics`)).body, 'kcr_webhook_admissions_total');
+  }));
+  ctx.state.webhook = { url, replicaUrls };
+  for (const [i, p] of replicas.entries()) {
+    await waitReady(p, '/readyz and a published caBundle', async () => {
+      if ((await httpGet(`${replicaUrls[i]}/readyz`)).status !== 200) return false;
+      const cfg = await admission.readMutatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION });
+      return (cfg.webhooks ?? []).every((w) => (w.clientConfig.caBundle ?? '') !== '');
+    }, ctx.opts.readyTimeoutMs);
+  }
+  const front = replicas.length > 1
+    ? ctx.launch('webhook-balancer', process.execPath, [join(REPO_ROOT, 'test/cluster/tcp-round-robin.ts'), '--listen', `127.0.0.1:${port}`, '--to', replicaPorts.map((p) => `127.0.0.1:${p}`).join(',')])
+    : replicas[0]!;
+  // Proof the API server calls it: a dry-run pod create shows up in the webhooks' counters.
+  await waitReady(front, 'the API server calling it (dry-run pod create)', async () => {
+    const count = async () => {
+      let sum = 0;
+      for (const u of replicaUrls) sum += metricSum((await httpGet(`${u}/metrics`)).body, 'kcr_webhook_admissions_total');
+      return sum;
+    };
     const before = await count();
     await core.createNamespacedPod({
       namespace: 'default',
@@ -386,7 +401,7 @@ async function startWebhook(ctx: Ctx, subset: ManifestSubset): Promise<void> {
     });
     return (await count()) > before;
   }, ctx.opts.readyTimeoutMs);
-  ctx.log(`kcr webhook ready at ${url} as kcr-system/kcr-webhook (pid ${p.pid})`);
+  ctx.log(`kcr webhook ready at ${url} as kcr-system/kcr-webhook (${replicas.length} replica${replicas.length > 1 ? 's behind a round-robin balancer' : ''}, pid ${replicas.map((p) => p.pid).join(', ')})`);
 }
 
 /** Waits for /readyz on the component's health port; components without one are accepted once they stay up 3 s. */
@@ -431,6 +446,8 @@ function runtimeConfigEnv(node: StackNode): NodeJS.ProcessEnv {
     KCR_CRIO_CONFIG: node.runtimeConfig.crioConfig,
     KCR_CRIO_CONFIG_DIR: node.runtimeConfig.crioConfigDir,
     KCR_CONTAINERD_CONFIG: node.runtimeConfig.containerdConfig,
+    // An administrator's override label shows within seconds, not the default five minutes.
+    KCR_CAPABILITY_INTERVAL_SECONDS: '10',
   };
 }
 
@@ -523,6 +540,7 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     netnsOffset: options.netnsOffset ?? 0,
     registryAuth: options.registryAuth ?? true,
     controllerReplicas: options.controllerReplicas ?? 1,
+    webhookReplicas: options.webhookReplicas ?? 1,
     logLevel: options.logLevel ?? 'info',
     log,
     readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
@@ -536,7 +554,7 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     startedAt: new Date().toISOString(),
     redis: { url: '', dataDir: '' },
     registry: { host: '', url: '', storageDir: '' },
-    webhook: { url: '' },
+    webhook: { url: '', replicaUrls: [] },
     nodes: [],
     components: { started: [], missing: [] },
     healthPorts: {},

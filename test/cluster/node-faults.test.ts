@@ -22,7 +22,7 @@ async function schedulable(node: string, on: boolean): Promise<void> {
 }
 
 beforeAll(async () => {
-  e2e = await openE2eWorld('faults', ['cri-o-1.34', 'cri-o-1.29']);
+  e2e = await openE2eWorld('faults', { nodeProfiles: ['cri-o-1.34', 'cri-o-1.29'] });
   w = e2e.world;
 }, 600_000);
 
