@@ -398,6 +398,8 @@ async function main(): Promise<void> {
 
   await webhook.close(2000);
   await new Promise<void>((resolve) => noop.close(() => resolve()));
+  // The cluster is shared with the cluster tests: leave no Checkpoints behind (their images do not exist).
+  await admin.delete(`/api/v1/namespaces/${CLAIM_NAMESPACE}`).catch(() => {});
 
   const sorted = rate.latenciesMs.sort((a, b) => a - b);
   const oursSorted = ours.latenciesMs.sort((a, b) => a - b);

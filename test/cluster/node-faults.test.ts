@@ -1,8 +1,9 @@
-// A node that cannot restore never burns a checkpoint (DESIGN rule 7, by cause), end to end on a
-// mixed pool: a cri-o-1.34 node (restores) and a cri-o-1.29 node (restore off, as that version's
-// default is). kcr does not steer restores away from incapable nodes yet; a replacement that
-// lands on one is seen through, never left stuck, and the checkpoint stays good for a node that
-// can restore it.
+// A node that cannot restore never takes a restore and never burns a checkpoint (DESIGN rules 5
+// and 7), end to end on a mixed pool: a cri-o-1.34 node (restores) and a cri-o-1.29 node (restore
+// off, as that version's default is). The webhook places restores only on capable nodes; with
+// none schedulable the pod starts fresh. An administrator forcing the incapable node capable
+// (restore.kcr.io/capable-override=true) gets a restore placed there that fails: it ends fresh,
+// never stuck, the node is remembered as unable, and the checkpoint stays good.
 import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,54 +62,68 @@ describe('which nodes can restore what', () => {
   });
 });
 
-describe('a replacement on a node whose runtime cannot restore', () => {
-  it('starts fresh with an Event naming the node’s fault; the checkpoint stays good and a later replacement on a capable node restores from it', async () => {
+describe('placement on a pool with a node that cannot restore', () => {
+  const overrideLabel = (node: string, value: string | null) =>
+    w.admin.core.patchNode({ name: node, body: { metadata: { labels: { [CAPABILITY_LABELS.override]: value } } } }, mergePatch);
+  const capableLabel = async (node: string) => (await w.admin.core.readNode({ name: node })).metadata?.labels?.[CAPABILITY_LABELS.capable];
+
+  it('never places a restore on the node that cannot restore; forced there, it ends fresh with the checkpoint good, then restores on a capable node', async () => {
     const [capable, incapable] = w.stack.nodes.map((n) => n.name) as [string, string];
+    await eventually(`${incapable} labelled not capable`, async () => ((await capableLabel(incapable)) === 'false' ? true : undefined));
     await schedulable(incapable, false);
     await w.createStatefulSet('db', { podAnnotations: { [ANNOTATIONS.restore]: 'true' } });
     const first = await w.runningPod('db-0');
     expect(first.spec?.nodeName).toBe(capable);
     const cp = await w.checkpointNow('db-now', 'db-0');
 
-    // Only the node with restore off takes pods now.
+    // Only the node with restore off takes pods now: the webhook does not restore (no-capable-node).
     await schedulable(incapable, true);
     await schedulable(capable, false);
     await w.admin.core.deleteNamespacedPod({ name: 'db-0', namespace: w.ns });
-    const fresh = await eventually('a fresh replacement on the node that cannot restore', async () => {
-      const p = await w.pod('db-0');
-      return runningReady(p, first.metadata!.uid) && p.spec?.nodeName === incapable && p.spec.containers[0]!.image === IMAGE ? p : undefined;
-    }, 180_000, 250);
+    const fresh = await w.runningPod('db-0', first.metadata!.uid, 180_000);
+    expect(fresh.spec?.nodeName).toBe(incapable);
+    expect(fresh.spec?.containers[0]!.image).toBe(IMAGE);
+    expect(fresh.metadata?.annotations?.[ANNOTATIONS.restoredFrom]).toBeUndefined();
     expect((await w.appState(fresh)).restoredFrom).toBeUndefined();
-    // The node is remembered as unable to restore; the failed pod was replaced (deleted) or its
-    // container started fresh in place (a replacement restored there again despite the mark).
+    expect((await w.eventsFor('Pod', 'db-0')).some((e) => e.reason === 'RestoreNotPossibleOnNode')).toBe(false);
+
+    // An administrator forces it capable: its agent publishes capable=true, so a restore is placed there.
+    await overrideLabel(incapable, 'true');
+    await eventually(`${incapable} published capable by the override`, async () => ((await capableLabel(incapable)) === 'true' ? true : undefined), 60_000);
+    await w.admin.core.deleteNamespacedPod({ name: 'db-0', namespace: w.ns });
+    const forced = await eventually('the forced restore to end fresh on the incapable node', async () => {
+      const p = await w.pod('db-0');
+      return runningReady(p, fresh.metadata!.uid) && p.spec?.nodeName === incapable && p.spec.containers[0]!.image === IMAGE ? p : undefined;
+    }, 180_000, 250);
+    expect((await w.appState(forced)).restoredFrom).toBeUndefined();
     const events = (await w.eventsFor('Pod', 'db-0')).filter((e) => e.reason === 'RestoreNotPossibleOnNode');
     expect(events.length).toBeGreaterThan(0);
-    for (const e of events) {
-      expect(e.message).toMatch(/does not restore from checkpoint images/);
-      expect(e.message).toMatch(new RegExp(`stays good; (the container starts fresh on node ${incapable}|node ${incapable} is marked unable to restore)`));
-    }
+    // The override keeps the node capable, so the pod is not replaced (it would land there again): fresh in place.
+    expect(events[0]!.message).toMatch(new RegExp(`does not restore from checkpoint images.*stays good; the container starts fresh on node ${incapable} \\(not replaced`));
     expect((await w.eventsFor('Checkpoint', cp.metadata.name!)).some((e) => e.reason === 'RestoreNotPossibleOnNode')).toBe(true);
     const mark = (await w.admin.core.readNode({ name: incapable })).metadata?.annotations?.[RESTORE_FAILED_ANNOTATION];
     expect(JSON.parse(mark ?? '{}')).toMatchObject({ pod: `${w.ns}/db-0`, checkpoint: cp.metadata.name });
-    const still = await w.checkpoint(cp.metadata.name!);
-    expect(still?.status?.bad).not.toBe(true);
+    expect((await w.checkpoint(cp.metadata.name!))?.status?.bad).not.toBe(true);
     // Never stuck: the fresh pod stays.
     await new Promise((r) => setTimeout(r, 5000));
-    expect((await w.pod('db-0'))?.metadata?.uid).toBe(fresh.metadata!.uid);
+    expect((await w.pod('db-0'))?.metadata?.uid).toBe(forced.metadata!.uid);
 
-    // Back on the capable node, the next replacement restores from the same checkpoint.
+    // The override goes: the remembered failure keeps the node not capable, with that reason.
+    await overrideLabel(incapable, null);
+    await eventually(`${incapable} not capable again`, async () => ((await capableLabel(incapable)) === 'false' ? true : undefined), 60_000);
+    const reason = (await w.admin.core.readNode({ name: incapable })).metadata?.annotations?.[CAPABILITY_REASON_ANNOTATION];
+    expect(reason).toMatch(/a restore failed on this node at .*; remove the annotation restore\.kcr\.io\/restore-failed once fixed/);
+
+    // With the capable node back, the next replacement restores from the same checkpoint there,
+    // although the incapable node is schedulable too.
     await schedulable(capable, true);
-    await schedulable(incapable, false);
     await w.admin.core.deleteNamespacedPod({ name: 'db-0', namespace: w.ns });
-    const restored = await eventually('a restored replacement on the capable node', async () => {
-      const p = await w.pod('db-0');
-      return runningReady(p, fresh.metadata!.uid) && p.spec?.nodeName === capable ? p : undefined;
-    }, 180_000, 250);
+    const restored = await w.runningPod('db-0', forced.metadata!.uid, 180_000);
+    expect(restored.spec?.nodeName).toBe(capable);
     expect(restoredFromOf(restored)).toBe(cp.metadata.name);
     await w.expectContinuedFrom(restored, cp.status!.runtimeImage!);
 
     // A migration to the node that cannot restore fails before the pod is touched.
-    await schedulable(incapable, true);
     await w.createRestore('to-incapable', { podReference: { name: 'db-0' }, targetNode: incapable });
     const { request } = await w.restoreFinished('to-incapable');
     expect(request.status?.phase).toBe('Failed');

@@ -43,6 +43,8 @@ const CONTAINER = 'counter';
 const SCHEDULE = '*/1 * * * *';
 const REQUEST = 'counter-0-now';
 const MIGRATION = 'counter-0-migrate';
+/** A mixed pool: two CRI-O nodes that restore and a containerd 2.4 node, which removed restore from an image. */
+const NODE_PROFILES = ['cri-o-1.34', 'cri-o-1.34', 'containerd-2.4'];
 /** Steps of the story; issue 5's migration step will make it 10. */
 const TOTAL_STEPS = 10;
 
@@ -228,6 +230,9 @@ function statefulSet(): object {
         metadata: { labels: { app: APP }, annotations: { [ANNOTATIONS.restore]: 'true' } },
         spec: {
           terminationGracePeriodSeconds: 5,
+          // On a mixed pool, a pod whose memory should survive runs where checkpoints restore:
+          // its first checkpoint is then one a capable node can take.
+          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: CAPABILITY_LABELS.capable, operator: 'In', values: ['true'] }] }] } } },
           containers: [
             {
               name: CONTAINER,
@@ -331,10 +336,11 @@ async function story(run: Run): Promise<void> {
   n.info(up.alreadyRunning ? `reusing the cluster already running at ${up.state.server} (it stays up afterwards)` : `cluster up at ${up.state.server} in ${(up.elapsedMs / 1000).toFixed(1)} s`);
   if (signal.aborted) throw new Interrupted('interrupted');
 
-  n.begin("kcr's stack: Redis, registry, nodes (real kubelets, simulated CRI-O), kcr webhook, controller and one agent per node; manifests/ applied");
+  n.begin(`kcr's stack: Redis, registry, a mixed pool of nodes (real kubelets over simulated ${NODE_PROFILES.join(', ')}), kcr webhook, controller and one agent per node; manifests/ applied`);
   const st = await startStack({
     cluster: up.state,
     kcrDir: flags.stateDir,
+    nodeProfiles: NODE_PROFILES,
     netnsOffset: flags.netnsOffset,
     webhookCertSource: flags.webhookCerts,
     log: (m) => n.info(m),
@@ -346,13 +352,16 @@ async function story(run: Run): Promise<void> {
   for (const line of describeStack(stack)) n.info(line.trimStart());
   // What each node can restore, as its agent published it (labels restore.kcr.io/runtime, restore.kcr.io/capable).
   const admin = clientsFor(up.state.kubeconfig);
+  const capability = new Map<string, { runtime: string | undefined; capable: boolean }>();
   for (const node of stack.nodes) {
     const meta = await waitFor<V1ObjectMeta>(signal, `${node.name}'s restore capability`, 30_000, async () => {
       const m = (await admin.core.readNode({ name: node.name })).metadata;
       return m?.labels?.[CAPABILITY_LABELS.capable] !== undefined ? { done: m } : { seen: 'not published yet' };
     });
-    n.info(`${node.name} can restore: ${meta.labels?.[CAPABILITY_LABELS.capable] ?? '?'} (${meta.annotations?.[CAPABILITY_REASON_ANNOTATION] ?? 'no reason given'})`);
+    n.info(`${node.name} (${meta.labels?.[CAPABILITY_LABELS.runtime] ?? 'unknown runtime'}) can restore: ${meta.labels?.[CAPABILITY_LABELS.capable] ?? '?'} (${meta.annotations?.[CAPABILITY_REASON_ANNOTATION] ?? 'no reason given'})`);
+    capability.set(node.name, { runtime: meta.labels?.[CAPABILITY_LABELS.runtime], capable: meta.labels?.[CAPABILITY_LABELS.capable] === 'true' });
   }
+  n.info('the webhook places every restore on a node with restore.kcr.io/capable=true and the checkpoint\'s runtime');
   if (stack.components.missing.length > 0) {
     throw new DemoFailure(`this checkout has no kcr ${stack.components.missing.join(' / ')} command yet: the demo needs the controller and the agent`);
   }
@@ -437,7 +446,9 @@ async function story(run: Run): Promise<void> {
   const image = replacement.spec!.containers.find((x) => x.name === CONTAINER)?.image ?? '?';
   const annotations = replacement.metadata?.annotations ?? {};
   const restoredFrom = Object.entries(annotations).filter(([k]) => k === ANNOTATIONS.restoredFrom || k.startsWith(ANNOTATIONS.restoredFromContainerPrefix));
-  n.info(`new ${POD} (uid ${replacement.metadata!.uid}) Running on ${newNode}`);
+  n.info(`new ${POD} (uid ${replacement.metadata!.uid}) Running on ${newNode} (${capability.get(newNode)?.runtime ?? '?'}, can restore: ${capability.get(newNode)?.capable ?? '?'})`);
+  const terms = replacement.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  for (const e of terms[0]?.matchExpressions ?? []) if (e.key.startsWith('restore.kcr.io/')) n.info(`required by the webhook: ${e.key} ${e.operator} [${(e.values ?? []).join(', ')}]`);
   n.info(`its image: ${image}`);
   for (const [k, v] of restoredFrom) n.info(`annotation ${k}: ${v}`);
   if (restoredFrom.length === 0) throw new DemoFailure(`the replacement carries no ${ANNOTATIONS.restoredFrom} annotation: kcr's webhook did not restore it (see ${join(stack.kcrDir, 'logs', 'webhook.log')})`);
@@ -462,8 +473,11 @@ async function story(run: Run): Promise<void> {
   if (before && checkpointed) n.info(`the ${before.counter - checkpointed.counter} s counted between the checkpoint and the kill are lost, as expected`);
 
   n.begin(`Live migration: RestoreRequest ${MIGRATION} moves ${POD} to the other node, checkpointing it first`);
-  const target = stack.nodes.map((x) => x.name).find((x) => x !== newNode);
-  if (!target) throw new DemoFailure('the stack has one node only: nowhere to migrate to');
+  // Another node that can restore what this node's runtime writes.
+  const here = capability.get(newNode);
+  const target = stack.nodes.map((x) => x.name).find((x) => x !== newNode && capability.get(x)?.capable === true && capability.get(x)?.runtime === here?.runtime);
+  if (!target) throw new DemoFailure(`no other node can restore a ${here?.runtime ?? '?'} checkpoint: nowhere to migrate to`);
+  n.info(`target ${target}: ${here?.runtime ?? '?'} like ${newNode}, and it can restore (the other nodes cannot take this checkpoint)`);
   const asked = Date.now();
   await c.custom.createNamespacedCustomObject({
     group: GROUP,
