@@ -91,6 +91,8 @@ export function startController(deps: ControllerDeps): RunningController {
   let passTimer: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
+  /** Retention runs beside the passes: a slow or unreachable registry must not hold up restores. */
+  let retaining: Promise<void> | undefined;
   let again = false;
   let lastPassError: string | undefined;
   let stopped = false;
@@ -113,9 +115,14 @@ export function startController(deps: ControllerDeps): RunningController {
       await watchRestores({ api, cache, events, logger, bound: inPlaceBound, pullTimeoutMs: s.restorePullTimeoutSeconds * 1000 });
       await deleteExpiredRequests(keeper);
       await syncScheduleStatuses({ api, cache, logger, invalid });
-      if (Date.now() - lastRetention >= s.retentionIntervalMs) {
+      if (retaining === undefined && Date.now() - lastRetention >= s.retentionIntervalMs) {
         lastRetention = Date.now();
-        await retention.run();
+        retaining = retention.run().then(
+          () => undefined,
+          (err: unknown) => logger.error({ err }, `retention pass failed: ${err instanceof Error ? err.message : String(err)}`),
+        ).finally(() => {
+          retaining = undefined;
+        });
       }
       if (lastPassError !== undefined) logger.info({}, 'reconcile pass succeeded again');
       lastPassError = undefined;
@@ -233,6 +240,7 @@ export function startController(deps: ControllerDeps): RunningController {
       // Workers first, then the lease: the standby starts firing only once this one stopped.
       await stopLeadingWork();
       await running;
+      await retaining;
       await election.stop();
       await informers.stop();
     },

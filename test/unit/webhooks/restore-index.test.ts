@@ -153,3 +153,41 @@ describe('RestoreIndex', () => {
     expect(index.sizes()).toMatchObject({ Deployment: 1, StatefulSet: 0 });
   });
 });
+
+describe('RestoreIndex: nodes and claim holders', () => {
+  const nodeObj = (name: string, labels: Record<string, string>, unschedulable = false) =>
+    ({ apiVersion: 'v1', kind: 'Node', metadata: { name, uid: `u-${name}`, labels }, spec: unschedulable ? { unschedulable: true } : {} });
+  const capable = { 'restore.kcr.io/runtime': 'cri-o', 'restore.kcr.io/capable': 'true', 'kubernetes.io/arch': 'amd64' };
+
+  it('knows whether a schedulable node can take a restore, following node updates and deletes', () => {
+    const index = new RestoreIndex();
+    expect(index.restoreNodeExists({ runtime: 'cri-o', architecture: 'amd64' })).toBe(false);
+    index.upsert('Node', nodeObj('a', capable));
+    expect(index.restoreNodeExists({ runtime: 'cri-o', architecture: 'amd64' })).toBe(true);
+    expect(index.restoreNodeExists({ runtime: undefined, architecture: undefined })).toBe(true);
+    expect(index.restoreNodeExists({ runtime: 'containerd', architecture: 'amd64' })).toBe(false);
+    expect(index.restoreNodeExists({ runtime: 'cri-o', architecture: 'arm64' })).toBe(false);
+    index.upsert('Node', nodeObj('a', capable, true)); // cordoned
+    expect(index.restoreNodeExists({ runtime: 'cri-o', architecture: 'amd64' })).toBe(false);
+    index.upsert('Node', nodeObj('a', { ...capable, 'restore.kcr.io/capable': 'false' }));
+    expect(index.restoreNodeExists({ runtime: 'cri-o', architecture: 'amd64' })).toBe(false);
+    index.upsert('Node', nodeObj('a', capable));
+    index.upsert('Node', nodeObj('b', capable));
+    index.remove('Node', nodeObj('a', capable));
+    expect(index.restoreNodeExists({ runtime: 'cri-o', architecture: 'amd64' })).toBe(true);
+    index.remove('Node', nodeObj('b', capable));
+    expect(index.restoreNodeExists({ runtime: 'cri-o', architecture: 'amd64' })).toBe(false);
+    expect(index.sizes().Node).toBe(0);
+  });
+
+  it('remembers claim holders of pods it saw, also after they are deleted, per namespace', () => {
+    const index = new RestoreIndex();
+    const pod = { metadata: { name: 'p', namespace: 'shop', uid: 'u1', annotations: { 'kcr.io/claim-holder': 'req-1' } }, status: { phase: 'Running' } };
+    expect(index.holderSeen('shop', 'req-1')).toBe(false);
+    index.upsert('Pod', pod);
+    expect(index.holderSeen('shop', 'req-1')).toBe(true);
+    expect(index.holderSeen('other', 'req-1')).toBe(false);
+    index.remove('Pod', pod);
+    expect(index.holderSeen('shop', 'req-1')).toBe(true);
+  });
+});
