@@ -31,6 +31,10 @@ const checkpoint = (ns: string, identity: string, container: string, podUID: str
   });
 };
 
+// Capable CRI-O nodes as their agents label them: restores have somewhere to go.
+for (let k = 0; k < 10; k++) {
+  index.upsert('Node', { metadata: { name: `node-${k}`, uid: `node-${k}`, labels: { 'kubernetes.io/arch': 'amd64', 'restore.kcr.io/runtime': 'cri-o', 'restore.kcr.io/capable': 'true' } }, spec: {} });
+}
 for (let n = 0; n < NAMESPACES; n++) {
   const ns = `team-${n}`;
   index.upsert('Namespace', { metadata: { name: ns, uid: `ns-${n}`, labels: { 'kcr.io/restore': 'enabled' } } });

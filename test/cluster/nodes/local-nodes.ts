@@ -23,6 +23,9 @@ import { parseNodeProfile, runtimeConfigFiles } from './profiles.ts';
 
 const CRI_SIM_DIR = fileURLToPath(new URL('../cri-sim/', import.meta.url));
 
+/** The kubelet's device plugin folder: hard-coded (k8s.io/kubelet/pkg/apis/deviceplugin DevicePluginPath), not under --root-dir. */
+const DEVICE_PLUGIN_DIR = '/var/lib/kubelet/device-plugins';
+
 export interface LocalNode {
   name: string;
   /** InternalIP, inside the node network namespace. */
@@ -188,6 +191,9 @@ export async function startLocalNodes(opts: StartLocalNodesOptions): Promise<Loc
         const containerLogLinks = join(dir, 'container-log-links');
         mkdirSync(containerLogLinks, { recursive: true });
         mkdirSync('/var/log/containers', { recursive: true });
+        const devicePlugins = join(dir, 'device-plugins');
+        mkdirSync(devicePlugins, { recursive: true });
+        mkdirSync(DEVICE_PLUGIN_DIR, { recursive: true });
         // The runtime's configuration on the "host": the restore switch a profile override sets.
         const runtimeConfig = { crioConfig: join(dir, 'etc/crio/crio.conf'), crioConfigDir: join(dir, 'etc/crio/crio.conf.d'), containerdConfig: join(dir, 'etc/containerd/config.toml') };
         for (const [file, text] of Object.entries(runtimeConfigFiles(s.profile, runtimeConfig))) {
@@ -224,11 +230,13 @@ export async function startLocalNodes(opts: StartLocalNodesOptions): Promise<Loc
         // nsenter: the node's network; unshare: a private mount namespace, so the kubelet's
         // bind mount of its root dir and the pods' tmpfs volumes vanish with it, and its
         // /var/log/containers (a path the kubelet hard-codes) is its own, as on a real node:
-        // kubelets sharing one would garbage-collect each other's log links.
+        // kubelets sharing one would garbage-collect each other's log links. So is its device
+        // plugin folder (hard-coded too): kubelets starting at once remove each other's socket
+        // there and one fails to start ("bind: address already in use").
         procs.push(spawnLogged(`kubelet ${s.name}`, 'nsenter', [
           `--net=/var/run/netns/${NODE_NETNS}`, '--',
           'unshare', '--mount', '--propagation', 'private', '--',
-          'sh', '-c', 'mount --bind "$0" /var/log/containers && exec "$@"', containerLogLinks,
+          'sh', '-c', `mount --bind "$0" /var/log/containers && mount --bind "$1" ${DEVICE_PLUGIN_DIR} && shift && exec "$@"`, containerLogLinks, devicePlugins,
           kubelet,
           `--config=${files.config}`,
           `--kubeconfig=${files.kubeconfig}`,
