@@ -7,12 +7,11 @@ import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../src/log.ts';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './admission.ts';
-import type { Decision, DecisionInput, RestorePolicy } from './decision.ts';
+import type { Decision } from './decision.ts';
 import type { AdmissionOutcome, WebhookMetrics } from './metrics.ts';
-import type { RestoreIndex } from './restore-index.ts';
 import { BodyTooLargeError, readBody } from './body.ts';
 import { InvalidReviewError, parseAdmissionReview, uidOf } from './review.ts';
-import { decideAndClaim, type ClaimApi } from './checkpoint-claims.ts';
+import { decideAndClaim, type DecideAndClaimDeps } from './checkpoint-claims.ts';
 
 /** Whether the informer caches hold the cluster's state yet. */
 export interface Readiness {
@@ -21,22 +20,15 @@ export interface Readiness {
   unsynced(): string[];
 }
 
-export interface WebhookAppDeps {
-  index: RestoreIndex;
-  decide: (input: DecisionInput) => Decision;
+/** What deciding and claiming need (index, decision, policy, clock, claims), and the adapter's own. */
+export interface WebhookAppDeps extends DecideAndClaimDeps {
   metrics: WebhookMetrics;
   logger: Logger;
-  clock: () => Date;
-  policy: RestorePolicy;
   readiness: Readiness;
   /** True once shutdown began: /readyz turns 503 so the Service stops routing here. */
   draining?: () => boolean;
   /** Largest body accepted on /mutate; larger gets 413. */
   maxBodyBytes: number;
-  /** Where claims on handed-out checkpoints are written (the API server). */
-  claims: ClaimApi;
-  /** How long a claim binds when its pod never appears. */
-  claimTtlMs: number;
 }
 
 /** application/json, with parameters (charset=utf-8), or a +json type. */
