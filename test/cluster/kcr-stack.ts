@@ -160,6 +160,11 @@ function httpGet(url: string, timeoutMs = 3000): Promise<{ status: number; body:
   });
 }
 
+/** Admissions each webhook replica answered so far (kcr_webhook_admissions_total), in replicaUrls order. */
+export async function webhookAdmissions(replicaUrls: readonly string[]): Promise<number[]> {
+  return Promise.all(replicaUrls.map(async (u) => metricSum((await httpGet(`${u}/metrics`)).body, 'kcr_webhook_admissions_total')));
+}
+
 function redisPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = createConnection({ host: '127.0.0.1', port });
@@ -388,11 +393,7 @@ async function startWebhook(ctx: Ctx, subset: ManifestSubset): Promise<void> {
     : replicas[0]!;
   // Proof the API server calls it: a dry-run pod create shows up in the webhooks' counters.
   await waitReady(front, 'the API server calling it (dry-run pod create)', async () => {
-    const count = async () => {
-      let sum = 0;
-      for (const u of replicaUrls) sum += metricSum((await httpGet(`${u}/metrics`)).body, 'kcr_webhook_admissions_total');
-      return sum;
-    };
+    const count = async () => (await webhookAdmissions(replicaUrls)).reduce((a, b) => a + b, 0);
     const before = await count();
     await core.createNamespacedPod({
       namespace: 'default',

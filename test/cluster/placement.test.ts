@@ -12,8 +12,7 @@ import { CAPABILITY_LABELS } from '../../src/rules/restore-capability.ts';
 import { eventually } from './cluster-clients.ts';
 import { openE2eWorld } from './e2e-stack.ts';
 import { IMAGE, podTemplate, restoredFromOf, runningReady, type E2eWorld } from './e2e-world.ts';
-import { metricSum } from './kcr-in-cluster.ts';
-import { REGISTRY_SECRET } from './kcr-stack.ts';
+import { REGISTRY_SECRET, webhookAdmissions } from './kcr-stack.ts';
 import { appState } from './nodes/app-log.ts';
 
 const OPTED_IN = { [ANNOTATIONS.restore]: 'true' };
@@ -103,10 +102,6 @@ describe('one checkpoint per replacement (two webhook replicas)', () => {
     const cps: Checkpoint[] = [];
     for (const [i, p] of pods.entries()) cps.push(await w.checkpointNow(`web-now-${i}`, p.metadata!.name!));
     const byImage = new Map(cps.map((c) => [c.status!.runtimeImage!, c.metadata.name!]));
-    const replicaCounts = async () => Promise.all(w.stack.webhook.replicaUrls.map(async (u) => {
-      const text = await (await fetch(`${u}/metrics`).catch(() => undefined))?.text();
-      return text === undefined ? 0 : metricSum(text, 'kcr_webhook_admissions_total');
-    }));
 
     await w.admin.core.deleteCollectionNamespacedPod({ namespace: w.ns, labelSelector: 'app=web' });
     const old = new Set(pods.map((p) => p.metadata!.uid));
@@ -123,7 +118,9 @@ describe('one checkpoint per replacement (two webhook replicas)', () => {
       await w.expectContinuedFrom(p, state.restoredFrom!);
     }
     // Both replicas answered admissions (the balancer spreads connections).
-    for (const n of await replicaCounts()) expect(n).toBeGreaterThan(0);
+    const answered = await webhookAdmissions(w.stack.webhook.replicaUrls);
+    expect(answered).toHaveLength(2);
+    for (const n of answered) expect(n).toBeGreaterThan(0);
     await w.admin.apps.deleteNamespacedDeployment({ name: 'web', namespace: w.ns });
   }, 600_000);
 });
