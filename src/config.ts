@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { RuntimeConfigPaths } from './agent/node-capability.ts';
+import type { CheckpointRepositories } from './rules/checkpoint-image-ref.ts';
 
 // Configuration is parsed once, here, from the environment and the command line.
 // Each sub-command's composition root calls its parse function and passes the
@@ -78,6 +79,8 @@ export interface WebhookConfig extends CommonConfig {
   baseImageVolumes: boolean;
   /** How long a claim on a handed-out checkpoint binds when the pod it was made for never appears. */
   claimTtlSeconds: number;
+  /** A checkpoint restores only from an image under <registry>/<prefix>/<its namespace>/. */
+  checkpointRepositories: CheckpointRepositories;
   /** Longest wait for the API server to write a claim; past it the pod starts fresh. */
   claimTimeoutMs: number;
   /** How long shutdown waits for in-flight admissions before dropping connections. */
@@ -128,6 +131,7 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
     excludedNamespaces: list(env, 'KCR_WEBHOOK_EXCLUDED_NAMESPACES') ?? ['kube-system', str(env, 'KCR_NAMESPACE', 'kcr-system')],
     baseImageVolumes: bool(env, 'KCR_WEBHOOK_BASE_IMAGE_VOLUMES', true),
     claimTtlSeconds: int(env, 'KCR_WEBHOOK_CLAIM_TTL_SECONDS', 120, 5, 3600),
+    checkpointRepositories: parseCheckpointRepositories(env),
     // Below the webhook configuration's 3 s timeout, so the API server still gets an answer.
     claimTimeoutMs: int(env, 'KCR_WEBHOOK_CLAIM_TIMEOUT_MS', 1000, 50, 2500),
     shutdownDeadlineMs: int(env, 'KCR_WEBHOOK_SHUTDOWN_DEADLINE_MS', 10_000, 0, 120_000),
@@ -207,14 +211,19 @@ export interface ImageStoreConfig {
   layerCompression: 'none' | 'gzip';
 }
 
+/** Where checkpoint images live (KCR_REGISTRY, KCR_REGISTRY_PREFIX): the agent pushes there, the rest restore and delete only there. */
+export function parseCheckpointRepositories(env: Env): CheckpointRepositories {
+  return { registry: str(env, 'KCR_REGISTRY', 'kcr-registry.kcr-system.svc:5000'), prefix: str(env, 'KCR_REGISTRY_PREFIX', 'kcr') };
+}
+
 export function parseImageStoreConfig(env: Env): ImageStoreConfig {
   const compression = str(env, 'KCR_LAYER_COMPRESSION', 'none');
   if (compression !== 'none' && compression !== 'gzip') {
     throw new ConfigError(`KCR_LAYER_COMPRESSION must be "none" or "gzip", got ${JSON.stringify(compression)}`);
   }
   return {
-    registry: str(env, 'KCR_REGISTRY', 'kcr-registry.kcr-system.svc:5000'),
-    repositoryPrefix: str(env, 'KCR_REGISTRY_PREFIX', 'kcr'),
+    registry: parseCheckpointRepositories(env).registry,
+    repositoryPrefix: parseCheckpointRepositories(env).prefix,
     insecureRegistries: str(env, 'KCR_INSECURE_REGISTRIES', ''),
     authFile: optional(env, 'KCR_REGISTRY_AUTH_FILE'),
     caFile: optional(env, 'KCR_REGISTRY_CA_FILE'),
@@ -242,6 +251,8 @@ export interface ControllerConfig extends CommonConfig {
   requestTtlSeconds: number;
   /** dockerconfigjson Secret in kcr's namespace with the registry credentials (retention deletes images). */
   registrySecretName: string;
+  /** Checkpoint images restore in place, and are deleted, only from under <registry>/<prefix>/<their namespace>/. */
+  checkpointRepositories: CheckpointRepositories;
   /** `host:port` (HTTPS without verification) or `http://host:port` entries (KCR_INSECURE_REGISTRIES). */
   insecureRegistries: string;
   shutdownDeadlineMs: number;
@@ -279,6 +290,7 @@ export function parseControllerConfig(env: Env): ControllerConfig {
     retentionIntervalMs: int(env, 'KCR_RETENTION_INTERVAL_MS', 30_000, 100, 86_400_000),
     requestTtlSeconds: int(env, 'KCR_REQUEST_TTL_SECONDS', 3600, 0, 365 * 86_400),
     registrySecretName: str(env, 'KCR_REGISTRY_SECRET', 'kcr-registry'),
+    checkpointRepositories: parseCheckpointRepositories(env),
     insecureRegistries: str(env, 'KCR_INSECURE_REGISTRIES', ''),
     shutdownDeadlineMs: int(env, 'KCR_CONTROLLER_SHUTDOWN_DEADLINE_MS', 20_000, 0, 120_000),
     watchNamespaces: list(env, 'KCR_CONTROLLER_NAMESPACES'),

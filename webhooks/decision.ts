@@ -15,6 +15,7 @@ import {
   type Rejection,
 } from '../src/rules/checkpoint-choice.ts';
 import { CLAIM_HOLDER_ANNOTATION, type Claimant } from '../src/rules/checkpoint-claim.ts';
+import type { CheckpointRepositories } from '../src/rules/checkpoint-image-ref.ts';
 import { podIdentity, type PodIdentity } from '../src/rules/identity.ts';
 import { optIn, type OptInSurface } from '../src/rules/opt-in.ts';
 import { restorePatch, type RestorePlan } from './patch.ts';
@@ -30,6 +31,8 @@ export interface RestorePolicy {
   excludedNamespaces: string[];
   /** Pull each restored container's base image first through an unmounted image volume (default true). */
   baseImageVolumes?: boolean;
+  /** Checkpoint images restore only from under <registry>/<prefix>/<the pod's namespace>/. */
+  repositories: CheckpointRepositories;
 }
 
 export interface RestoredContainer {
@@ -156,7 +159,7 @@ function decideUnchecked({ request, index, policy, now }: DecisionInput): Decisi
 
   const claimant: Claimant = { holder: annotations[CLAIM_HOLDER_ANNOTATION] ?? request.uid, pod: podName };
   const fresh = containers.filter((c) => !recognised.has(c.name));
-  const candidates = new Map(fresh.map((c) => [c.name, candidatesFor(index, namespace, identity, claimant, c.name, c.image, now)]));
+  const candidates = new Map(fresh.map((c) => [c.name, candidatesFor(index, namespace, identity, claimant, c.name, c.image, policy.repositories, now)]));
   const eligibleLists = [...candidates.values()].map((x) => x.eligible);
   const architecture = targetArchitecture(spec, [...recognised.values()], eligibleLists);
   const runtime = targetRuntime([...recognised.values()], eligibleLists, architecture, index);

@@ -30,7 +30,7 @@ import { createLogger, type Logger } from '../log.ts';
 
 export type WebhookServingConfig = Pick<
   WebhookConfig,
-  'host' | 'port' | 'maxBodyBytes' | 'pullSecretName' | 'excludedNamespaces' | 'baseImageVolumes' | 'claimTtlSeconds'
+  'host' | 'port' | 'maxBodyBytes' | 'pullSecretName' | 'excludedNamespaces' | 'baseImageVolumes' | 'claimTtlSeconds' | 'checkpointRepositories'
 >;
 
 export interface StartWebhookOptions {
@@ -79,6 +79,7 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     policy: {
       excludedNamespaces: config.excludedNamespaces,
       baseImageVolumes: config.baseImageVolumes,
+      repositories: config.checkpointRepositories,
       ...(config.pullSecretName !== undefined ? { pullSecretName: config.pullSecretName } : {}),
     },
     readiness: informers,

@@ -30,6 +30,7 @@ export type ControllerSettings = Pick<
   | 'namespace' | 'queuePrefix' | 'podName' | 'leaseName' | 'leaseDurationSeconds' | 'leaseRenewDeadlineMs' | 'leaseRetryPeriodMs'
   | 'resyncMs' | 'retentionIntervalMs' | 'requestTtlSeconds' | 'shutdownDeadlineMs'
   | 'watchNamespaces' | 'restoreTimeoutSeconds' | 'restorePullTimeoutSeconds' | 'inPlaceRestoreMax' | 'inPlaceRestoreWindowSeconds'
+  | 'checkpointRepositories'
 >;
 
 export interface ControllerDeps {
@@ -60,7 +61,7 @@ export function startController(deps: ControllerDeps): RunningController {
   const cache = new ObjectCache({ namespaces: s.watchNamespaces });
   const informers = new InformerSet({ feeds: deps.feeds, index: cache, logger });
   const events = deps.events ?? kubeEventRecorder(api, logger, { host: s.podName });
-  const retention = new RetentionRunner({ api, cache, deleteManifest: deps.deleteManifest, events, logger });
+  const retention = new RetentionRunner({ api, cache, deleteManifest: deps.deleteManifest, events, logger, repositories: s.checkpointRepositories });
   const inPlaceBound = { maxRestores: s.inPlaceRestoreMax, windowMs: s.inPlaceRestoreWindowSeconds * 1000 };
 
   // BullMQ queues are made per leadership term, once Redis is reachable: a Queue built while
@@ -112,7 +113,7 @@ export function startController(deps: ControllerDeps): RunningController {
       if (!leading || myTerm !== term) return;
       await queuePendingRequests(keeper);
       await runRestoreRequests({ api, cache, events, logger, timeoutMs: s.restoreTimeoutSeconds * 1000 });
-      await watchRestores({ api, cache, events, logger, bound: inPlaceBound, pullTimeoutMs: s.restorePullTimeoutSeconds * 1000 });
+      await watchRestores({ api, cache, events, logger, bound: inPlaceBound, pullTimeoutMs: s.restorePullTimeoutSeconds * 1000, repositories: s.checkpointRepositories });
       await deleteExpiredRequests(keeper);
       await syncScheduleStatuses({ api, cache, logger, invalid });
       if (retaining === undefined && Date.now() - lastRetention >= s.retentionIntervalMs) {

@@ -24,6 +24,7 @@ import { markNodeRestoreFailed } from './node-restore-mark.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { identityOfPod, podOptedIn } from './pod-opt-in.ts';
 import { nodeRestoreFacts } from '../rules/restore-fit.ts';
+import type { CheckpointRepositories } from '../rules/checkpoint-image-ref.ts';
 
 export interface RestoreWatchDeps {
   api: KubeJson;
@@ -33,6 +34,8 @@ export interface RestoreWatchDeps {
   bound: InPlaceBound;
   /** How long a restored container may wait on pulling its checkpoint image before it starts fresh. */
   pullTimeoutMs: number;
+  /** In-place restores only from images under <registry>/<prefix>/<the pod's namespace>/. */
+  repositories: CheckpointRepositories;
   now?: () => Date;
 }
 
@@ -54,6 +57,7 @@ export async function watchRestores(deps: RestoreWatchDeps): Promise<void> {
     optedIn: (p) => podOptedIn(deps.cache, p),
     identityOf: identityOfPod,
     now,
+    repositories: deps.repositories,
     nodeOf: (name) => {
       const node = deps.cache.get<Parameters<typeof nodeRestoreFacts>[0]>('Node', '', name);
       return node === undefined ? undefined : nodeRestoreFacts(node);

@@ -89,14 +89,3 @@ export function workloadExistsIn(exists: (kind: 'Deployment' | 'StatefulSet', na
   };
 }
 
-/** `host[:port]/repo@sha256:…` -> its parts, for the registry DELETE. */
-export function parseDigestReference(ref: string | undefined): { registry: string; repository: string; digest: string } | undefined {
-  if (!ref) return undefined;
-  const at = ref.indexOf('@');
-  if (at < 0) return undefined;
-  const name = ref.slice(0, at);
-  const digest = ref.slice(at + 1);
-  const slash = name.indexOf('/');
-  if (slash < 0 || !/^sha256:[0-9a-f]{64}$/.test(digest)) return undefined;
-  return { registry: name.slice(0, slash), repository: name.slice(slash + 1), digest };
-}

@@ -11,7 +11,8 @@ import type { EventRecorder } from './events.ts';
 import { crPath } from './fire-handler.ts';
 import { apiCode, type KubeJson } from './kube-json.ts';
 import type { ObjectCache } from './object-cache.ts';
-import { groupForRetention, livingRestoredFrom, parseDigestReference, pinnedCheckpoints, workloadExistsIn } from './retention-input.ts';
+import { groupForRetention, livingRestoredFrom, pinnedCheckpoints, workloadExistsIn } from './retention-input.ts';
+import { inNamespaceRepositories, parseDigestReference, type CheckpointRepositories } from '../rules/checkpoint-image-ref.ts';
 
 /** Deletes one manifest by digest; the shell around R's RegistryClient (credentials from the kcr-registry Secret). */
 export type ManifestDeleter = (registry: string, repository: string, digest: string) => Promise<'deleted' | 'absent'>;
@@ -22,6 +23,8 @@ export interface RetentionDeps {
   deleteManifest: ManifestDeleter;
   events: EventRecorder;
   logger: Logger;
+  /** Images are deleted only under <registry>/<prefix>/<the Checkpoint's namespace>/. */
+  repositories: CheckpointRepositories;
   now?: () => Date;
 }
 
@@ -63,8 +66,14 @@ export class RetentionRunner {
         pass.deleted.push({ namespace: c.namespace, name: c.name, reason });
         logger.info({ namespace: c.namespace, checkpoint: c.name, identity: c.identity, container: c.containerName, reason, group: group.key },
           'checkpoint deleted under retention');
-        const ref = parseDigestReference(cp?.status?.runtimeImage);
-        if (ref) this.#pendingManifests.set(`${ref.registry}/${ref.repository}@${ref.digest}`, ref);
+        const image = cp?.status?.runtimeImage;
+        const ref = parseDigestReference(image);
+        if (ref && inNamespaceRepositories(image, this.#deps.repositories, c.namespace)) {
+          this.#pendingManifests.set(`${ref.registry}/${ref.repository}@${ref.digest}`, ref);
+        } else if (ref) {
+          // A status naming another namespace's (or registry's) image: the Checkpoint goes, that image stays.
+          logger.warn({ namespace: c.namespace, checkpoint: c.name, image }, 'not deleting an image outside the namespace’s checkpoint repositories');
+        }
         const owner = cp?.spec.checkpointScheduleRef?.name;
         if (owner) {
           await events.event({ apiVersion: API_VERSION, kind: 'CheckpointSchedule', namespace: c.namespace, name: owner }, 'Normal', 'CheckpointDeleted',

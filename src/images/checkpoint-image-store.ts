@@ -11,6 +11,7 @@ import { RegistryClient } from './registry-client.ts';
 import { endpointFor, type InsecureRegistry } from './registry-endpoint.ts';
 import { RegistryError } from './registry-error.ts';
 import { repositoryFor, tagFor } from './repository-name.ts';
+import { parseDigestReference } from '../rules/checkpoint-image-ref.ts';
 
 export interface ImageStoreSettings {
   /** host[:port] of the registry checkpoint images go to. */
@@ -35,11 +36,6 @@ export interface PushArchiveInput extends CheckpointImageMeta {
   architecture: string;
 }
 
-/** `host[:port]/repo/path@sha256:…` -> parts; undefined for anything else. */
-export function parseDigestReference(reference: string): { registry: string; repository: string; digest: string } | undefined {
-  const m = /^([^/]+)\/(.+)@(sha256:[a-f0-9]{64})$/.exec(reference);
-  return m ? { registry: m[1]!, repository: m[2]!, digest: m[3]! } : undefined;
-}
 
 export class CheckpointImageStore {
   readonly #settings: ImageStoreSettings;

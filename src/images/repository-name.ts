@@ -50,11 +50,16 @@ export interface RepositoryInput {
  * Lengths: up to 3 prefix components of 25, namespace 63, identity 100 -> at most 242 < 255.
  */
 export function repositoryFor({ prefix, namespace, identity }: RepositoryInput): string {
+  return `${namespaceRepositoryPath(prefix, namespace)}/${sanitizeComponent(identity)}`;
+}
+
+/** `<prefix>/<namespace>`, sanitised as repositoryFor does: every repository of that namespace lies below it. */
+export function namespaceRepositoryPath(prefix: string, namespace: string): string {
   const prefixParts = prefix
     .split('/')
     .filter((p) => p.trim() !== '')
     .map((p) => sanitizeComponent(p, 25));
-  return [...prefixParts.slice(0, 3), sanitizeComponent(namespace, 63), sanitizeComponent(identity)].join('/');
+  return [...prefixParts.slice(0, 3), sanitizeComponent(namespace, 63)].join('/');
 }
 
 /** `YYYYMMDDTHHMMSSZ`: sortable, tag-safe. */

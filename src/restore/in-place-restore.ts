@@ -10,6 +10,7 @@
 import type { Checkpoint } from '../api/types.ts';
 import { ANNOTATIONS } from '../api/types.ts';
 import { nodeMisfit, type NodeRestoreFacts, type RestoreNeed } from '../rules/restore-fit.ts';
+import { inNamespaceRepositories, type CheckpointRepositories } from '../rules/checkpoint-image-ref.ts';
 import type { ContainerStatusLike, PodLike } from './pod-like.ts';
 
 export type { ContainerStatusLike, PodLike, TerminatedLike } from './pod-like.ts';
@@ -135,6 +136,8 @@ export interface InPlaceInput {
   now: Date;
   /** What the pod's node can restore (its restore.kcr.io labels): the same fit check the webhook places by. */
   nodeOf: (name: string) => NodeRestoreFacts | undefined;
+  /** Checkpoint images restore only from under <registry>/<prefix>/<the pod's namespace>/. */
+  repositories: CheckpointRepositories;
   /** Default DEFAULT_IN_PLACE_BOUND. */
   bound?: InPlaceBound;
 }
@@ -223,6 +226,7 @@ export function decideInPlace(input: InPlaceInput): InPlaceDecision {
         .filter((cp) =>
           cp.good &&
           node !== undefined && nodeMisfit(node, cp.need) === undefined &&
+          inNamespaceRepositories(cp.runtimeImage, input.repositories, namespace) &&
           cp.namespace === namespace &&
           cp.identity === identity &&
           cp.container === container &&

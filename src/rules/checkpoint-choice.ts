@@ -2,12 +2,13 @@
 // Every rule here protects against restoring the wrong memory: another pod's (cloning),
 // another program's (image changed), or another CPU's (architecture).
 import { claimBlocks, type Claimant } from './checkpoint-claim.ts';
+import { inNamespaceRepositories, type CheckpointRepositories } from './checkpoint-image-ref.ts';
 import type { PodIdentity } from './identity.ts';
 import type { RestoreIndex } from '../../webhooks/restore-index.ts';
 import type { IndexedCheckpoint, IndexedPod } from './indexed-objects.ts';
 
 /** Why a container gets no checkpoint, in the order a candidate gets further: the last wins. */
-export const REJECTIONS = ['no-checkpoint', 'image-changed', 'source-alive', 'checkpoint-in-use', 'arch-mismatch', 'no-capable-node'] as const;
+export const REJECTIONS = ['no-checkpoint', 'foreign-image', 'image-changed', 'source-alive', 'checkpoint-in-use', 'arch-mismatch', 'no-capable-node'] as const;
 export type Rejection = (typeof REJECTIONS)[number];
 
 export const furthest = (a: Rejection, b: Rejection): Rejection =>
@@ -82,6 +83,7 @@ export function candidatesFor(
   claimant: Claimant,
   container: string,
   image: string,
+  repositories: CheckpointRepositories,
   now: Date,
 ): Candidates {
   const eligible: IndexedCheckpoint[] = [];
@@ -89,6 +91,11 @@ export function candidatesFor(
   for (const cp of index.checkpointsFor(namespace, identity.identity, container)) {
     // The index groups by namespace already; checked again because restoring across namespaces must never happen.
     if (cp.namespace !== namespace || !isReady(cp) || !sameIdentityKind(identity, cp)) continue;
+    // A status naming another namespace's image (or another registry's) is never trusted.
+    if (!inNamespaceRepositories(cp.runtimeImage, repositories, namespace)) {
+      rejection = furthest(rejection, 'foreign-image');
+      continue;
+    }
     if (!imageMatches(image, cp)) {
       rejection = furthest(rejection, 'image-changed');
       continue;

@@ -68,7 +68,7 @@ const depRequest = (ns: string, dep: string): AdmissionRequest => ({
   },
 });
 
-const policy = { excludedNamespaces: ['kube-system', 'kcr-system'], pullSecretName: 'kcr-registry' };
+const policy = { excludedNamespaces: ['kube-system', 'kcr-system'], pullSecretName: 'kcr-registry', repositories: { registry: 'registry.kcr', prefix: '' } };
 const samples: number[] = [];
 const reasons = new Map<string, number>();
 for (let k = 0; k < REQUESTS + 2000; k++) {

@@ -378,6 +378,9 @@ async function startWebhook(ctx: Ctx, subset: ManifestSubset): Promise<void> {
     KCR_WEBHOOK_CERT_DIR: certDir,
     KCR_WEBHOOK_CONFIGURATION: WEBHOOK_CONFIGURATION,
     KCR_WEBHOOK_EXTRA_SANS: '127.0.0.1',
+    // It restores only images under <registry>/<prefix>/<namespace>/, as the agents push them.
+    KCR_REGISTRY: registryEnv(ctx).KCR_REGISTRY,
+    KCR_REGISTRY_PREFIX: registryEnv(ctx).KCR_REGISTRY_PREFIX,
     ...(ctx.opts.registryAuth ? { KCR_WEBHOOK_PULL_SECRET: REGISTRY_SECRET } : {}),
   }));
   ctx.state.webhook = { url, replicaUrls };

@@ -1,11 +1,13 @@
 // kcr's restore webhook called by a real kube-apiserver for pods that real controllers
-// (StatefulSet, ReplicaSet) create. No node runs the pods: the webhook acts at CREATE, so a
-// Pending pod already shows what it will start from.
+// (StatefulSet, ReplicaSet) create. No kubelet runs the pods: the webhook acts at CREATE, so a
+// Pending pod already shows what it will start from. One Node object, labelled as an agent
+// labels a capable CRI-O node, gives the restores a place (restore rule 5).
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS, API_VERSION, GROUP, NAMESPACE_LABEL, PLURALS, VERSION } from '../../src/api/types.ts';
+import { CAPABILITY_LABELS } from '../../src/rules/restore-capability.ts';
 import { installedKcr, clientsFor, createNamespace, deleteNamespace, eventually, testCluster, type Clients } from './cluster-clients.ts';
 import {
   KCR_NAMESPACE,
@@ -19,6 +21,7 @@ import {
 const cluster = testCluster();
 const APP_IMAGE = 'registry.example/counter:1';
 const HOLD = 'kcr.io/test-hold';
+const NODE = 'kcr-webhook-restore-node';
 let c: Clients;
 let subset: ManifestSubset;
 let webhook: LocalWebhook | undefined;
@@ -27,11 +30,18 @@ let ns: string;
 beforeAll(async () => {
   subset = installedKcr();
   c = clientsFor(cluster.kubeconfig);
-  webhook = await startLocalWebhook(cluster, subset);
+  // Tainted: no pod is bound to it (no kubelet would ever run or delete one there).
+  await c.core.createNode({ body: {
+    metadata: { name: NODE, labels: { 'kubernetes.io/arch': 'amd64', [CAPABILITY_LABELS.runtime]: 'cri-o', [CAPABILITY_LABELS.capable]: 'true' } },
+    spec: { taints: [{ key: 'kcr.io/no-kubelet', effect: 'NoSchedule' }] },
+  } });
+  // The checkpoint images below are named as agents pushing to 127.0.0.1:5000 with prefix kcr name them.
+  webhook = await startLocalWebhook(cluster, subset, { env: { KCR_REGISTRY: '127.0.0.1:5000', KCR_REGISTRY_PREFIX: 'kcr' } });
   ns = await createNamespace(c.core, 'kcr-restore', { [NAMESPACE_LABEL.key]: NAMESPACE_LABEL.value });
 });
 
 afterAll(async () => {
+  await c?.core.deleteNode({ name: NODE }).catch(() => undefined);
   await webhook?.stop();
   if (!c) return;
   if (ns) {

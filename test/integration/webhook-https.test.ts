@@ -122,6 +122,7 @@ const servingConfig = {
   excludedNamespaces: ['kube-system', NAMESPACE],
   baseImageVolumes: true,
   claimTtlSeconds: 120,
+  checkpointRepositories: { registry: 'registry.kcr.example', prefix: '' },
 };
 
 let bundle: CertificateBundle;

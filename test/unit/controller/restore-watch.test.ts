@@ -90,7 +90,7 @@ async function pass(o: { pod: PodLike; node?: ReturnType<typeof node>; fail?: (c
   if (o.node) cache.upsert('Node', o.node);
   const { api, calls } = fakeApi(o.fail);
   const { events, seen } = fakeEvents();
-  await watchRestores({ api, cache, events, logger: silentLogger(), bound: { maxRestores: 3, windowMs: 600_000 }, pullTimeoutMs: 120_000, now: () => NOW });
+  await watchRestores({ api, cache, events, logger: silentLogger(), bound: { maxRestores: 3, windowMs: 600_000 }, pullTimeoutMs: 120_000, repositories: { registry: 'reg.example', prefix: 'kcr' }, now: () => NOW });
   return { calls, seen };
 }
 

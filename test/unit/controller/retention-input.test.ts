@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint, CheckpointSchedule } from '../../../src/api/types.ts';
-import { checkpointState, groupForRetention, livingRestoredFrom, parseDigestReference, pinnedCheckpoints, workloadExistsIn } from '../../../src/controller/retention-input.ts';
+import { checkpointState, groupForRetention, livingRestoredFrom, pinnedCheckpoints, workloadExistsIn } from '../../../src/controller/retention-input.ts';
 import { chooseRetention } from '../../../src/retention/choose.ts';
 
 const cp = (name: string, at: string, extra: Partial<Checkpoint['spec']> = {}, status: Checkpoint['status'] = { phase: 'ImageBuilt' }, annotations?: Record<string, string>): Checkpoint => ({
@@ -48,12 +48,5 @@ describe('retention inputs', () => {
     const exists = workloadExistsIn(() => false);
     expect(exists('ns', { kind: 'Pod', name: 'p' })).toBe(true);
     expect(exists('ns', { kind: 'Deployment', name: 'd' })).toBe(false);
-  });
-
-  it('parses digest references and refuses tags', () => {
-    const digest = `sha256:${'a'.repeat(64)}`;
-    expect(parseDigestReference(`127.0.0.1:5000/kcr/ns/web-0@${digest}`)).toEqual({ registry: '127.0.0.1:5000', repository: 'kcr/ns/web-0', digest });
-    expect(parseDigestReference('127.0.0.1:5000/kcr/ns/web-0:tag')).toBeUndefined();
-    expect(parseDigestReference(undefined)).toBeUndefined();
   });
 });

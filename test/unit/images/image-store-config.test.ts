@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseImageStoreConfig } from '../../../src/config.ts';
-import { parseDigestReference } from '../../../src/images/checkpoint-image-store.ts';
 
 describe('parseImageStoreConfig', () => {
   it('has defaults that verify TLS and push uncompressed archives', () => {
@@ -20,15 +19,4 @@ describe('parseImageStoreConfig', () => {
     ).toMatchObject({ registry: 'r.example:443', layerCompression: 'gzip', authFile: '/var/run/kcr/auth.json' });
     expect(() => parseImageStoreConfig({ KCR_LAYER_COMPRESSION: 'zstd' })).toThrow(ConfigError);
   });
-});
-
-describe('parseDigestReference', () => {
-  const d = `sha256:${'ab'.repeat(32)}`;
-  it.each([
-    [`127.0.0.1:5000/kcr/ns/app@${d}`, { registry: '127.0.0.1:5000', repository: 'kcr/ns/app', digest: d }],
-    [`r.example/a@${d}`, { registry: 'r.example', repository: 'a', digest: d }],
-    ['r.example/a:tag', undefined],
-    [`a@${d}`, undefined],
-    ['r.example/a@sha256:short', undefined],
-  ])('%s', (ref, parts) => expect(parseDigestReference(ref)).toEqual(parts));
 });

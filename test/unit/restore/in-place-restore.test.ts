@@ -18,7 +18,9 @@ import {
 const MIN = 60_000;
 const NOW = new Date('2026-03-10T12:00:00Z');
 const ago = (minutes: number) => new Date(NOW.getTime() - minutes * MIN).toISOString();
-const RUNTIME = (name: string, ns = 'apps') => `reg.example/${ns}/db-0@sha256:${name.padEnd(64, '0')}`;
+const RUNTIME = (name: string, ns = 'apps') => `reg.example/${ns}/db-0@sha256:${Buffer.from(name).toString('hex').padEnd(64, '0').slice(0, 64)}`;
+/** Where these checkpoint images live (reg.example/<namespace>/…). */
+const REPOSITORIES = { registry: 'reg.example', prefix: '' };
 
 // client-node's V1Pod must be accepted as it is (the shell passes informer objects).
 const _v1PodFits: PodLike = {} as V1Pod;
@@ -114,7 +116,7 @@ const CAPABLE = (name: string): NodeRestoreFacts => ({ name, runtime: 'cri-o', c
 const withSpec = (c: Checkpoint, spec: Partial<Checkpoint['spec']>): Checkpoint => ({ ...c, spec: { ...c.spec, ...spec } });
 
 function input(pods: PodLike[], checkpoints: Checkpoint[], extra: Partial<InPlaceInput> = {}): InPlaceInput {
-  return { pods, checkpoints, optedIn: () => true, identityOf: (p) => p.metadata?.name, now: NOW, nodeOf: CAPABLE, ...extra };
+  return { pods, checkpoints, optedIn: () => true, identityOf: (p) => p.metadata?.name, now: NOW, nodeOf: CAPABLE, repositories: REPOSITORIES, ...extra };
 }
 
 /** pod/container←checkpoint for each restore, and crash loops as pod/container:crash-loop. */
@@ -215,6 +217,7 @@ describe('inPlaceRestores: which checkpoint', () => {
     ['of another namespace', cp('newer', { takenMinutesAgo: 1, ns: 'other' })],
     ['written by another runtime than the node’s', withSpec(cp('newer', { takenMinutesAgo: 1 }), { runtime: { name: 'containerd' } })],
     ['taken on another architecture', withSpec(cp('newer', { takenMinutesAgo: 1 }), { architecture: 'arm64' })],
+    ['whose image lies in another namespace’s repository', cp('newer', { takenMinutesAgo: 1, runtimeImage: RUNTIME('newer', 'bank') })],
   ])('skips a newer checkpoint %s for the newest good one', (_why, newer) => {
     expect(run([pod()], [cp('good', { takenMinutesAgo: 30 }), newer])).toEqual(['db-0/app<-good']);
   });
@@ -460,6 +463,7 @@ describe('inPlaceRestores properties', () => {
       pods,
       checkpoints,
       nodeOf: CAPABLE,
+      repositories: REPOSITORIES,
       optedIn: (p) => !optedOut.has(p.metadata?.uid ?? ''),
       identityOf: (p) => p.metadata?.name,
       now: NOW,
@@ -556,7 +560,7 @@ describe('inPlaceRestores properties', () => {
             status.restartCount = (status.restartCount ?? 0) + 1;
             status.lastState = { terminated: { exitCode: 1, startedAt: new Date(runStarted).toISOString(), finishedAt: at.toISOString() } };
           }
-          const d = decideInPlace({ pods: [p], checkpoints: cps, optedIn: () => true, identityOf: () => 'db-0', now: at, nodeOf: CAPABLE, bound: { maxRestores, windowMs } });
+          const d = decideInPlace({ pods: [p], checkpoints: cps, optedIn: () => true, identityOf: () => 'db-0', now: at, nodeOf: CAPABLE, repositories: REPOSITORIES, bound: { maxRestores, windowMs } });
           for (const _ of d.restores) restoredAt.push(t);
           p = applyToPod(p, d);
         }

@@ -22,7 +22,9 @@ export interface PodJson {
 export const podOf = (req: AdmissionRequest): PodJson => req.object as PodJson;
 
 export const digest = (c: string): string => `sha256:${c.repeat(64).slice(0, 64)}`;
-export const runtimeImage = (name: string): string => `registry.kcr.example/shop/${name}@${digest(name.length.toString(16))}`;
+export const runtimeImage = (name: string, ns = 'shop'): string => `registry.kcr.example/${ns}/${name}@${digest(name.length.toString(16))}`;
+/** Where the builders' checkpoint images live (the decision's policy.repositories). */
+export const REPOSITORIES = { registry: 'registry.kcr.example', prefix: '' };
 
 let counter = 0;
 
@@ -75,7 +77,7 @@ export function checkpoint(o: CheckpointOptions): Checkpoint {
     },
     status: {
       phase: o.phase ?? 'ImageBuilt',
-      ...(o.runtimeImage === null ? {} : { runtimeImage: o.runtimeImage ?? runtimeImage(o.name) }),
+      ...(o.runtimeImage === null ? {} : { runtimeImage: o.runtimeImage ?? runtimeImage(o.name, o.namespace ?? 'shop') }),
       ...(o.bad ? { bad: true, badReason: 'container never started' } : {}),
     },
   };

@@ -143,7 +143,8 @@ function build(s: Scenario): { index: RestoreIndex; request: AdmissionRequest } 
   return { index, request };
 }
 
-const policyOf = (s: Scenario) => ({ excludedNamespaces: ['kube-system'], ...(s.pullSecret ? { pullSecretName: s.pullSecret } : {}) });
+const REPOSITORIES = { registry: 'reg.example', prefix: '' };
+const policyOf = (s: Scenario) => ({ excludedNamespaces: ['kube-system'], repositories: REPOSITORIES, ...(s.pullSecret ? { pullSecretName: s.pullSecret } : {}) });
 
 interface Requirement { key: string; operator: string; values?: string[] }
 
@@ -254,7 +255,7 @@ describe('decide: properties', () => {
     fc.assert(
       fc.property(fc.anything(), fc.constantFrom<AdmissionRequest['operation']>('CREATE', 'UPDATE'), (object, operation) => {
         const request: AdmissionRequest = { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'shop', operation, object };
-        const d = decide({ request, index, policy: { excludedNamespaces: [] }, now: NOW });
+        const d = decide({ request, index, policy: { excludedNamespaces: [], repositories: REPOSITORIES }, now: NOW });
         expect(d.kind).toBe('unchanged');
         // Guards, not the catch-all, must handle every shape.
         expect(d.reason).not.toBe('error');

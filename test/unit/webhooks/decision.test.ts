@@ -16,6 +16,7 @@ import {
   namespace,
   node,
   podOf,
+  REPOSITORIES,
   replicaSet,
   runtimeImage,
   schedule,
@@ -24,7 +25,7 @@ import {
 } from './builders.ts';
 
 const NOW = new Date('2026-11-24T08:00:00Z');
-const POLICY: RestorePolicy = { excludedNamespaces: ['kube-system', 'kcr-system'] };
+const POLICY: RestorePolicy = { excludedNamespaces: ['kube-system', 'kcr-system'], repositories: REPOSITORIES };
 
 const STS = 'statefulset-pod-create';
 const DEP = 'deployment-pod-create';
@@ -105,6 +106,10 @@ const rows: Row[] = [
   { name: 'Deployment pod takes the Deployment identity through the indexed ReplicaSet', fixture: DEP, edit: optInPod, index: [['ReplicaSet', apiRs], ['Checkpoint', apiCp('a')]], reason: 'restored', restored: { app: 'a' } },
   { name: 'Deployment identity from pod-template-hash when the ReplicaSet is not indexed yet', fixture: DEP, edit: optInPod, index: [['Checkpoint', apiCp('a')]], reason: 'restored', restored: { app: 'a' } },
   { name: 'a ReplicaSet without a Deployment is its own identity', fixture: DEP, edit: optInPod, index: [['ReplicaSet', replicaSet('api-6d4cf56db6', 'shop', undefined)], ['Checkpoint', apiCp('a')]], reason: 'no-checkpoint' },
+  // ---- a status someone else wrote: another namespace's or another registry's image ----
+  { name: 'a checkpoint whose image lies in another namespace’s repository is never restored', fixture: STS, edit: optInPod, index: [['Checkpoint', dbCp('db-a', { runtimeImage: runtimeImage('db-a', 'bank') })]], reason: 'foreign-image' },
+  { name: 'a checkpoint whose image lies on another registry is never restored', fixture: STS, edit: optInPod, index: [['Checkpoint', dbCp('db-a', { runtimeImage: `evil.example/shop/db-a@${digest('e')}` })]], reason: 'foreign-image' },
+  { name: 'a foreign image next to a good older checkpoint: the good one', fixture: STS, edit: optInPod, index: [['Checkpoint', dbCp('db-new', { takenAt: '2026-11-24T07:00:00Z', runtimeImage: runtimeImage('db-new', 'bank') })], ['Checkpoint', dbCp('db-old')]], reason: 'restored', restored: { redis: 'db-old' } },
   { name: 'bare pod identity is its name', fixture: BARE, index: [['Checkpoint', checkpoint({ name: 'scratch-1', namespace: 'lab', identity: 'scratch', container: 'shell', podName: 'scratch', podUID: 'gone', originalImage: 'busybox:1.37' })]], reason: 'restored', restored: { shell: 'scratch-1' } },
   { name: 'bare pod with only generateName has no identity', fixture: BARE, edit: (r) => { delete podOf(r).metadata.name; }, index: [], reason: 'no-identity' },
   { name: "another namespace's checkpoint is never used", fixture: STS, edit: optInPod, index: [['Checkpoint', dbCp('db-a', { namespace: 'staging' })]], reason: 'no-checkpoint' },
@@ -231,7 +236,7 @@ describe('decide: restore rules over AdmissionReview fixtures', () => {
         expect(c.image, `${c.name} untouched`).toBe(byName.get(c.name));
         expect(pod.metadata.annotations?.[`kcr.io/restored-from.${c.name}`]).toBeUndefined();
       } else {
-        expect(c.image, `${c.name} runs the checkpoint image`).toBe(runtimeImage(cp));
+        expect(c.image, `${c.name} runs the checkpoint image`).toBe(runtimeImage(cp, req.namespace ?? 'shop'));
         expect(pod.metadata.annotations?.[`kcr.io/restored-from.${c.name}`]).toBe(cp);
         expect((c as { imagePullPolicy?: string }).imagePullPolicy).toBe('IfNotPresent');
         // Its base image (the container's original image) is pulled onto the node first, by an unmounted image volume.

@@ -6,10 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from '../../../src/api/types.ts';
 import type { AdmissionRequest } from '../../../webhooks/admission.ts';
 import { decide } from '../../../webhooks/decision.ts';
-import { checkpoint, fixture, indexOf, podOf } from './builders.ts';
+import { checkpoint, fixture, indexOf, podOf, REPOSITORIES } from './builders.ts';
 
 const NOW = new Date('2026-11-24T08:00:00Z');
-const POLICY = { excludedNamespaces: ['kube-system'] };
+const POLICY = { excludedNamespaces: ['kube-system'], repositories: REPOSITORIES };
 
 function optedIn(): AdmissionRequest {
   const req = fixture('statefulset-pod-create');
