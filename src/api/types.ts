@@ -16,6 +16,8 @@ export const PLURALS = {
 export const ANNOTATIONS = {
   /** Pod opt-in ("true") or opt-out ("false", wins over everything else). */
   restore: 'kcr.io/restore',
+  /** Pod opt-out of checkpoints ("false"): no schedule or request dumps its memory. */
+  checkpoint: 'kcr.io/checkpoint',
   /** Workload (Deployment/StatefulSet) cron, compatible with the original kcr. */
   workloadSchedule: 'kcr.io/checkpoint-restore-schedule',
   /** Set on a restored pod: the Checkpoint each container was restored from. */

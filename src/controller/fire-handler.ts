@@ -119,6 +119,7 @@ export function runSummary(result: FanOutResult, created: number, failed: number
   const parts = [`${result.jobs.length} checkpoint(s) queued (${created} new)`];
   if (result.skippedBusy > 0) parts.push(`${result.skippedBusy} skipped: previous checkpoint still running`);
   if (result.skippedNotRunning > 0) parts.push(`${result.skippedNotRunning} pod(s) not running`);
+  if (result.skippedOptedOut > 0) parts.push(`${result.skippedOptedOut} pod(s) opted out of checkpoints`);
   if (result.missingContainers.length > 0) parts.push(`missing containers: ${result.missingContainers.join(', ')}`);
   if (failed > 0) parts.push(`${failed} failed`);
   return parts.join('; ');
@@ -153,7 +154,7 @@ export async function handleFire(deps: FireDeps, ref: ScheduleRef, fireTime: Dat
     }
   }
   logger.info({ namespace: ref.namespace, name: ref.name, kind: ref.kind, fireTime: fireTime.toISOString(), jobs: result.jobs.length, created,
-    skippedBusy: result.skippedBusy, skippedNotRunning: result.skippedNotRunning, failed }, 'schedule fired');
+    skippedBusy: result.skippedBusy, skippedNotRunning: result.skippedNotRunning, skippedOptedOut: result.skippedOptedOut, failed }, 'schedule fired');
 
   const summary = runSummary(result, created, failed);
   if (failed > 0) await events.event(involved(ref), 'Warning', 'CheckpointSubmitFailed', summary);

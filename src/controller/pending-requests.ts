@@ -8,6 +8,7 @@ import type { CheckpointJob } from '../schedule/fan-out.ts';
 import { DEFAULT_CHECKPOINT_TIMEOUT_SECONDS } from '../schedule/fan-out.ts';
 import { nodeQueueName } from '../schedule/names.ts';
 import { REQUEST_ANNOTATIONS, REQUEST_LABELS } from './checkpoint-request.ts';
+import { checkpointOptOut } from '../rules/opt-in.ts';
 
 export type PendingDecision =
   | { action: 'none' }
@@ -42,6 +43,10 @@ export function decidePending(r: CheckpointRequest, pod: PodLike | undefined): P
   const containers = (pod.spec?.containers ?? []).map((c) => c.name);
   if (!containers.includes(container)) {
     return { action: 'fail', message: `pod ${namespace}/${podName} has no container ${JSON.stringify(container)} (it has ${containers.join(', ') || 'none'})` };
+  }
+  const optOut = checkpointOptOut(pod.metadata?.annotations);
+  if (optOut !== undefined) {
+    return { action: 'fail', message: `pod ${namespace}/${podName} opted out of checkpoints (${optOut}): its memory is not dumped` };
   }
   const nodeName = pod.spec?.nodeName;
   if (!nodeName || pod.status?.phase !== 'Running') {

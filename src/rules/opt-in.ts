@@ -21,6 +21,18 @@ export function podAnnotationChoice(annotations: Record<string, string>): 'in' |
   return v === 'true' ? 'in' : v === 'false' ? 'out' : undefined;
 }
 
+/**
+ * The annotation by which a pod refuses to be checkpointed at all, as `key: "false"`, else
+ * undefined: kcr.io/checkpoint: "false", or kcr.io/restore: "false" (a pod that is never
+ * restored has no use for a memory dump). A teammate's CheckpointRequest cannot dump it.
+ */
+export function checkpointOptOut(annotations: Record<string, string> | undefined): string | undefined {
+  for (const key of [ANNOTATIONS.checkpoint, ANNOTATIONS.restore]) {
+    if (annotations?.[key]?.trim().toLowerCase() === 'false') return `${key}: "false"`;
+  }
+  return undefined;
+}
+
 export function namespaceOptedIn(index: OptInLookup, namespace: string): boolean {
   return index.namespace(namespace)?.restoreLabel === NAMESPACE_LABEL.value;
 }

@@ -5,6 +5,7 @@ import type { LabelSelector } from '../api/types.ts';
 import type { ScheduleRef } from './desired.ts';
 import { selectorMatches } from '../rules/label-selector.ts';
 import { checkpointJobId, checkpointRequestName, nodeQueueName } from './names.ts';
+import { checkpointOptOut } from '../rules/opt-in.ts';
 
 /** The parts of a Pod fan-out reads (structurally compatible with client-node's V1Pod). */
 export interface PodLike {
@@ -13,6 +14,7 @@ export interface PodLike {
     namespace?: string;
     uid?: string;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
     deletionTimestamp?: string | Date | null;
   };
   spec?: { nodeName?: string; containers?: Array<{ name: string }> };
@@ -65,6 +67,8 @@ export interface FanOutResult {
   skippedBusy: number;
   /** Selected pods that cannot be checkpointed now (not Running, not scheduled, terminating). */
   skippedNotRunning: number;
+  /** Selected pods that opted out of checkpoints (kcr.io/checkpoint or kcr.io/restore: "false"). */
+  skippedOptedOut: number;
   /** Requested container names that the pod does not have, as `pod/container`. */
   missingContainers: string[];
   /** True when the fire is older than startingDeadlineSeconds: nothing is queued. */
@@ -85,7 +89,7 @@ export function fanOut(input: {
   fireTime: Date;
 }): FanOutResult {
   const { schedule, pods, now, fireTime } = input;
-  const result: FanOutResult = { jobs: [], skippedBusy: 0, skippedNotRunning: 0, missingContainers: [], missed: false };
+  const result: FanOutResult = { jobs: [], skippedBusy: 0, skippedNotRunning: 0, skippedOptedOut: 0, missingContainers: [], missed: false };
   const deadline = schedule.startingDeadlineSeconds;
   if (deadline !== undefined && now.getTime() - fireTime.getTime() > deadline * 1000) {
     result.missed = true;
@@ -106,6 +110,10 @@ export function fanOut(input: {
     const podName = meta.name!;
     const podUid = meta.uid!;
     const nodeName = pod.spec?.nodeName;
+    if (checkpointOptOut(meta.annotations) !== undefined) {
+      result.skippedOptedOut++;
+      continue;
+    }
     if (!nodeName || pod.status?.phase !== 'Running' || meta.deletionTimestamp) {
       result.skippedNotRunning++;
       continue;

@@ -34,6 +34,9 @@ describe('decidePending', () => {
     ['missing pod', undefined, /pod shop\/cart-0 not found/],
     ['missing container', { ...pod(), spec: { nodeName: 'n', containers: [{ name: 'other' }] } }, /has no container "app" \(it has other\)/],
     ['finished pod', pod({ phase: 'Succeeded' }), /not running \(phase Succeeded\)/],
+    // A teammate's request cannot dump the memory of a pod that refused it.
+    ['a pod opted out of checkpoints', { ...pod(), metadata: { ...pod().metadata, annotations: { 'kcr.io/checkpoint': 'false' } } }, /opted out of checkpoints \(kcr\.io\/checkpoint: "false"\): its memory is not dumped/],
+    ['a pod opted out of restore', { ...pod(), metadata: { ...pod().metadata, annotations: { 'kcr.io/restore': ' False ' } } }, /opted out of checkpoints \(kcr\.io\/restore: "false"\)/],
   ])('%s -> Failed naming the pod', (_w, p, message) => {
     const d = decidePending(request(), p);
     expect(d.action).toBe('fail');

@@ -83,6 +83,19 @@ describe('fanOut', () => {
     expect(r.skippedNotRunning).toBe(4);
   });
 
+  it('skips and counts pods that opted out of checkpoints (kcr.io/checkpoint or kcr.io/restore: "false")', () => {
+    const annotated = (name: string, annotations: Record<string, string>): PodLike => ({ ...pod(name), metadata: { ...pod(name).metadata, annotations } });
+    const r = fanOut({
+      schedule,
+      pods: [annotated('no-checkpoint', { 'kcr.io/checkpoint': 'false' }), annotated('no-restore', { 'kcr.io/restore': 'false' }), annotated('yes', { 'kcr.io/checkpoint': 'true' })],
+      runningCheckpoints: [],
+      now,
+      fireTime,
+    });
+    expect(r.jobs.map((j) => j.data.podName)).toEqual(['yes']);
+    expect(r.skippedOptedOut).toBe(2);
+  });
+
   it('takes only the named containers and reports the ones a pod lacks', () => {
     const r = fanOut({
       schedule: { ...schedule, containerNames: ['sidecar', 'missing', 'sidecar'], timeoutSeconds: 30 },
