@@ -9,6 +9,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  RbacAuthorizationV1Api,
 } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import type { ManifestSubset, TestCluster } from './kcr-in-cluster.ts';
@@ -30,6 +31,7 @@ export interface Clients {
   apps: AppsV1Api;
   custom: CustomObjectsApi;
   admission: AdmissionregistrationV1Api;
+  rbac: RbacAuthorizationV1Api;
 }
 
 export function clientsFor(kubeconfigFile: string): Clients {
@@ -41,6 +43,7 @@ export function clientsFor(kubeconfigFile: string): Clients {
     apps: kc.makeApiClient(AppsV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
     admission: kc.makeApiClient(AdmissionregistrationV1Api),
+    rbac: kc.makeApiClient(RbacAuthorizationV1Api),
   };
 }
 

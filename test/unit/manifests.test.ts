@@ -21,7 +21,9 @@ import type {
   RestoreRequestSpec,
   RestoreRequestStatus,
 } from '../../src/api/types.ts';
-import { GROUP, PLURALS, VERSION } from '../../src/api/types.ts';
+import { ANNOTATIONS, GROUP, PLURALS, VERSION } from '../../src/api/types.ts';
+import { CLAIM_ANNOTATION, CLAIM_HOLDER_ANNOTATION } from '../../src/rules/checkpoint-claim.ts';
+import { IN_PLACE_HISTORY_PREFIX } from '../../src/restore/in-place-restore.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -610,7 +612,7 @@ describe('ValidatingAdmissionPolicies', () => {
 
   it('each fails closed and has a Deny binding of the same name, installed by manifests/policies', () => {
     const listed = docs.find((d) => kindOf(d) === 'Kustomization' && relative(ROOT, d.file) === 'manifests/policies/kustomization.yaml')!;
-    expect(policies.map(nameOf).sort()).toEqual(['kcr-agent-own-node-only', 'kcr-controller-node-restore-marks', 'kcr-same-namespace-pod-reference']);
+    expect(policies.map(nameOf).sort()).toEqual(['kcr-agent-own-node-only', 'kcr-controller-node-restore-marks', 'kcr-objects-are-kcrs', 'kcr-same-namespace-pod-reference']);
     for (const p of policies) {
       expect(get(p.obj, 'spec', 'failurePolicy'), nameOf(p)).toBe('Fail');
       expect(get(find('ValidatingAdmissionPolicyBinding', nameOf(p)), 'spec')).toEqual({ policyName: nameOf(p), validationActions: ['Deny'] });
@@ -629,6 +631,35 @@ describe('ValidatingAdmissionPolicies', () => {
     const expressions = (get(p, 'spec', 'validations') as { expression: string }[]).map((v) => v.expression);
     expect(expressions).toContain('object.spec == oldObject.spec');
     expect(expressions.join('\n')).toContain('restore.kcr.io/capable-reason');
+  });
+
+  it('kcr-objects-are-kcrs covers every annotation kcr acts on, and exempts only kcr’s ServiceAccounts and system:masters', () => {
+    const p = find('ValidatingAdmissionPolicy', 'kcr-objects-are-kcrs');
+    const vars = Object.fromEntries((get(p, 'spec', 'variables') as { name: string; expression: string }[]).map((v) => [v.name, v.expression]));
+    for (const key of [ANNOTATIONS.pinned, ANNOTATIONS.pinnedBy, ANNOTATIONS.targetNode, ANNOTATIONS.restoredFrom, ANNOTATIONS.identity, CLAIM_ANNOTATION, CLAIM_HOLDER_ANNOTATION]) {
+      expect(vars.kcrKeys, key).toContain(`'${key}'`);
+    }
+    for (const prefix of [ANNOTATIONS.restoredFromContainerPrefix, IN_PLACE_HISTORY_PREFIX]) expect(vars.kcrPrefixes, prefix).toContain(`'${prefix}'`);
+    const condition = (get(p, 'spec', 'matchConditions') as { expression: string }[]).map((c) => c.expression).join('\n');
+    for (const sa of ['kcr-controller', 'kcr-agent', 'kcr-webhook']) {
+      find('ServiceAccount', sa);
+      expect(condition).toContain(`'system:serviceaccount:kcr-system:${sa}'`);
+    }
+    expect(condition).toContain("'system:masters' in request.userInfo.groups");
+  });
+
+  it('user roles aggregate into view/edit/admin and never grant Checkpoint writes or any kcr status', () => {
+    const view = find('ClusterRole', 'kcr-view');
+    const edit = find('ClusterRole', 'kcr-edit');
+    expect(get(view, 'metadata', 'labels')).toMatchObject({ 'rbac.authorization.k8s.io/aggregate-to-view': 'true', 'rbac.authorization.k8s.io/aggregate-to-edit': 'true', 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' });
+    expect(get(edit, 'metadata', 'labels')).toMatchObject({ 'rbac.authorization.k8s.io/aggregate-to-edit': 'true', 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' });
+    expect(get(edit, 'metadata', 'labels')).not.toHaveProperty(['rbac.authorization.k8s.io/aggregate-to-view']);
+    for (const role of [view, edit]) {
+      for (const rule of get(role, 'rules') as { resources: string[]; verbs: string[] }[]) {
+        expect(rule.resources.some((r) => r.includes('/')), 'no subresources').toBe(false);
+        if (rule.resources.includes('checkpoints')) expect(rule.verbs.filter((v) => ['create', 'update', 'patch'].includes(v))).toEqual([]);
+      }
+    }
   });
 
   it('lets the controller write restore.kcr.io/restore-failed and the agent not', () => {

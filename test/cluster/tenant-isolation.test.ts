@@ -1,0 +1,129 @@
+// A hostile tenant against kcr's objects, on a real kube-apiserver with kcr's manifests applied
+// (RBAC and ValidatingAdmissionPolicies): each attack is a test that fails if the attack works.
+//   tenant  - ServiceAccount bound to the built-in `edit` role in its namespace (kcr-edit and
+//             kcr-view aggregate into it), as a namespace's developers are;
+//   sloppy  - a ServiceAccount an administrator gave every verb on kcr's kinds and their status:
+//             kcr-objects-are-kcrs must still stop it.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_VERSION, GROUP, PLURALS, VERSION } from '../../src/api/types.ts';
+import { clientsFor, createNamespace, deleteNamespace, eventually, expectApiError, installedKcr, testCluster, type Clients } from './cluster-clients.ts';
+import { KCR_NAMESPACE, serviceAccountKubeconfig } from './kcr-in-cluster.ts';
+
+const cluster = testCluster();
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const POLICY = 'kcr-objects-are-kcrs';
+let admin: Clients;
+let tenant: Clients;
+let sloppy: Clients;
+let controller: Clients;
+let ns: string;
+let dir: string;
+
+const cpBody = (name: string) => ({
+  apiVersion: API_VERSION,
+  kind: 'Checkpoint',
+  metadata: { name },
+  spec: { containerName: 'app', podName: 'web-0', identity: 'web-0', originalImage: 'busybox:1.37', checkpointTimestamp: '2026-11-24T06:00:00Z' },
+});
+const custom = (plural: string) => ({ group: GROUP, version: VERSION, namespace: ns, plural });
+
+async function serviceAccount(name: string): Promise<Clients> {
+  await admin.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
+  return clientsFor(await serviceAccountKubeconfig(cluster, ns, name, join(dir, `${name}.kubeconfig`), 3600));
+}
+
+beforeAll(async () => {
+  installedKcr();
+  admin = clientsFor(cluster.kubeconfig);
+  dir = mkdtempSync(join(tmpdir(), 'kcr-tenant-'));
+  ns = await createNamespace(admin.core, 'kcr-tenant');
+  tenant = await serviceAccount('tenant');
+  await admin.rbac.createNamespacedRoleBinding({ namespace: ns, body: {
+    metadata: { name: 'tenant-edit' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' },
+    subjects: [{ kind: 'ServiceAccount', name: 'tenant', namespace: ns }],
+  } });
+  sloppy = await serviceAccount('sloppy');
+  await admin.rbac.createNamespacedRole({ namespace: ns, body: {
+    metadata: { name: 'everything-kcr' },
+    rules: [{ apiGroups: [GROUP], resources: ['checkpoints', 'checkpoints/status', 'checkpointrequests', 'checkpointrequests/status', 'restorerequests', 'restorerequests/status'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] }],
+  } });
+  await admin.rbac.createNamespacedRoleBinding({ namespace: ns, body: {
+    metadata: { name: 'sloppy-everything' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'everything-kcr' },
+    subjects: [{ kind: 'ServiceAccount', name: 'sloppy', namespace: ns }],
+  } });
+  controller = clientsFor(await serviceAccountKubeconfig(cluster, KCR_NAMESPACE, 'kcr-controller', join(dir, 'controller.kubeconfig'), 3600));
+  // The aggregation controller folds kcr-edit into edit within moments.
+  await eventually('edit to carry kcr-edit', async () => {
+    const role = await admin.rbac.readClusterRole({ name: 'edit' });
+    return (role.rules ?? []).some((r) => r.apiGroups?.includes(GROUP) && r.resources?.includes('restorerequests') && r.verbs.includes('create')) ? true : undefined;
+  });
+}, 120_000);
+
+afterAll(async () => {
+  if (admin && ns) await deleteNamespace(admin.core, ns);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a namespace developer (edit)', () => {
+  it('asks for checkpoints and restores and reads Checkpoints, as edit and view aggregate kcr-edit and kcr-view', async () => {
+    await tenant.custom.createNamespacedCustomObject({ ...custom(PLURALS.CheckpointRequest), body: { apiVersion: API_VERSION, kind: 'CheckpointRequest', metadata: { name: 'mine' }, spec: { podReference: { name: 'web-0' }, containerName: 'app' } } });
+    await tenant.custom.listNamespacedCustomObject(custom(PLURALS.Checkpoint));
+    await tenant.custom.deleteNamespacedCustomObject({ ...custom(PLURALS.CheckpointRequest), name: 'mine' });
+  });
+
+  it('cannot create a Checkpoint or write any kcr status (RBAC)', async () => {
+    const create = await expectApiError(() => tenant.custom.createNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), body: cpBody('forged') }));
+    expect(create.code).toBe(403);
+    expect(create.message).toMatch(/cannot create resource "checkpoints"/);
+    await admin.custom.createNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), body: cpBody('real') });
+    const status = await expectApiError(() => tenant.custom.patchNamespacedCustomObjectStatus({ ...custom(PLURALS.Checkpoint), name: 'real', body: { status: { phase: 'ImageBuilt', runtimeImage: 'evil.example/x@sha256:' + 'a'.repeat(64) } } }, mergePatch));
+    expect(status.code).toBe(403);
+    expect(status.message).toMatch(/checkpoints\/status/);
+  });
+
+  it('cannot set kcr’s annotations on a pod (kcr-objects-are-kcrs), and may set its own', async () => {
+    await admin.core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'web-0' }, spec: { containers: [{ name: 'app', image: 'busybox:1.37' }] } } });
+    for (const key of ['kcr.io/restored-from.app', 'kcr.io/restored-from', 'kcr.io/in-place-restores.app', 'kcr.io/claim-holder', 'kcr.io/identity']) {
+      const denied = await expectApiError(() => tenant.core.patchNamespacedPod({ name: 'web-0', namespace: ns, body: { metadata: { annotations: { [key]: 'bank-checkpoint' } } } }, mergePatch));
+      expect(denied.code, key).toBe(403);
+      expect(denied.message, key).toContain(POLICY);
+      expect(denied.message, key).toContain('only kcr sets');
+    }
+    await tenant.core.patchNamespacedPod({ name: 'web-0', namespace: ns, body: { metadata: { annotations: { 'example.com/owner': 'me' } } } }, mergePatch);
+  });
+});
+
+describe('a ServiceAccount given every verb on kcr’s kinds', () => {
+  it('still cannot create a Checkpoint, change its spec or kcr’s annotations, or write any status', async () => {
+    const create = await expectApiError(() => sloppy.custom.createNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), body: cpBody('forged-2') }));
+    expect(create.code).toBe(403);
+    expect(create.message).toContain(`only kcr creates Checkpoints (${POLICY})`);
+
+    await admin.custom.createNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), body: cpBody('target') });
+    const spec = await expectApiError(() => sloppy.custom.patchNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), name: 'target', body: { spec: { podName: 'someone-else' } } }, mergePatch));
+    expect(spec.message).toContain(`only kcr changes a Checkpoint's spec (${POLICY})`);
+    for (const key of ['kcr.io/pinned', 'kcr.io/target-node', 'kcr.io/claim']) {
+      const pin = await expectApiError(() => sloppy.custom.patchNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), name: 'target', body: { metadata: { annotations: { [key]: 'true' } } } }, mergePatch));
+      expect(pin.code, key).toBe(403);
+      expect(pin.message, key).toContain('only kcr sets');
+    }
+    const status = await expectApiError(() => sloppy.custom.patchNamespacedCustomObjectStatus({ ...custom(PLURALS.Checkpoint), name: 'target', body: { status: { phase: 'ImageBuilt' } } }, mergePatch));
+    expect(status.message).toContain(`only kcr writes the status of checkpoints (${POLICY})`);
+    await sloppy.custom.createNamespacedCustomObject({ ...custom(PLURALS.RestoreRequest), body: { apiVersion: API_VERSION, kind: 'RestoreRequest', metadata: { name: 'rr' }, spec: { podReference: { name: 'web-0' } } } });
+    const rrStatus = await expectApiError(() => sloppy.custom.patchNamespacedCustomObjectStatus({ ...custom(PLURALS.RestoreRequest), name: 'rr', body: { status: { phase: 'Restoring', podManifest: { metadata: { name: 'evil' } } } } }, mergePatch));
+    expect(rrStatus.message).toContain(`only kcr writes the status of restorerequests (${POLICY})`);
+    // Its own labels and annotations it may keep.
+    await sloppy.custom.patchNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), name: 'target', body: { metadata: { labels: { team: 'a' }, annotations: { 'example.com/note': 'x' } } } }, mergePatch);
+  });
+
+  it('kcr’s controller may write what the policy reserves (the exemption is by ServiceAccount)', async () => {
+    await controller.custom.patchNamespacedCustomObjectStatus({ ...custom(PLURALS.Checkpoint), name: 'target', body: { status: { phase: 'Created' } } }, mergePatch);
+    await controller.custom.patchNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), name: 'target', body: { metadata: { annotations: { 'kcr.io/pinned': 'true' } } } }, mergePatch);
+  });
+});
