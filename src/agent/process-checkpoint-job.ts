@@ -7,6 +7,7 @@
 // so BullMQ does not retry. The last attempt's failure also marks the request Failed. A retry
 // resumes from a Checkpoint an earlier attempt created (same deterministic name) instead of
 // taking a second checkpoint.
+import { posix } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { ANNOTATIONS, API_VERSION, type Checkpoint, type CheckpointRequest } from '../api/types.ts';
 import type { Logger } from '../log.ts';
@@ -124,6 +125,11 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
   // An earlier attempt's archive of this pod on this node is pushed as it is: a second kubelet
   // call would freeze the container again for a state no newer in any way the user asked for.
   const earlier = request.status?.nodeName === deps.node ? request.status.archive : undefined;
+  // The status is trusted for nothing: a name that is not an archive of this very container
+  // (another pod's, another namespace's, a path) is refused, and nothing is pushed.
+  if (earlier !== undefined && (earlier !== posix.basename(earlier) || archiveTime(earlier, archivePrefix(data.podName, ns, data.containerName)) === undefined)) {
+    throw new AgentFailure('ArchiveMismatch', `status.archive ${JSON.stringify(earlier)} is not an archive of container ${data.containerName} of pod ${ns}/${data.podName}: refused, nothing pushed`);
+  }
   let archiveFile: string;
   if (earlier !== undefined && (await deps.archives.exists(earlier))) {
     archiveFile = earlier;

@@ -301,6 +301,21 @@ describe('agent job processing (real Redis, real registry)', () => {
     expect(s.kube.requests.get(s.requestName)!.status?.message).toMatch(/^RegistryUnavailable: registry 127\.0\.0\.1:1 unreachable/);
   });
 
+  it('a status.archive naming another pod’s archive (as a forged status would) is refused: nothing pushed, no Checkpoint', async () => {
+    const s = setup();
+    // The other namespace's archive is really there on the node.
+    const other = 'checkpoint-vault-0_bank-app-2026-11-24T08:00:00Z.tar';
+    writeFileSync(join(s.folder, other), await crioArchive({ namespace: 'bank', pod: 'vault-0', container: 'app' }), { mode: 0o600 });
+    const req = s.kube.requests.get(s.requestName)!;
+    req.status = { phase: 'InProgress', nodeName: NODE, archive: other };
+    const k = fakeKubelet(s.folder);
+    const r = await runJob(s, k.kubelet);
+    expect(r.state).toBe('failed');
+    expect(k.calls).toHaveLength(0);
+    expect(s.kube.checkpoints.size).toBe(0);
+    expect(s.kube.requests.get(s.requestName)!.status?.message).toMatch(/^ArchiveMismatch: status\.archive "checkpoint-vault-0_bank-app-.*" is not an archive of container app of pod apps\/web-0: refused, nothing pushed/);
+  });
+
   it('a deleted request drops its job without calling the kubelet', async () => {
     const s = setup();
     s.kube.requests.clear();
