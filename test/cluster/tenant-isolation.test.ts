@@ -106,8 +106,12 @@ describe('a ServiceAccount given every verb on kcr’s kinds', () => {
     expect(create.message).toContain(`only kcr creates Checkpoints (${POLICY})`);
 
     await admin.custom.createNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), body: cpBody('target') });
-    const spec = await expectApiError(() => sloppy.custom.patchNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), name: 'target', body: { spec: { podName: 'someone-else' } } }, mergePatch));
-    expect(spec.message).toContain(`only kcr changes a Checkpoint's spec (${POLICY})`);
+    // Source fields are set-once by the CRD's own rules; the policy guards the rest (what a restore needs from a node).
+    for (const change of [{ architecture: 'arm64' }, { runtime: { name: 'containerd' } }, { baseImage: { name: 'evil.example/x:1' } }]) {
+      const spec = await expectApiError(() => sloppy.custom.patchNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), name: 'target', body: { spec: change } }, mergePatch));
+      expect(spec.code, JSON.stringify(change)).toBe(403);
+      expect(spec.message).toContain(`only kcr changes a Checkpoint's spec (${POLICY})`);
+    }
     for (const key of ['kcr.io/pinned', 'kcr.io/target-node', 'kcr.io/claim']) {
       const pin = await expectApiError(() => sloppy.custom.patchNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), name: 'target', body: { metadata: { annotations: { [key]: 'true' } } } }, mergePatch));
       expect(pin.code, key).toBe(403);
