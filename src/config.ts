@@ -68,6 +68,10 @@ export interface WebhookConfig extends CommonConfig {
   certValidityDays: number;
   /** Largest AdmissionReview body accepted, in bytes; larger gets 413. */
   maxBodyBytes: number;
+  /** Admissions handled at once; more get 429 (the pod starts fresh). */
+  maxInFlight: number;
+  /** PEM file of the CA of the API server's webhook client certificate; set, other clients are refused. */
+  clientCaFile: string | undefined;
   /** dockerconfigjson Secret (per namespace) added to restored pods' imagePullSecrets. */
   pullSecretName: string | undefined;
   /** Namespaces the webhook never mutates; default kube-system and kcr's own. */
@@ -127,6 +131,8 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
     webhookConfigurationName: str(env, 'KCR_WEBHOOK_CONFIGURATION', 'kcr-restore'),
     certValidityDays: int(env, 'KCR_WEBHOOK_CERT_VALIDITY_DAYS', 365, 1, 3650),
     maxBodyBytes: int(env, 'KCR_WEBHOOK_MAX_BODY_BYTES', 3 * 1024 * 1024, 1024),
+    maxInFlight: int(env, 'KCR_WEBHOOK_MAX_IN_FLIGHT', 64, 1, 10_000),
+    clientCaFile: optional(env, 'KCR_WEBHOOK_CLIENT_CA'),
     pullSecretName: optional(env, 'KCR_WEBHOOK_PULL_SECRET'),
     excludedNamespaces: list(env, 'KCR_WEBHOOK_EXCLUDED_NAMESPACES') ?? ['kube-system', str(env, 'KCR_NAMESPACE', 'kcr-system')],
     baseImageVolumes: bool(env, 'KCR_WEBHOOK_BASE_IMAGE_VOLUMES', true),

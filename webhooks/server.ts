@@ -29,6 +29,11 @@ export interface WebhookAppDeps extends DecideAndClaimDeps {
   draining?: () => boolean;
   /** Largest body accepted on /mutate; larger gets 413. */
   maxBodyBytes: number;
+  /**
+   * Admissions handled at once; more get 429 at once (the API server ignores the failure and
+   * the pod starts fresh). With maxBodyBytes it bounds the memory that bodies can take.
+   */
+  maxInFlight: number;
 }
 
 /** application/json, with parameters (charset=utf-8), or a +json type. */
@@ -99,9 +104,19 @@ export function createWebhookApp(deps: WebhookAppDeps): express.Express {
     res.status(200).type(metrics.registry.contentType).send(text);
   });
 
+  let inFlight = 0;
   app.post('/mutate', async (req, res, next) => {
     const started = performance.now();
     res.locals.started = started;
+    if (inFlight >= deps.maxInFlight) {
+      req.resume();
+      res.setHeader('retry-after', '1');
+      return next(new HttpError(429, 'too-many-requests', `more than ${deps.maxInFlight} admissions at once; the pod starts fresh`));
+    }
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+    });
     const type = req.headers['content-type'];
     if (type === undefined || !JSON_TYPE.test(type)) {
       req.resume(); // discard the body, keep the connection usable
@@ -201,6 +216,12 @@ export interface TlsMaterial {
 export interface StartWebhookServerOptions {
   app: express.Express;
   tls: TlsMaterial;
+  /**
+   * PEM of the CA that signs the API server's client certificate for webhooks: when set, a
+   * client without a certificate it signed is refused at the TLS handshake (nobody else can ask
+   * the webhook what it would restore).
+   */
+  clientCa?: string | Buffer | undefined;
   host: string;
   /** 0 picks a free port. */
   port: number;
@@ -211,6 +232,7 @@ export async function startWebhookServer(opts: StartWebhookServerOptions): Promi
   const server = https.createServer({
     cert: opts.tls.cert,
     key: opts.tls.key,
+    ...(opts.clientCa !== undefined ? { ca: opts.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
     minVersion: 'TLSv1.2',
     // The API server keeps connections open between reviews.
     keepAliveTimeout: 65_000,

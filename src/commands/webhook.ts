@@ -2,6 +2,7 @@
 // informers -> serving certificate -> HTTPS server; graceful shutdown on signals.
 // startWebhook() is the part without the cluster and the process, so tests run
 // exactly what this command runs with fake informer sources.
+import { readFileSync } from 'node:fs';
 import type https from 'node:https';
 import { pino } from 'pino';
 import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
@@ -30,7 +31,7 @@ import { createLogger, type Logger } from '../log.ts';
 
 export type WebhookServingConfig = Pick<
   WebhookConfig,
-  'host' | 'port' | 'maxBodyBytes' | 'pullSecretName' | 'excludedNamespaces' | 'baseImageVolumes' | 'claimTtlSeconds' | 'checkpointRepositories'
+  'host' | 'port' | 'maxBodyBytes' | 'maxInFlight' | 'pullSecretName' | 'excludedNamespaces' | 'baseImageVolumes' | 'claimTtlSeconds' | 'checkpointRepositories'
 >;
 
 export interface StartWebhookOptions {
@@ -41,6 +42,8 @@ export interface StartWebhookOptions {
   logger: Logger;
   /** Where claims on handed-out checkpoints are written (the API server in a cluster). */
   claims: ClaimApi;
+  /** PEM of the CA of the API server's client certificate: set, every other client is refused. */
+  clientCa?: string | undefined;
   clock?: () => Date;
   backoff?: Backoff;
   /** Replaceable for benchmarks of the adapter alone; defaults to the restore decision. */
@@ -85,13 +88,14 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     readiness: informers,
     draining: () => draining,
     maxBodyBytes: config.maxBodyBytes,
+    maxInFlight: config.maxInFlight,
     claims: opts.claims,
     claimTtlMs: config.claimTtlSeconds * 1000,
   });
   informers.start();
   let server: https.Server;
   try {
-    server = await startWebhookServer({ app, tls: opts.tls, host: config.host, port: config.port });
+    server = await startWebhookServer({ app, tls: opts.tls, host: config.host, port: config.port, clientCa: opts.clientCa });
   } catch (err) {
     await informers.stop();
     throw err;
@@ -168,7 +172,8 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
   const kc = loadKubeConfig({ kubeconfig: config.kubeconfig });
   const certs = await servingCertificate(config, kc, logger);
   const claims = kubeClaimApi(kubeJson(kc, { timeoutMs: config.claimTimeoutMs }), GROUP, VERSION, PLURALS.Checkpoint);
-  const webhook = await startWebhook({ config, feeds: kubeIndexFeeds(kc), tls: certs.tls, logger, claims });
+  const clientCa = config.clientCaFile === undefined ? undefined : readFileSync(config.clientCaFile, 'utf8');
+  const webhook = await startWebhook({ config, feeds: kubeIndexFeeds(kc), tls: certs.tls, logger, claims, clientCa });
   const detach = attachHotReload(webhook.server, certs.source, logger);
   void webhook.informers.whenSynced().then(() => logger.info({}, 'restore index ready'));
 

@@ -366,7 +366,7 @@ async function main(): Promise<void> {
   // Production logging: info level (one line per restored pod), asynchronous writes.
   const logger = createLogger('webhook', 'info', pino.destination({ dest: '/dev/null', sync: false }));
   const webhook = await startWebhook({
-    config: { host: '127.0.0.1', port: 0, maxBodyBytes: 3 * 1024 * 1024, pullSecretName: 'kcr-registry', excludedNamespaces: ['kube-system', NAMESPACE], baseImageVolumes: true, claimTtlSeconds: 120,
+    config: { host: '127.0.0.1', port: 0, maxBodyBytes: 3 * 1024 * 1024, pullSecretName: 'kcr-registry', excludedNamespaces: ['kube-system', NAMESPACE], baseImageVolumes: true, claimTtlSeconds: 120, maxInFlight: 64,
       checkpointRepositories: { registry: 'registry.kcr.example', prefix: '' } },
     feeds, tls: { cert: bundle.cert, key: bundle.key }, logger,
     // As `kcr webhook` writes them: its own timeout below the webhook configuration's.

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCertificateBundle, type CertificateBundle } from '../../certs/index.ts';
 import { startWebhook, type RunningWebhook } from '../../src/commands/webhook.ts';
 import { MemoryClaimApi } from '../support/memory-claim-api.ts';
+import { createCa, issueCert } from '../cluster/pki.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { AdmissionReview } from '../../webhooks/admission.ts';
 import type { IndexFeed } from '../../webhooks/informers.ts';
@@ -122,6 +123,7 @@ const servingConfig = {
   excludedNamespaces: ['kube-system', NAMESPACE],
   baseImageVolumes: true,
   claimTtlSeconds: 120,
+  maxInFlight: 64,
   checkpointRepositories: { registry: 'registry.kcr.example', prefix: '' },
 };
 
@@ -390,5 +392,69 @@ describe('kcr webhook process', () => {
     const { code, stderr } = await runKcr({ KUBECONFIG: '/nonexistent/kubeconfig' });
     expect(code).toBe(1);
     expect(stderr).toContain('/nonexistent/kubeconfig');
+  });
+});
+
+describe('who may call the admission endpoint, and how much at once', () => {
+  it('with KCR_WEBHOOK_CLIENT_CA, only a client whose certificate that CA signed gets through the TLS handshake', async () => {
+    const apiServerCa = createCa('kube-apiserver-webhook-client-ca');
+    const apiServer = issueCert(apiServerCa, { subject: { cn: 'kube-apiserver' }, usage: 'client' });
+    const stranger = issueCert(createCa('someone-else'), { subject: { cn: 'kube-apiserver' }, usage: 'client' });
+    const { feeds, informers } = fakeFeeds();
+    const webhook = await startWebhook({ config: servingConfig, feeds, tls: { cert: bundle.cert, key: bundle.key }, claims, clientCa: apiServerCa.cert,
+      logger: silentLogger(), defaultMetrics: false });
+    syncAll(informers);
+    await webhook.informers.whenSynced();
+    const call = (client?: { cert: string; key: string }) => new Promise<number | string>((resolve) => {
+      const body = JSON.stringify(fixture('statefulset-pod-create'));
+      const req = https.request({ host: '127.0.0.1', port: webhook.port, method: 'POST', path: '/mutate', ca: bundle.caCert, servername: SERVERNAME, agent: false,
+        ...(client ? { cert: client.cert, key: client.key } : {}), headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      req.end(body);
+    });
+    try {
+      expect(await call(apiServer)).toBe(200);
+      // A forged review from inside the cluster network learns nothing: no handshake, no answer.
+      expect(await call()).not.toBe(200);
+      expect(await call(stranger)).not.toBe(200);
+    } finally {
+      await webhook.close(1000);
+    }
+  });
+
+  it('more admissions at once than KCR_WEBHOOK_MAX_IN_FLIGHT get 429 at once (the pod starts fresh); the slot frees when one ends', async () => {
+    const { feeds, informers } = fakeFeeds();
+    const webhook = await startWebhook({ config: { ...servingConfig, maxInFlight: 1 }, feeds, tls: { cert: bundle.cert, key: bundle.key }, claims,
+      logger: silentLogger(), defaultMetrics: false });
+    syncAll(informers);
+    await webhook.informers.whenSynced();
+    try {
+      const body = Buffer.from(JSON.stringify(fixture('statefulset-pod-create')));
+      // One client holds the only slot: headers and half its body sent.
+      let finish!: () => void;
+      const held = new Promise<number>((resolve) => {
+        const req = https.request({ host: '127.0.0.1', port: webhook.port, method: 'POST', path: '/mutate', ca: bundle.caCert, servername: SERVERNAME, agent: false,
+          headers: { 'content-type': 'application/json', 'content-length': String(body.length) } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.write(body.subarray(0, 10));
+        finish = () => req.end(body.subarray(10));
+      });
+      // Its headers are in: the handler holds the slot while it waits for the rest of the body.
+      await new Promise((r) => setTimeout(r, 300));
+      const refused = await request(webhook.port, bundle.caCert, 'POST', '/mutate', body);
+      expect(refused.status).toBe(429);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(JSON.parse(refused.text).message).toContain('more than 1 admissions at once');
+      finish();
+      expect(await held).toBe(200);
+      expect((await request(webhook.port, bundle.caCert, 'POST', '/mutate', body)).status).toBe(200);
+    } finally {
+      await webhook.close(1000);
+    }
   });
 });
