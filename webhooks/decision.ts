@@ -20,6 +20,7 @@ import { podIdentity, type PodIdentity } from '../src/rules/identity.ts';
 import { optIn, type OptInSurface } from '../src/rules/opt-in.ts';
 import { restorePatch, type RestorePlan } from './patch.ts';
 import { ARCH_LABEL } from '../src/rules/restore-fit.ts';
+import { CAPABILITY_LABELS } from '../src/rules/restore-capability.ts';
 import type { RestoreIndex } from './restore-index.ts';
 import { array, isRecord, record, str, stringMap, type JsonRecord } from '../src/rules/shape.ts';
 import type { IndexedCheckpoint } from '../src/rules/indexed-objects.ts';
@@ -162,7 +163,7 @@ function decideUnchecked({ request, index, policy, now }: DecisionInput): Decisi
   const candidates = new Map(fresh.map((c) => [c.name, candidatesFor(index, namespace, identity, claimant, c.name, c.image, policy.repositories, now)]));
   const eligibleLists = [...candidates.values()].map((x) => x.eligible);
   const architecture = targetArchitecture(spec, [...recognised.values()], eligibleLists);
-  const runtime = targetRuntime([...recognised.values()], eligibleLists, architecture, index);
+  const runtime = targetRuntime(spec, [...recognised.values()], eligibleLists, architecture, index);
 
   const chosen = new Map<string, IndexedCheckpoint>();
   let rejection: Rejection = 'no-checkpoint';
@@ -178,7 +179,7 @@ function decideUnchecked({ request, index, policy, now }: DecisionInput): Decisi
 
   // From the checkpoints the pod starts from, so a second call on the patched pod writes the same terms.
   const starts = [...recognised.values(), ...chosen.values()];
-  const podRuntime = starts.find((cp) => cp.runtime !== undefined)?.runtime;
+  const podRuntime = runtime ?? starts.find((cp) => cp.runtime !== undefined)?.runtime;
   const podArchitecture = architecture ?? starts.find((cp) => cp.architecture !== undefined)?.architecture;
   const plan = planOf(containers, recognised, chosen, identity, podArchitecture, podRuntime, claimant.holder, policy);
   const patch = restorePatch(pod, plan);
@@ -200,10 +201,13 @@ function decideUnchecked({ request, index, policy, now }: DecisionInput): Decisi
 }
 
 /**
- * The runtime the pod will restore on: that of a container already restored, else that of the
- * best checkpoint (among the containers' best candidates) that some capable node can take.
+ * The runtime the pod will restore on: the one its required node affinity names already (an
+ * earlier call on this pod, or the user), else that of a container already restored, else that
+ * of the best checkpoint (among the containers' best candidates) that some capable node can take.
  */
-function targetRuntime(recognised: IndexedCheckpoint[], eligible: IndexedCheckpoint[][], architecture: string | undefined, index: RestoreIndex): string | undefined {
+function targetRuntime(spec: JsonRecord, recognised: IndexedCheckpoint[], eligible: IndexedCheckpoint[][], architecture: string | undefined, index: RestoreIndex): string | undefined {
+  const pinned = requiredRuntime(spec);
+  if (pinned !== undefined) return pinned;
   const restoredRuntime = recognised.find((cp) => cp.runtime !== undefined)?.runtime;
   if (restoredRuntime !== undefined) return restoredRuntime;
   const ranked = eligible
@@ -231,6 +235,19 @@ function targetArchitecture(
     .filter((cp): cp is IndexedCheckpoint => cp?.architecture !== undefined)
     .sort(compareByPreference)[0];
   return best?.architecture;
+}
+
+/** `restore.kcr.io/runtime In [one value]` in a required node-affinity term of the pod, if any. */
+function requiredRuntime(spec: JsonRecord): string | undefined {
+  const terms = array(record(record(record(spec.affinity).nodeAffinity).requiredDuringSchedulingIgnoredDuringExecution).nodeSelectorTerms);
+  for (const term of terms) {
+    for (const e of array(record(term).matchExpressions)) {
+      const r = record(e);
+      const values = array(r.values);
+      if (r.key === CAPABILITY_LABELS.runtime && r.operator === 'In' && values.length === 1 && typeof values[0] === 'string') return values[0];
+    }
+  }
+  return undefined;
 }
 
 function planOf(

@@ -175,6 +175,16 @@ const rows: Row[] = [
     restored: { app: 'app1', cache: 'cache1' },
   },
   {
+    // One node restores the whole pod: a container whose checkpoint another runtime wrote starts fresh.
+    name: 'containers whose checkpoints disagree on runtime: one runtime for the pod, the other container fresh',
+    fixture: MULTI,
+    edit: optInPod,
+    index: [['Node', node('c1', { runtime: 'containerd', capable: 'true', arch: 'amd64' })], ['Node', node('n1', { runtime: 'cri-o', capable: 'true', arch: 'amd64' })],
+      ['ReplicaSet', apiRs], ['Checkpoint', apiCp('app-crio', { runtime: 'cri-o', takenAt: '2026-11-24T07:00:00Z' })], ['Checkpoint', apiCp('cache-ctrd', { container: 'cache', originalImage: 'memcached:1.6.29', runtime: 'containerd' })]],
+    reason: 'restored',
+    restored: { app: 'app-crio' },
+  },
+  {
     name: 'containers whose checkpoints disagree on architecture: the newest decides',
     fixture: MULTI,
     edit: optInPod,
