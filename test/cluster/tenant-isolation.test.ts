@@ -1,5 +1,6 @@
 // A hostile tenant against kcr's objects, on a real kube-apiserver with kcr's manifests applied
 // (RBAC and ValidatingAdmissionPolicies): each attack is a test that fails if the attack works.
+// The last part plays a stolen kcr-controller token: its pod writes are bounded too.
 //   tenant  - ServiceAccount bound to the built-in `edit` role in its namespace (kcr-edit and
 //             kcr-view aggregate into it), as a namespace's developers are;
 //   sloppy  - a ServiceAccount an administrator gave every verb on kcr's kinds and their status:
@@ -129,5 +130,33 @@ describe('a ServiceAccount given every verb on kcr’s kinds', () => {
   it('kcr’s controller may write what the policy reserves (the exemption is by ServiceAccount)', async () => {
     await controller.custom.patchNamespacedCustomObjectStatus({ ...custom(PLURALS.Checkpoint), name: 'target', body: { status: { phase: 'Created' } } }, mergePatch);
     await controller.custom.patchNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), name: 'target', body: { metadata: { annotations: { 'kcr.io/pinned': 'true' } } } }, mergePatch);
+  });
+});
+
+describe('kcr’s controller ServiceAccount, as a stolen token would use it', () => {
+  const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+  const image = (namespace: string) => `127.0.0.1:5000/kcr/${namespace}/web-0@sha256:${'b'.repeat(64)}`;
+  const setImage = (to: string) => controller.core.patchNamespacedPod({ name: 'web-0', namespace: ns, body: { spec: { containers: [{ name: 'app', image: to }] } } }, strategic);
+
+  it('may not write pods in kube-system (kcr-controller-pod-writes)', async () => {
+    await admin.core.createNamespacedPod({ namespace: 'kube-system', body: { metadata: { name: 'kcr-tenant-probe' }, spec: { containers: [{ name: 'app', image: 'busybox:1.37' }] } } });
+    try {
+      const del = await expectApiError(() => controller.core.deleteNamespacedPod({ name: 'kcr-tenant-probe', namespace: 'kube-system' }));
+      expect(del.code).toBe(403);
+      expect(del.message).toContain('kcr controller may not write pods in kube-system (kcr-controller-pod-writes)');
+    } finally {
+      await admin.core.deleteNamespacedPod({ name: 'kcr-tenant-probe', namespace: 'kube-system', gracePeriodSeconds: 0 }).catch(() => undefined);
+    }
+  });
+
+  it('switches a container only between its image and a checkpoint image of the pod’s own namespace', async () => {
+    const other = await expectApiError(() => setImage(image('bank')));
+    expect(other.code).toBe(403);
+    expect(other.message).toContain('only to or from a checkpoint image of the pod\'s namespace (kcr-controller-pod-writes)');
+    const anything = await expectApiError(() => setImage('evil.example/miner:latest'));
+    expect(anything.code).toBe(403);
+    await setImage(image(ns));
+    // Back to the original (a crash loop past the bound): from a checkpoint image, allowed.
+    await setImage('busybox:1.37');
   });
 });

@@ -612,7 +612,7 @@ describe('ValidatingAdmissionPolicies', () => {
 
   it('each fails closed and has a Deny binding of the same name, installed by manifests/policies', () => {
     const listed = docs.find((d) => kindOf(d) === 'Kustomization' && relative(ROOT, d.file) === 'manifests/policies/kustomization.yaml')!;
-    expect(policies.map(nameOf).sort()).toEqual(['kcr-agent-own-node-only', 'kcr-controller-node-restore-marks', 'kcr-objects-are-kcrs', 'kcr-same-namespace-pod-reference']);
+    expect(policies.map(nameOf).sort()).toEqual(['kcr-agent-own-node-only', 'kcr-controller-node-restore-marks', 'kcr-controller-pod-writes', 'kcr-objects-are-kcrs', 'kcr-same-namespace-pod-reference']);
     for (const p of policies) {
       expect(get(p.obj, 'spec', 'failurePolicy'), nameOf(p)).toBe('Fail');
       expect(get(find('ValidatingAdmissionPolicyBinding', nameOf(p)), 'spec')).toEqual({ policyName: nameOf(p), validationActions: ['Deny'] });
