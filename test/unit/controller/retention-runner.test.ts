@@ -32,7 +32,10 @@ async function retain(checkpoints: Checkpoint[]) {
   const api = { delete: async (path: string) => void deletedCrs.push(path) } as unknown as KubeJson;
   const runner = new RetentionRunner({
     api, cache, events: { event: async () => {} }, logger: silentLogger(), repositories: REPOS,
-    deleteManifest: async (registry, repository, d) => void deletedImages.push(`${registry}/${repository}@${d}`),
+    deleteManifest: async (registry, repository, d) => {
+      deletedImages.push(`${registry}/${repository}@${d}`);
+      return 'deleted';
+    },
   });
   const pass = await runner.run();
   return { pass, deletedCrs, deletedImages };
