@@ -6,7 +6,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { copyFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -294,7 +294,7 @@ describe('kcr agent', () => {
     expect(files).toEqual([cp.spec.checkpointData]);
   });
 
-  it('refuses to push an archive of another pod: the request fails, nothing is pushed', async () => {
+  it('refuses to push an archive of another pod, by its name or by its contents: the request fails, nothing is pushed', async () => {
     const pod = await runningPod('counter');
     await clients.core.createNamespacedPod({ namespace: ns, body: podOn('victim') });
     await runningPod('victim');
@@ -305,17 +305,26 @@ describe('kcr agent', () => {
       return ((await res.json()) as { tags?: string[] }).tags ?? [];
     };
     const before = await tags();
-    const req = await createRequest('counter-steal', 'counter');
-    // An earlier attempt's archive, as the agent would resume it: here another pod's.
-    await clients.custom.patchNamespacedCustomObjectStatus(
-      { ...obj(PLURALS.CheckpointRequest, 'counter-steal'), body: { status: { nodeName: node, archive: victimArchive } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
-    await enqueue('counter-steal', pod);
-    const done = await finished('counter-steal');
-    expect(done.status?.phase).toBe('Failed');
-    expect(done.status?.message).toBe(`ArchiveMismatch: archive ${victimArchive} was not pushed: the archive belongs to ${ns}/victim container app, not to ${ns}/counter container app`);
-    expect(await checkpointsOf(req.metadata.uid!)).toEqual([]);
+    // An earlier attempt's archive, as the agent would resume it (a status someone else wrote):
+    // first the other pod's archive by its own name, then the same bytes under counter's name.
+    const disguised = `checkpoint-counter_${ns}-app-2026-01-01T00:00:00Z.tar`;
+    await copyFile(join(nodes.nodes[0]!.checkpointDir, victimArchive), join(nodes.nodes[0]!.checkpointDir, disguised));
+    const cases: Array<[string, string, string]> = [
+      ['counter-steal', victimArchive, `ArchiveMismatch: status.archive "${victimArchive}" is not an archive of container app of pod ${ns}/counter: refused, nothing pushed`],
+      ['counter-disguised', disguised, `ArchiveMismatch: archive ${disguised} was not pushed: the archive belongs to ${ns}/victim container app, not to ${ns}/counter container app`],
+    ];
+    for (const [name, archive, message] of cases) {
+      const req = await createRequest(name, 'counter');
+      await clients.custom.patchNamespacedCustomObjectStatus(
+        { ...obj(PLURALS.CheckpointRequest, name), body: { status: { nodeName: node, archive } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      await enqueue(name, pod);
+      const done = await finished(name);
+      expect(done.status?.phase).toBe('Failed');
+      expect(done.status?.message).toBe(message);
+      expect(await checkpointsOf(req.metadata.uid!)).toEqual([]);
+    }
     expect(await tags()).toEqual(before);
   });
 

@@ -113,6 +113,9 @@ async function startController(identity: string, redisUrl = redis.url, env: Reco
       KCR_CONTROLLER_RESYNC_MS: '1000',
       KCR_RETENTION_INTERVAL_MS: '1000',
       KCR_REGISTRY_SECRET: secretName,
+      // Where this run's checkpoint images are (kcr/<namespace>/…): retention deletes images only there.
+      KCR_REGISTRY: reg.host,
+      KCR_REGISTRY_PREFIX: 'kcr',
       KCR_INSECURE_REGISTRIES: `http://${reg.host}`,
       KCR_CONTROLLER_NAMESPACES: ns,
       ...env,
