@@ -11,6 +11,8 @@ import { readCheckpointArchive, type SavedAppState } from '../support/checkpoint
 import { pullCheckpointImage } from '../support/checkpoint-image.ts';
 import { appState, type AppState } from './nodes/app-log.ts';
 import { nodeControl, type NodeControl } from './nodes/node-control.ts';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CAPABILITY_LABELS } from '../../src/rules/restore-capability.ts';
 
 export const IMAGE = 'busybox:1.37';
 
@@ -92,6 +94,16 @@ export class E2eWorld {
   /** The app's memory as its current run logs it (`kubectl logs`). */
   async appState(p: V1Pod, container = 'app'): Promise<AppState> {
     return eventually(`output of ${p.metadata!.name!}/${container}`, async () => appState(this.admin.core, this.ns, p.metadata!.name!, container).catch(() => undefined), 30_000, 250);
+  }
+
+  /** Cordons (false) or uncordons (true) a node of the stack, as `kubectl cordon` does. */
+  async schedulable(node: string, on: boolean): Promise<void> {
+    await this.admin.core.patchNode({ name: node, body: { spec: { unschedulable: !on } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  }
+
+  /** What the node's agent published: restore.kcr.io/capable. */
+  async capableLabel(node: string): Promise<string | undefined> {
+    return (await this.admin.core.readNode({ name: node })).metadata?.labels?.[CAPABILITY_LABELS.capable];
   }
 
   /** The fault-injection endpoint of the runtime on `node` (the pod's node when given a pod). */

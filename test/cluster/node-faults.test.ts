@@ -18,9 +18,6 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 let w: E2eWorld;
 let e2e: Awaited<ReturnType<typeof openE2eWorld>> | undefined;
 
-async function schedulable(node: string, on: boolean): Promise<void> {
-  await w.admin.core.patchNode({ name: node, body: { spec: { unschedulable: !on } } }, mergePatch);
-}
 
 beforeAll(async () => {
   e2e = await openE2eWorld('faults', { nodeProfiles: ['cri-o-1.34', 'cri-o-1.29'] });
@@ -28,7 +25,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  for (const n of w?.stack.nodes ?? []) await schedulable(n.name, true).catch(() => undefined);
+  for (const n of w?.stack.nodes ?? []) await w.schedulable(n.name, true).catch(() => undefined);
   await e2e?.close();
 });
 
@@ -65,20 +62,19 @@ describe('which nodes can restore what', () => {
 describe('placement on a pool with a node that cannot restore', () => {
   const overrideLabel = (node: string, value: string | null) =>
     w.admin.core.patchNode({ name: node, body: { metadata: { labels: { [CAPABILITY_LABELS.override]: value } } } }, mergePatch);
-  const capableLabel = async (node: string) => (await w.admin.core.readNode({ name: node })).metadata?.labels?.[CAPABILITY_LABELS.capable];
 
   it('never places a restore on the node that cannot restore; forced there, it ends fresh with the checkpoint good, then restores on a capable node', async () => {
     const [capable, incapable] = w.stack.nodes.map((n) => n.name) as [string, string];
-    await eventually(`${incapable} labelled not capable`, async () => ((await capableLabel(incapable)) === 'false' ? true : undefined));
-    await schedulable(incapable, false);
+    await eventually(`${incapable} labelled not capable`, async () => ((await w.capableLabel(incapable)) === 'false' ? true : undefined));
+    await w.schedulable(incapable, false);
     await w.createStatefulSet('db', { podAnnotations: { [ANNOTATIONS.restore]: 'true' } });
     const first = await w.runningPod('db-0');
     expect(first.spec?.nodeName).toBe(capable);
     const cp = await w.checkpointNow('db-now', 'db-0');
 
     // Only the node with restore off takes pods now: the webhook does not restore (no-capable-node).
-    await schedulable(incapable, true);
-    await schedulable(capable, false);
+    await w.schedulable(incapable, true);
+    await w.schedulable(capable, false);
     await w.admin.core.deleteNamespacedPod({ name: 'db-0', namespace: w.ns });
     const fresh = await w.runningPod('db-0', first.metadata!.uid, 180_000);
     expect(fresh.spec?.nodeName).toBe(incapable);
@@ -89,7 +85,7 @@ describe('placement on a pool with a node that cannot restore', () => {
 
     // An administrator forces it capable: its agent publishes capable=true, so a restore is placed there.
     await overrideLabel(incapable, 'true');
-    await eventually(`${incapable} published capable by the override`, async () => ((await capableLabel(incapable)) === 'true' ? true : undefined), 60_000);
+    await eventually(`${incapable} published capable by the override`, async () => ((await w.capableLabel(incapable)) === 'true' ? true : undefined), 60_000);
     await w.admin.core.deleteNamespacedPod({ name: 'db-0', namespace: w.ns });
     const forced = await eventually('the forced restore to end fresh on the incapable node', async () => {
       const p = await w.pod('db-0');
@@ -110,13 +106,13 @@ describe('placement on a pool with a node that cannot restore', () => {
 
     // The override goes: the remembered failure keeps the node not capable, with that reason.
     await overrideLabel(incapable, null);
-    await eventually(`${incapable} not capable again`, async () => ((await capableLabel(incapable)) === 'false' ? true : undefined), 60_000);
+    await eventually(`${incapable} not capable again`, async () => ((await w.capableLabel(incapable)) === 'false' ? true : undefined), 60_000);
     const reason = (await w.admin.core.readNode({ name: incapable })).metadata?.annotations?.[CAPABILITY_REASON_ANNOTATION];
     expect(reason).toMatch(/a restore failed on this node at .*; remove the annotation restore\.kcr\.io\/restore-failed once fixed/);
 
     // With the capable node back, the next replacement restores from the same checkpoint there,
     // although the incapable node is schedulable too.
-    await schedulable(capable, true);
+    await w.schedulable(capable, true);
     await w.admin.core.deleteNamespacedPod({ name: 'db-0', namespace: w.ns });
     const restored = await w.runningPod('db-0', forced.metadata!.uid, 180_000);
     expect(restored.spec?.nodeName).toBe(capable);

@@ -22,18 +22,12 @@ let e2e: Awaited<ReturnType<typeof openE2eWorld>> | undefined;
 let crio: [string, string];
 let containerd: string;
 
-async function schedulable(node: string, on: boolean): Promise<void> {
-  await w.admin.core.patchNode({ name: node, body: { spec: { unschedulable: !on } } }, mergePatch);
-}
 
 /** Only these nodes take new pods. */
 async function onlySchedulable(...nodes: string[]): Promise<void> {
-  for (const n of w.stack.nodes) await schedulable(n.name, nodes.includes(n.name));
+  for (const n of w.stack.nodes) await w.schedulable(n.name, nodes.includes(n.name));
 }
 
-async function capableLabel(node: string): Promise<string | undefined> {
-  return (await w.admin.core.readNode({ name: node })).metadata?.labels?.[CAPABILITY_LABELS.capable];
-}
 
 beforeAll(async () => {
   e2e = await openE2eWorld('place', {
@@ -44,18 +38,18 @@ beforeAll(async () => {
   w = e2e.world;
   crio = [w.stack.nodes[0]!.name, w.stack.nodes[1]!.name];
   containerd = w.stack.nodes[2]!.name;
-  for (const n of w.stack.nodes) await eventually(`${n.name} labelled by its agent`, async () => ((await capableLabel(n.name)) !== undefined ? true : undefined));
+  for (const n of w.stack.nodes) await eventually(`${n.name} labelled by its agent`, async () => ((await w.capableLabel(n.name)) !== undefined ? true : undefined));
 }, 600_000);
 
 afterAll(async () => {
-  for (const n of w?.stack.nodes ?? []) await schedulable(n.name, true).catch(() => undefined);
+  for (const n of w?.stack.nodes ?? []) await w.schedulable(n.name, true).catch(() => undefined);
   await e2e?.close();
 });
 
 describe('which node takes a restore', () => {
   it('the containerd-2.4 node is labelled unable to restore; a replacement of a cordoned CRI-O node’s pod lands on the other CRI-O node, base image pulled first, counter continued', async () => {
-    expect(await capableLabel(containerd)).toBe('false');
-    expect(await capableLabel(crio[0])).toBe('true');
+    expect(await w.capableLabel(containerd)).toBe('false');
+    expect(await w.capableLabel(crio[0])).toBe('true');
     await onlySchedulable(crio[0]);
     await w.createStatefulSet('db', { podAnnotations: OPTED_IN });
     const first = await w.runningPod('db-0');

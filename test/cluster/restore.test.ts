@@ -1,7 +1,7 @@
 // Restores beyond replacement, end to end on the shared kcr stack: RestoreRequests (a chosen
 // older checkpoint; migration with checkpointFirst), failed restores falling back to older
 // checkpoints and then a fresh start, in-place restore after a crash (bounded), and bad input.
-import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS, PLURALS, type RestoreRequest } from '../../src/api/types.ts';
 import { eventually, expectApiError } from './cluster-clients.ts';
@@ -181,7 +181,7 @@ describe('the base image on the node first (DESIGN rule 5)', () => {
     const target = otherNode(pod);
     // CRI-O restores only with the base image on the node and never pulls it itself.
     await w.nodeControl(target).removeImage(IMAGE);
-    await w.admin.core.patchNode({ name: source, body: { spec: { unschedulable: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await w.schedulable(source, false);
     try {
       await w.admin.core.deleteNamespacedPod({ name: 'nobase-0', namespace: w.ns });
       const restored = await eventually('the replacement restored on the other node', async () => {
@@ -193,7 +193,7 @@ describe('the base image on the node first (DESIGN rule 5)', () => {
       await w.expectContinuedFrom(restored, cp.status!.runtimeImage!);
       expect((await w.checkpoint(cp.metadata.name!))?.status?.bad).not.toBe(true);
     } finally {
-      await w.admin.core.patchNode({ name: source, body: { spec: { unschedulable: false } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      await w.schedulable(source, true);
     }
   }, 300_000);
 });
