@@ -164,6 +164,13 @@ export interface AgentConfig extends CommonConfig {
   registrySecretName: string;
   /** Newest archives kept per container on the node once pushed; older ones are deleted. */
   keepArchives: number;
+  /**
+   * How the agent reaches its node's kubelet: 'direct' (its own address, the agent's token; RBAC
+   * nodes/checkpoint only) or 'proxy' (the API server's node proxy; needs nodes/proxy).
+   */
+  kubeletAccess: 'direct' | 'proxy';
+  /** PEM the kubelet's serving certificate is checked against (direct); unset or absent: the cluster's CA. */
+  kubeletCaFile: string | undefined;
   /** How long SIGTERM waits for running jobs; below the DaemonSet's grace period (60 s). */
   shutdownDeadlineMs: number;
   /** The node's runtime configuration files (host paths mounted read-only), for its restore capability. */
@@ -190,6 +197,8 @@ export function parseAgentConfig(env: Env): AgentConfig {
     images: parseImageStoreConfig(env),
     registrySecretName: str(env, 'KCR_REGISTRY_SECRET', 'kcr-registry'),
     keepArchives: int(env, 'KCR_KEEP_ARCHIVES', 1, 0, 1000),
+    kubeletAccess: kubeletAccess(env),
+    kubeletCaFile: optional(env, 'KCR_KUBELET_CA'),
     shutdownDeadlineMs: int(env, 'KCR_AGENT_SHUTDOWN_DEADLINE_MS', 45_000, 0, 600_000),
     runtimeConfig: {
       crioConfig: str(env, 'KCR_CRIO_CONFIG', '/etc/crio/crio.conf'),
@@ -220,6 +229,12 @@ export interface ImageStoreConfig {
 /** Where checkpoint images live (KCR_REGISTRY, KCR_REGISTRY_PREFIX): the agent pushes there, the rest restore and delete only there. */
 export function parseCheckpointRepositories(env: Env): CheckpointRepositories {
   return { registry: str(env, 'KCR_REGISTRY', 'kcr-registry.kcr-system.svc:5000'), prefix: str(env, 'KCR_REGISTRY_PREFIX', 'kcr') };
+}
+
+function kubeletAccess(env: Env): 'direct' | 'proxy' {
+  const v = str(env, 'KCR_KUBELET_ACCESS', 'direct');
+  if (v !== 'direct' && v !== 'proxy') throw new ConfigError(`KCR_KUBELET_ACCESS must be "direct" or "proxy", got ${JSON.stringify(v)}`);
+  return v;
 }
 
 export function parseImageStoreConfig(env: Env): ImageStoreConfig {

@@ -58,6 +58,13 @@ function classifyKubelet(err: KubeletCheckpointError, ctx: FailureContext): Clas
             `(or the kubelet's ContainerCheckpoint feature gate is off)${detail}`,
         };
   }
+  if (s === 403 && err.direct) {
+    return {
+      transient: false,
+      reason: 'Forbidden',
+      message: `the kubelet on node ${ctx.node} refused kcr's agent a checkpoint of ${target}: its ServiceAccount needs "create" on nodes/checkpoint (manifests/rbac/agent.yaml)${detail}`,
+    };
+  }
   if (s === 403) {
     return err.fromApiServer
       ? {

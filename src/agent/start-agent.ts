@@ -9,7 +9,9 @@ import { createCheckpointWorker } from '../queue/checkpoint-queues.ts';
 import { createRedisConnection } from '../queue/connection.ts';
 import { closeWithDeadline } from '../queue/shutdown.ts';
 import { parseInsecureRegistries } from '../images/registry-endpoint.ts';
-import { checkpointContainer } from '../kubelet/checkpoint-call.ts';
+import { checkpointContainer, type KubeletAccess } from '../kubelet/checkpoint-call.ts';
+import { KubeletCheckpointError } from '../kubelet/checkpoint-error.ts';
+import { kubeletEndpoint } from '../kubelet/kubelet-endpoint.ts';
 import type { CheckpointJobData } from '../schedule/fan-out.ts';
 import { createAgentKube, type AgentKube } from './agent-kube.ts';
 import { ArchiveFolder } from './archive-folder.ts';
@@ -45,6 +47,7 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
     compression: config.images.layerCompression,
   });
   const archives = new ArchiveFolder(config.checkpointDir);
+  const access = await kubeletAccessFor(config, kube, log);
   const inUse = new Set<string>();
 
   const worker = createCheckpointWorker({
@@ -59,7 +62,7 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
         {
           node: config.nodeName,
           kube,
-          kubelet: (call) => checkpointContainer(kc, call),
+          kubelet: (call) => checkpointContainer(kc, call, access),
           images,
           archives,
           keepArchives: config.keepArchives,
@@ -103,3 +106,30 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
     },
   };
 }
+
+/**
+ * Direct: the node's address from its status, the kubelet's certificate checked against
+ * KCR_KUBELET_CA (e.g. the node's own /var/lib/kubelet/pki/kubelet.crt, mounted read-only) or,
+ * when that is unset or not there, the cluster's CA.
+ */
+async function kubeletAccessFor(config: AgentConfig, kube: Pick<AgentKube, 'getNode'>, log: Logger): Promise<KubeletAccess> {
+  if (config.kubeletAccess === 'proxy') return { kind: 'proxy' };
+  let ca: string | undefined;
+  if (config.kubeletCaFile !== undefined) {
+    ca = await readFile(config.kubeletCaFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      log.warn({ node: config.nodeName, file: config.kubeletCaFile }, 'KCR_KUBELET_CA is not there; checking the kubelet against the cluster CA');
+      return undefined;
+    });
+  }
+  return {
+    kind: 'direct',
+    ca,
+    endpoint: async (node) => {
+      const found = kubeletEndpoint(await kube.getNode(node));
+      if ('error' in found) throw new KubeletCheckpointError(found.error, { node, code: 'NoKubeletAddress' });
+      return found;
+    },
+  };
+}
+

@@ -1,7 +1,10 @@
-// Asks a node's kubelet for a checkpoint of one container through the API server's node proxy:
-//   POST /api/v1/nodes/{node}/proxy/checkpoint/{namespace}/{pod}/{container}?timeout=<seconds>
-// The agent needs nodes/proxy create; the kubelet then checks the API server's own identity for
-// nodes/checkpoint create (manifests/rbac/kubelet-checkpoint.yaml).
+// Asks a node's kubelet for a checkpoint of one container, one of two ways:
+//  - direct (the default): POST https://<node IP>:<kubelet port>/checkpoint/{namespace}/{pod}/{container}
+//    with the agent's own ServiceAccount token; the kubelet authenticates it (TokenReview) and
+//    checks nodes/checkpoint create for the agent itself. No nodes/proxy grant is needed.
+//  - proxy: POST /api/v1/nodes/{node}/proxy/checkpoint/… through the API server; the agent
+//    needs nodes/proxy create (which reaches every kubelet endpoint, exec included), and the
+//    kubelet checks the API server's own identity (manifests/rbac/kubelet-checkpoint.yaml).
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -20,20 +23,41 @@ export interface CheckpointCall {
 export const REQUEST_MARGIN_MS = 30_000;
 const MAX_BODY = 64 * 1024;
 
-export function checkpointProxyPath(c: Omit<CheckpointCall, 'timeoutSeconds'> & { timeoutSeconds?: number }): string {
+/** The kubelet's own path for a checkpoint: /checkpoint/{namespace}/{pod}/{container}[?timeout=s]. */
+export function checkpointPath(c: Omit<CheckpointCall, 'node' | 'timeoutSeconds'> & { timeoutSeconds?: number }): string {
   const seg = encodeURIComponent;
   const query = c.timeoutSeconds === undefined ? '' : `?timeout=${Math.max(0, Math.floor(c.timeoutSeconds))}`;
-  return `/api/v1/nodes/${seg(c.node)}/proxy/checkpoint/${seg(c.namespace)}/${seg(c.pod)}/${seg(c.container)}${query}`;
+  return `/checkpoint/${seg(c.namespace)}/${seg(c.pod)}/${seg(c.container)}${query}`;
 }
 
+export function checkpointProxyPath(c: Omit<CheckpointCall, 'timeoutSeconds'> & { timeoutSeconds?: number }): string {
+  return `/api/v1/nodes/${encodeURIComponent(c.node)}/proxy${checkpointPath(c)}`;
+}
+
+/** How the agent reaches the kubelet: through the API server, or at the kubelet's own address with this CA. */
+export type KubeletAccess =
+  | { kind: 'proxy' }
+  | { kind: 'direct'; endpoint: (node: string) => Promise<{ host: string; port: number }>; ca: string | Buffer | undefined };
+
 /** Resolves with the archive path the kubelet reports (a path on the node). */
-export async function checkpointContainer(kc: KubeConfig, call: CheckpointCall, signal?: AbortSignal): Promise<string> {
+export async function checkpointContainer(kc: KubeConfig, call: CheckpointCall, access: KubeletAccess = { kind: 'proxy' }, signal?: AbortSignal): Promise<string> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in the kubeconfig');
-  const path = checkpointProxyPath(call);
-  const url = new URL(cluster.server.replace(/\/$/, '') + path);
   const opts: https.RequestOptions = { method: 'POST', headers: { Accept: 'application/json, */*' } };
+  // The agent's credentials (its token, or a client certificate) either way.
   await kc.applyToHTTPSOptions(opts);
+  let url: URL;
+  if (access.kind === 'direct') {
+    const { host, port } = await access.endpoint(call.node);
+    url = new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}${checkpointPath(call)}`);
+    // The kubelet's serving certificate is checked against its own CA (or the cluster's).
+    // Checked against the node's name: a kubelet's own certificate often names only its host.
+    opts.agent = new https.Agent({ ca: access.ca ?? opts.ca, cert: opts.cert, key: opts.key, servername: call.node, keepAlive: false });
+    opts.servername = call.node;
+  } else {
+    url = new URL(cluster.server.replace(/\/$/, '') + checkpointProxyPath(call));
+  }
+  const via = access.kind === 'direct' ? 'the kubelet' : "the API server's node proxy";
   const transport = url.protocol === 'http:' ? http : https;
   const timeoutMs = (call.timeoutSeconds > 0 ? call.timeoutSeconds * 1000 : 120_000) + REQUEST_MARGIN_MS;
   const where = `${call.namespace}/${call.pod}/${call.container} on node ${call.node}`;
@@ -58,7 +82,7 @@ export async function checkpointContainer(kc: KubeConfig, call: CheckpointCall, 
     req.end();
   }).catch((err: unknown) => {
     const code = (err as { code?: string }).code;
-    throw new KubeletCheckpointError(`checkpoint of ${where}: no answer from the API server's node proxy (${code ?? String(err)})`, {
+    throw new KubeletCheckpointError(`checkpoint of ${where}: no answer from ${via} at ${url.host} (${code ?? String(err)})`, {
       node: call.node,
       code,
       cause: err,
@@ -79,6 +103,6 @@ export async function checkpointContainer(kc: KubeConfig, call: CheckpointCall, 
   const { fromApiServer, detail } = describeErrorBody(body);
   throw new KubeletCheckpointError(
     `checkpoint of ${where}: HTTP ${status} from the ${fromApiServer ? 'API server' : 'kubelet'}${detail ? `: ${detail}` : ''}`,
-    { node: call.node, status, fromApiServer, detail },
+    { node: call.node, status, fromApiServer, direct: access.kind === 'direct', detail },
   );
 }

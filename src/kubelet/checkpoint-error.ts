@@ -8,6 +8,8 @@ export interface KubeletCheckpointErrorInit {
   node: string;
   status?: number | undefined;
   fromApiServer?: boolean;
+  /** The agent called the kubelet itself (not through the API server's node proxy). */
+  direct?: boolean;
   /** A bounded excerpt of the answer's message. */
   detail?: string | undefined;
   /** Network error code (ECONNREFUSED, ETIMEDOUT, …) when no answer came. */
@@ -20,6 +22,7 @@ export class KubeletCheckpointError extends Error {
   readonly node: string;
   readonly status: number | undefined;
   readonly fromApiServer: boolean;
+  readonly direct: boolean;
   readonly detail: string | undefined;
   readonly code: string | undefined;
 
@@ -28,6 +31,7 @@ export class KubeletCheckpointError extends Error {
     this.node = init.node;
     this.status = init.status;
     this.fromApiServer = init.fromApiServer ?? false;
+    this.direct = init.direct ?? false;
     this.detail = init.detail;
     this.code = init.code;
   }

@@ -23,6 +23,7 @@ import { apiCode, clientsFor, createNamespace, deleteNamespace, eventually, inst
 import { KCR_NAMESPACE, serviceAccountKubeconfig } from './kcr-in-cluster.ts';
 import type { LocalNodes } from './nodes/local-nodes.ts';
 import { startTestNodes } from './nodes/test-nodes.ts';
+import { clusterPkiDir, ensureClusterPki } from './pki.ts';
 
 const run = promisify(execFile);
 const runId = randomBytes(3).toString('hex');
@@ -174,6 +175,8 @@ beforeAll(async () => {
       KCR_REDIS_URL: redis.url,
       KCR_QUEUE_PREFIX: queuePrefix,
       KCR_CHECKPOINT_DIR: nodes.nodes[0]!.checkpointDir,
+      // Directly to its kubelet, whose serving certificate the local kubelet CA signed.
+      KCR_KUBELET_CA: ensureClusterPki(clusterPkiDir(cluster.kubeconfig)).kubeletCaCert,
       KCR_HEALTH_PORT: '0',
       KCR_HEALTH_HOST: '127.0.0.1',
       KCR_REGISTRY: reg.host,

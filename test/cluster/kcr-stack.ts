@@ -48,7 +48,7 @@ import {
 import { freePort, type ClusterState } from './local-cluster.ts';
 import { NODE_NETNS, nodeNetworkUnavailable, removeNodeNetwork } from './netns/node-network.ts';
 import { DEFAULT_NODE_PROFILES } from './nodes/profiles.ts';
-import { createCa, issueCert, KCR_DIR, REPO_ROOT, writeSecretFile } from './pki.ts';
+import { createCa, ensureClusterPki, issueCert, KCR_DIR, REPO_ROOT, writeSecretFile } from './pki.ts';
 import { isRunning, logTail, startDetachedProcess, stopDetachedProcess, type DetachedProcess } from './detached-process.ts';
 
 export const CONTROLLER_SERVICE_ACCOUNT = 'kcr-controller';
@@ -498,6 +498,8 @@ async function startAgents(ctx: Ctx): Promise<void> {
       KCR_POD_NAME: `kcr-agent-${node.name}`,
       KCR_REDIS_URL: ctx.state.redis.url,
       KCR_CHECKPOINT_DIR: node.checkpointDir,
+      // The agent calls its kubelet directly; the kubelets' serving certificates come from this CA.
+      KCR_KUBELET_CA: ensureClusterPki(ctx.opts.cluster.pkiDir).kubeletCaCert,
       ...runtimeConfigEnv(node),
       KCR_HEALTH_PORT: String(port),
       ...registryEnv(ctx),

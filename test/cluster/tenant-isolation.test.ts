@@ -160,3 +160,13 @@ describe('kcr’s controller ServiceAccount, as a stolen token would use it', ()
     await setImage('busybox:1.37');
   });
 });
+
+describe('kcr’s agent ServiceAccount, as a stolen token would use it', () => {
+  it('cannot reach kubelets through the API server’s node proxy (exec, attach, any endpoint): it has nodes/checkpoint only', async () => {
+    const agent = clientsFor(await serviceAccountKubeconfig(cluster, KCR_NAMESPACE, 'kcr-agent', join(dir, 'agent.kubeconfig'), 3600));
+    const proxy = await expectApiError(() => agent.core.connectPostNodeProxyWithPath({ name: 'any-node', path: 'run/kube-system/etcd/etcd' }));
+    expect(proxy.code).toBe(403);
+    expect(proxy.message).toContain('cannot create resource "nodes/proxy"');
+  });
+});
+

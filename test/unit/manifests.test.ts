@@ -582,8 +582,9 @@ describe('RBAC', () => {
     expect(allows(cluster, 'checkpoint-restore.kcr.io', 'checkpoints', 'list')).toBe(true);
   });
 
-  it('gives the agent the node proxy and the API server kubelet identity nodes/checkpoint', () => {
-    expect(allows(rulesOf('ClusterRole', 'kcr:agent'), '', 'nodes/proxy', 'create')).toBe(true);
+  it('gives the agent nodes/checkpoint (it calls its kubelet directly) and never nodes/proxy; the API server kubelet identity nodes/checkpoint for the proxy way', () => {
+    expect(allows(rulesOf('ClusterRole', 'kcr:agent'), '', 'nodes/checkpoint', 'create')).toBe(true);
+    expect(allows(rulesOf('ClusterRole', 'kcr:agent'), '', 'nodes/proxy', 'create')).toBe(false);
     expect(allows(rulesOf('ClusterRole', 'kcr:agent'), '', 'pods', 'delete')).toBe(false);
     expect(allows(rulesOf('ClusterRole', 'kcr:kubelet-checkpoint'), '', 'nodes/checkpoint', 'create')).toBe(true);
   });

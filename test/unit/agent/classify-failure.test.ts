@@ -60,6 +60,15 @@ describe('failure classification', () => {
     expect(atKubelet.message).toContain('kubelet-checkpoint.yaml');
   });
 
+  it('called directly, the kubelet’s 403 is about the agent’s own nodes/checkpoint grant', () => {
+    const direct = new KubeletCheckpointError('x', { node: 'node-1', status: 403, direct: true, ...describeErrorBody('Forbidden (user=system:serviceaccount:kcr-system:kcr-agent, verb=create, resource=nodes, subresource(s)=[checkpoint])') });
+    const f = classifyFailure(direct, ctx);
+    expect(f).toMatchObject({ transient: false, reason: 'Forbidden' });
+    expect(f.message).toContain('refused kcr\'s agent');
+    expect(f.message).toContain('"create" on nodes/checkpoint (manifests/rbac/agent.yaml)');
+    expect(f.message).not.toContain('kubelet-checkpoint.yaml');
+  });
+
   it('names the registry Secret when the registry refuses the credentials, never its content', () => {
     const f = classifyFailure(new RegistryError('registry r: storing manifest denied', { kind: 'unauthorized', registry: 'r', status: 401 }), ctx);
     expect(f.message).toContain('kcr-system/kcr-registry');
