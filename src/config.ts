@@ -242,9 +242,10 @@ export function parseImageStoreConfig(env: Env): ImageStoreConfig {
   if (compression !== 'none' && compression !== 'gzip') {
     throw new ConfigError(`KCR_LAYER_COMPRESSION must be "none" or "gzip", got ${JSON.stringify(compression)}`);
   }
+  const repositories = parseCheckpointRepositories(env);
   return {
-    registry: parseCheckpointRepositories(env).registry,
-    repositoryPrefix: parseCheckpointRepositories(env).prefix,
+    registry: repositories.registry,
+    repositoryPrefix: repositories.prefix,
     insecureRegistries: str(env, 'KCR_INSECURE_REGISTRIES', ''),
     authFile: optional(env, 'KCR_REGISTRY_AUTH_FILE'),
     caFile: optional(env, 'KCR_REGISTRY_CA_FILE'),

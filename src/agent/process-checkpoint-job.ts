@@ -8,6 +8,7 @@
 // resumes from a Checkpoint an earlier attempt created (same deterministic name) instead of
 // taking a second checkpoint.
 import { posix } from 'node:path';
+import type { V1Node } from '@kubernetes/client-node';
 import { UnrecoverableError } from 'bullmq';
 import { ANNOTATIONS, API_VERSION, type Checkpoint, type CheckpointRequest } from '../api/types.ts';
 import type { Logger } from '../log.ts';
@@ -29,7 +30,8 @@ import type { ImagePushers } from './image-pusher.ts';
 export interface CheckpointJobDeps {
   node: string;
   kube: AgentKube;
-  kubelet: (call: CheckpointCall) => Promise<string>;
+  /** Asks the kubelet; `node` is this node as just read (where to reach its kubelet directly). */
+  kubelet: (call: CheckpointCall, node: V1Node) => Promise<string>;
   images: ImagePushers;
   archives: ArchiveFolder;
   /** Newest archives kept per container on the node after a successful push. */
@@ -141,7 +143,7 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
       pod: data.podName,
       container: data.containerName,
       timeoutSeconds: request.spec.timeoutSeconds ?? data.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
-    });
+    }, node);
     archiveFile = archiveFileName(reported);
     log.info({ archive: archiveFile }, 'kubelet wrote the checkpoint archive');
     if (!(await deps.archives.exists(archiveFile))) {

@@ -2,7 +2,7 @@
 // and the health server. Everything it talks to is passed in or built from the config.
 import { readFile } from 'node:fs/promises';
 import type { Job, Worker } from 'bullmq';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, V1Node } from '@kubernetes/client-node';
 import type { AgentConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { createCheckpointWorker } from '../queue/checkpoint-queues.ts';
@@ -47,7 +47,7 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
     compression: config.images.layerCompression,
   });
   const archives = new ArchiveFolder(config.checkpointDir);
-  const access = await kubeletAccessFor(config, kube, log);
+  const access = await kubeletAccessFor(config, log);
   const inUse = new Set<string>();
 
   const worker = createCheckpointWorker({
@@ -62,7 +62,7 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
         {
           node: config.nodeName,
           kube,
-          kubelet: (call) => checkpointContainer(kc, call, access),
+          kubelet: (call, node) => checkpointContainer(kc, call, access(call.node, node)),
           images,
           archives,
           keepArchives: config.keepArchives,
@@ -108,12 +108,13 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
 }
 
 /**
- * Direct: the node's address from its status, the kubelet's certificate checked against
- * KCR_KUBELET_CA (e.g. the node's own /var/lib/kubelet/pki/kubelet.crt, mounted read-only) or,
- * when that is unset or not there, the cluster's CA.
+ * Direct: the node's address from its status (the Node the job has just read, no second read),
+ * the kubelet's certificate checked against KCR_KUBELET_CA (e.g. the node's own
+ * /var/lib/kubelet/pki/kubelet.crt, mounted read-only) or, when that is unset or not there, the
+ * cluster's CA.
  */
-async function kubeletAccessFor(config: AgentConfig, kube: Pick<AgentKube, 'getNode'>, log: Logger): Promise<KubeletAccess> {
-  if (config.kubeletAccess === 'proxy') return { kind: 'proxy' };
+async function kubeletAccessFor(config: AgentConfig, log: Logger): Promise<(name: string, node: V1Node) => KubeletAccess> {
+  if (config.kubeletAccess === 'proxy') return () => ({ kind: 'proxy' });
   let ca: string | undefined;
   if (config.kubeletCaFile !== undefined) {
     ca = await readFile(config.kubeletCaFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
@@ -122,14 +123,9 @@ async function kubeletAccessFor(config: AgentConfig, kube: Pick<AgentKube, 'getN
       return undefined;
     });
   }
-  return {
-    kind: 'direct',
-    ca,
-    endpoint: async (node) => {
-      const found = kubeletEndpoint(await kube.getNode(node));
-      if ('error' in found) throw new KubeletCheckpointError(found.error, { node, code: 'NoKubeletAddress' });
-      return found;
-    },
+  return (name, node) => {
+    const endpoint = kubeletEndpoint(node);
+    if ('error' in endpoint) throw new KubeletCheckpointError(endpoint.error, { node: name, code: 'NoKubeletAddress' });
+    return { kind: 'direct', ca, endpoint };
   };
 }
-

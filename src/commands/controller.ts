@@ -6,7 +6,7 @@ import { parseControllerConfig, type Env } from '../config.ts';
 import { controllerFeeds } from '../controller/feeds.ts';
 import { startController } from '../controller/controller.ts';
 import { healthPort, startHealthServer } from '../controller/health-server.ts';
-import { kubeJson } from '../controller/kube-json.ts';
+import { kubeJson } from '../kube/kube-json.ts';
 import { registryManifestDeleter } from '../controller/registry-deleter.ts';
 import { parseInsecureRegistries } from '../images/registry-endpoint.ts';
 import { loadKubeConfig } from '../kube/config.ts';

@@ -18,7 +18,7 @@ import {
   type ServingKeyPair,
 } from '../../certs/index.ts';
 import { GROUP, PLURALS, VERSION } from '../api/types.ts';
-import { kubeJson } from '../controller/kube-json.ts';
+import { kubeJson } from '../kube/kube-json.ts';
 import { kubeClaimApi, type ClaimApi } from '../../webhooks/checkpoint-claims.ts';
 import { decide as restoreDecision, type Decision, type DecisionInput } from '../../webhooks/decision.ts';
 import { InformerSet, kubeIndexFeeds, type Backoff, type IndexFeed } from '../../webhooks/informers.ts';

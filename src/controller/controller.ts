@@ -16,7 +16,7 @@ import { closeWithDeadline } from '../queue/shutdown.ts';
 import { InformerSet, type IndexFeed } from '../../webhooks/informers.ts';
 import { kubeEventRecorder, type EventRecorder } from './events.ts';
 import { handleFire } from './fire-handler.ts';
-import type { KubeJson } from './kube-json.ts';
+import type { KubeJson } from '../kube/kube-json.ts';
 import { ObjectCache } from './object-cache.ts';
 import { deleteExpiredRequests, queuePendingRequests } from './request-keeper.ts';
 import { runRestoreRequests } from './restore-request-runner.ts';

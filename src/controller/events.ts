@@ -3,7 +3,7 @@
 // and not written again within `repeatWindowMs`, so a reconcile loop never floods the API server.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.ts';
-import { apiCode, type KubeJson } from './kube-json.ts';
+import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 
 export interface InvolvedObject {
   apiVersion: string;

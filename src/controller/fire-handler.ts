@@ -10,7 +10,7 @@ import { fanOut, type CheckpointJob, type FanOutResult, type FiredSchedule, type
 import { nextRunTime } from '../schedule/cron.ts';
 import { checkpointRequestFor, REQUEST_ANNOTATIONS, REQUEST_LABELS } from './checkpoint-request.ts';
 import type { EventRecorder, InvolvedObject } from './events.ts';
-import { apiCode, type KubeJson } from './kube-json.ts';
+import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { CONDITION_LAST_RUN, REASONS, setCondition } from './schedule-status.ts';
 import type { WorkloadLike } from './workload-schedules.ts';

@@ -7,7 +7,7 @@ import type { NodeFaultMark } from '../restore/node-fault-mark.ts';
 import { RESTORE_FAILED_ANNOTATION } from '../rules/node-restore-fault.ts';
 import { CAPABILITY_LABELS } from '../rules/restore-capability.ts';
 import type { EventRecorder } from './events.ts';
-import { apiCode, type KubeJson } from './kube-json.ts';
+import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 
 export interface NodeRestoreMarkDeps {
   api: KubeJson;

@@ -4,7 +4,7 @@
 import { parseDockerConfigJson, credentialsFor, type CredentialStore } from '../images/docker-config.ts';
 import { endpointFor, type InsecureRegistry } from '../images/registry-endpoint.ts';
 import { RegistryClient } from '../images/registry-client.ts';
-import { apiCode, type KubeJson } from './kube-json.ts';
+import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 import type { ManifestDeleter } from './retention-runner.ts';
 
 export async function readCredentials(api: KubeJson, namespace: string, secretName: string): Promise<CredentialStore> {

@@ -8,7 +8,7 @@ import type { CheckpointQueues } from '../queue/checkpoint-queues.ts';
 import type { PodLike } from '../schedule/fan-out.ts';
 import type { EventRecorder } from './events.ts';
 import { crPath, recordQueued } from './fire-handler.ts';
-import { apiCode, type KubeJson } from './kube-json.ts';
+import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { decidePending } from './pending-requests.ts';
 import { expiredRequests } from './request-ttl.ts';

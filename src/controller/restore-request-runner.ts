@@ -1,7 +1,7 @@
 // Carries out the steps nextRestoreStep decides for every RestoreRequest (leader only, each
 // pass), then drops the pins of finished requests. Each step writes the request's status so the
 // next pass, on this replica or another, picks up where this one stopped.
-import { nodeRestoreFacts } from '../rules/restore-fit.ts';
+import { cachedNodeFacts } from './cached-node-facts.ts';
 import {
   ANNOTATIONS,
   API_VERSION,
@@ -15,7 +15,8 @@ import type { Logger } from '../log.ts';
 import { FOR_RESTORE_LABEL, nextRestoreStep, stalePins, type RestorePod, type RestoreStep } from '../restore/restore-request-step.ts';
 import type { EventRecorder } from './events.ts';
 import { crPath } from './fire-handler.ts';
-import { apiCode, untilNextPass, type KubeJson } from './kube-json.ts';
+import { apiCode, type KubeJson } from '../kube/kube-json.ts';
+import { untilNextPass } from './until-next-pass.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { identityOfPod, podOptedIn } from './pod-opt-in.ts';
 
@@ -43,10 +44,7 @@ export async function runRestoreRequests(deps: RestoreRunnerDeps): Promise<void>
       pods: cache.list<RestorePod>('Pod', ns),
       checkpoints: cache.list<Checkpoint>('Checkpoint', ns),
       checkpointRequests: cache.list<CheckpointRequest>('CheckpointRequest', ns),
-      nodeCapability: (name) => {
-        const node = cache.get<Parameters<typeof nodeRestoreFacts>[0]>('Node', '', name);
-        return node === undefined ? undefined : nodeRestoreFacts(node);
-      },
+      nodeCapability: cachedNodeFacts(cache),
       identityOf: identityOfPod,
       optedIn: (pod) => podOptedIn(cache, pod),
       now,

@@ -19,11 +19,12 @@ import { decideInPlace, historyAnnotation, type InPlaceBound } from '../restore/
 import { nodeFaultMark, replaceAfterNodeFault, type NodeLike } from '../restore/node-fault-mark.ts';
 import type { EventRecorder, InvolvedObject } from './events.ts';
 import { crPath } from './fire-handler.ts';
-import { untilNextPass, type KubeJson } from './kube-json.ts';
+import type { KubeJson } from '../kube/kube-json.ts';
+import { untilNextPass } from './until-next-pass.ts';
 import { markNodeRestoreFailed } from './node-restore-mark.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { identityOfPod, podOptedIn } from './pod-opt-in.ts';
-import { nodeRestoreFacts } from '../rules/restore-fit.ts';
+import { cachedNodeFacts } from './cached-node-facts.ts';
 import type { CheckpointRepositories } from '../rules/checkpoint-image-ref.ts';
 
 export interface RestoreWatchDeps {
@@ -58,10 +59,7 @@ export async function watchRestores(deps: RestoreWatchDeps): Promise<void> {
     identityOf: identityOfPod,
     now,
     repositories: deps.repositories,
-    nodeOf: (name) => {
-      const node = deps.cache.get<Parameters<typeof nodeRestoreFacts>[0]>('Node', '', name);
-      return node === undefined ? undefined : nodeRestoreFacts(node);
-    },
+    nodeOf: cachedNodeFacts(deps.cache),
     bound: deps.bound,
   });
   for (const r of restores) {

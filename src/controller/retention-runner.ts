@@ -9,7 +9,7 @@ import { chooseRetention, type DeleteReason } from '../retention/choose.ts';
 import type { PodLike } from '../schedule/fan-out.ts';
 import type { EventRecorder } from './events.ts';
 import { crPath } from './fire-handler.ts';
-import { apiCode, type KubeJson } from './kube-json.ts';
+import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { groupForRetention, livingRestoredFrom, pinnedCheckpoints, workloadExistsIn } from './retention-input.ts';
 import { inNamespaceRepositories, parseDigestReference, type CheckpointRepositories } from '../rules/checkpoint-image-ref.ts';

@@ -3,7 +3,7 @@
 import { PLURALS, type CheckpointRequest, type CheckpointSchedule } from '../api/types.ts';
 import type { Logger } from '../log.ts';
 import { crPath } from './fire-handler.ts';
-import { apiCode, type KubeJson } from './kube-json.ts';
+import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { REQUEST_LABELS } from './checkpoint-request.ts';
 import { desiredScheduleStatus, sameStatus } from './schedule-status.ts';

@@ -9,6 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeletCheckpointError, describeErrorBody, parseCheckpointResponse } from './checkpoint-error.ts';
+import type { KubeletEndpoint } from './kubelet-endpoint.ts';
 
 export interface CheckpointCall {
   node: string;
@@ -34,10 +35,13 @@ export function checkpointProxyPath(c: Omit<CheckpointCall, 'timeoutSeconds'> & 
   return `/api/v1/nodes/${encodeURIComponent(c.node)}/proxy${checkpointPath(c)}`;
 }
 
-/** How the agent reaches the kubelet: through the API server, or at the kubelet's own address with this CA. */
+/**
+ * How the agent reaches the kubelet: through the API server, or at the kubelet's own address
+ * (`endpoint`, from the Node the caller has just read) with this CA.
+ */
 export type KubeletAccess =
   | { kind: 'proxy' }
-  | { kind: 'direct'; endpoint: (node: string) => Promise<{ host: string; port: number }>; ca: string | Buffer | undefined };
+  | { kind: 'direct'; endpoint: KubeletEndpoint; ca: string | Buffer | undefined };
 
 /** Resolves with the archive path the kubelet reports (a path on the node). */
 export async function checkpointContainer(kc: KubeConfig, call: CheckpointCall, access: KubeletAccess = { kind: 'proxy' }, signal?: AbortSignal): Promise<string> {
@@ -48,7 +52,7 @@ export async function checkpointContainer(kc: KubeConfig, call: CheckpointCall, 
   await kc.applyToHTTPSOptions(opts);
   let url: URL;
   if (access.kind === 'direct') {
-    const { host, port } = await access.endpoint(call.node);
+    const { host, port } = access.endpoint;
     url = new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}${checkpointPath(call)}`);
     // The kubelet's serving certificate is checked against its own CA (or the cluster's).
     // Checked against the node's name: a kubelet's own certificate often names only its host.

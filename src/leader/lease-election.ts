@@ -4,7 +4,7 @@
 // The leader steps down when it could not renew within renewDeadline (before its Lease can
 // expire and a standby takes over), so two leaders never overlap by more than clock skew.
 import type { Logger } from '../log.ts';
-import { apiCode, type KubeJson } from '../controller/kube-json.ts';
+import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 import { microTime, nextLeaseSpec, shouldAcquire, type LeaseLike } from './lease-decision.ts';
 
 export interface LeaseElectionOptions {

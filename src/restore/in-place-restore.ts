@@ -203,6 +203,9 @@ export function decideInPlace(input: InPlaceInput): InPlaceDecision {
     const containers = Array.isArray(pod.spec?.containers) ? pod.spec.containers : [];
     const statuses = Array.isArray(pod.status?.containerStatuses) ? pod.status.containerStatuses : [];
     const done = new Set<string>();
+    // Restored where it runs: only if that node can restore the checkpoint (else it restarts fresh).
+    const nodeName = str(pod.spec?.nodeName);
+    const node = nodeName === undefined ? undefined : input.nodeOf(nodeName);
 
     containers.forEach((c, containerIndex) => {
       const container = isObject(c) ? str(c.name) : undefined;
@@ -220,8 +223,6 @@ export function decideInPlace(input: InPlaceInput): InPlaceDecision {
 
       const software = softwareOf(image, namespace, checkpoints);
       if (software === undefined) return;
-      // Restored where it runs: only if that node can restore the checkpoint (else it restarts fresh).
-      const node = str(pod.spec?.nodeName) === undefined ? undefined : input.nodeOf(str(pod.spec?.nodeName)!);
       const best = checkpoints
         .filter((cp) =>
           cp.good &&

@@ -20,7 +20,7 @@ import { generateCertificateBundle } from '../../certs/index.ts';
 import { startWebhook } from '../../src/commands/webhook.ts';
 import { createLogger } from '../../src/log.ts';
 import { GROUP, PLURALS, VERSION } from '../../src/api/types.ts';
-import { kubeJson, type KubeJson } from '../../src/controller/kube-json.ts';
+import { kubeJson, type KubeJson } from '../../src/kube/kube-json.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubeClaimApi } from '../../webhooks/checkpoint-claims.ts';
 import type { IndexFeed } from '../../webhooks/informers.ts';

@@ -4,7 +4,7 @@ import { ApiException } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../../src/api/types.ts';
 import type { EventRecorder, InvolvedObject } from '../../../src/controller/events.ts';
-import type { KubeJson, PatchType } from '../../../src/controller/kube-json.ts';
+import type { KubeJson, PatchType } from '../../../src/kube/kube-json.ts';
 import { ObjectCache } from '../../../src/controller/object-cache.ts';
 import { watchRestores } from '../../../src/controller/restore-watch.ts';
 import { silentLogger } from '../../../src/log.ts';

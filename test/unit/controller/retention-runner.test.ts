@@ -2,7 +2,7 @@
 // its image with it only when that image lies in the Checkpoint's own namespace's repositories.
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint, CheckpointSchedule } from '../../../src/api/types.ts';
-import type { KubeJson } from '../../../src/controller/kube-json.ts';
+import type { KubeJson } from '../../../src/kube/kube-json.ts';
 import { ObjectCache } from '../../../src/controller/object-cache.ts';
 import { RetentionRunner } from '../../../src/controller/retention-runner.ts';
 import { silentLogger } from '../../../src/log.ts';

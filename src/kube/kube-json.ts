@@ -1,10 +1,9 @@
-// Plain-JSON calls against the API server for the controller: objects stay in their wire form
+// Plain-JSON calls against the API server (controller, webhook claims): objects stay in their wire form
 // (timestamps as strings, MicroTime with microseconds as the API server writes it), the same form
 // the informers deliver. Non-2xx throws client-node's ApiException, so callers branch on `.code`.
 import http from 'node:http';
 import https from 'node:https';
 import { ApiException, type KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from '../log.ts';
 
 const MAX_BODY = 16 * 1024 * 1024;
 
@@ -102,19 +101,4 @@ export function kubeJson(kc: KubeConfig, options: { timeoutMs?: number } = {}): 
 /** The HTTP status of a failed API call (ApiException), else undefined. */
 export function apiCode(err: unknown): number | undefined {
   return err instanceof ApiException ? err.code : undefined;
-}
-
-/**
- * Runs one action of a reconcile pass. A failure is logged and left to the next pass, which
- * sees the cluster anew: 404/409 (the object went or changed under us, a uid precondition) at
- * info, anything else as a warning.
- */
-export async function untilNextPass(logger: Logger, who: Record<string, unknown>, what: string, action: () => Promise<void>): Promise<void> {
-  try {
-    await action();
-  } catch (err) {
-    const code = apiCode(err);
-    if (code === 404 || code === 409) logger.info({ ...who, code }, `${what} raced; retrying next pass`);
-    else logger.warn({ ...who, code, err }, `${what} failed; retrying next pass`);
-  }
 }
