@@ -115,6 +115,15 @@ function altNames(dnsNames: string[], ipAddresses: string[]) {
 // forge writes CRLF; Node, OpenSSL and kubectl output use LF.
 const lf = (pem: string) => pem.replace(/\r\n/g, '\n');
 
+/**
+ * A self-signed certificate and its key for signing (not serving): what kcr's registry token
+ * service signs with and the registry's `rootcertbundle` holds.
+ */
+export function generateSigningCertificate(commonName: string, now: Date, validityDays: number): { cert: string; key: string } {
+  const signer = generateCa(commonName, now, validityDays);
+  return { cert: lf(forge.pki.certificateToPem(signer.cert)), key: keyPem(signer.key) };
+}
+
 /** A fresh CA and a serving certificate for the Service's DNS names, signed by it. */
 export function generateCertificateBundle(opts: CertificateBundleOptions): CertificateBundle {
   const dnsNames = [...serviceDnsNames(opts.serviceName, opts.namespace), ...(opts.extraDnsNames ?? [])];

@@ -211,6 +211,59 @@ export function parseAgentConfig(env: Env): AgentConfig {
 
 export const parse = { int, bool, str, optional, list };
 
+/**
+ * How kcr's checkpoint images are protected at the registry: 'token' (kcr's token service
+ * issues per-namespace pull-only access; kcr-pull Secrets) or 'static' (one Secret the
+ * administrator provides: it does not isolate namespaces from each other).
+ */
+export type RegistryAuthMode = 'token' | 'static';
+
+function registryAuthMode(env: Env): RegistryAuthMode {
+  const v = str(env, 'KCR_REGISTRY_AUTH', 'static');
+  if (v !== 'token' && v !== 'static') throw new ConfigError(`KCR_REGISTRY_AUTH must be "token" or "static", got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Period after which each namespace's pull credential is replaced (the previous one stays valid one more period). */
+function pullCredentialRotationSeconds(env: Env): number {
+  return int(env, 'KCR_PULL_CREDENTIAL_ROTATION_SECONDS', 86_400, 60, 30 * 86_400);
+}
+
+export interface TokenServiceConfig extends CommonConfig {
+  host: string;
+  port: number;
+  /** Where the kcr-registry-token Secret is mounted (tls.crt, tls.key, credential-key). */
+  keyDir: string;
+  /** The registry's auth.token.issuer and auth.token.service. */
+  issuer: string;
+  service: string;
+  ttlSeconds: number;
+  rotationSeconds: number;
+  prefix: string;
+  /** Serve HTTPS with these files (PEM); unset: plain HTTP. */
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+}
+
+export function parseTokenServiceConfig(env: Env): TokenServiceConfig {
+  const tlsCertFile = optional(env, 'KCR_TOKEN_TLS_CERT');
+  const tlsKeyFile = optional(env, 'KCR_TOKEN_TLS_KEY');
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) throw new ConfigError('KCR_TOKEN_TLS_CERT and KCR_TOKEN_TLS_KEY go together');
+  return {
+    ...parseCommonConfig(env),
+    host: str(env, 'KCR_TOKEN_HOST', '0.0.0.0'),
+    port: int(env, 'KCR_TOKEN_PORT', 5001, 0, 65535),
+    keyDir: str(env, 'KCR_TOKEN_KEY_DIR', '/etc/kcr/registry-token'),
+    issuer: str(env, 'KCR_TOKEN_ISSUER', 'kcr-token-service'),
+    service: str(env, 'KCR_TOKEN_SERVICE', 'kcr-registry'),
+    ttlSeconds: int(env, 'KCR_TOKEN_TTL_SECONDS', 300, 30, 3600),
+    rotationSeconds: pullCredentialRotationSeconds(env),
+    prefix: parseCheckpointRepositories(env).prefix,
+    tlsCertFile,
+    tlsKeyFile,
+  };
+}
+
 /** Where checkpoint images go (agent pushes, controller deletes). Files are read by the caller. */
 export interface ImageStoreConfig {
   /** host[:port] of the registry. */

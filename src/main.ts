@@ -7,12 +7,14 @@ commands:
   webhook      the restore admission webhook (HTTPS)
   agent        the checkpoint worker of one node (DaemonSet)
   controller   schedules, checkpoint requests, retention (leader-elected)
+  token-service  the registry's token realm: per-namespace pull-only access
 `;
 
 const commands: Record<string, () => Promise<{ run: (argv: string[]) => Promise<void> }>> = {
   webhook: () => import('./commands/webhook.ts'),
   agent: () => import('./commands/agent.ts'),
   controller: () => import('./commands/controller.ts'),
+  'token-service': () => import('./commands/token-service.ts'),
 };
 
 async function main(argv: string[]): Promise<void> {

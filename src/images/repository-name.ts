@@ -55,11 +55,16 @@ export function repositoryFor({ prefix, namespace, identity }: RepositoryInput):
 
 /** `<prefix>/<namespace>`, sanitised as repositoryFor does: every repository of that namespace lies below it. */
 export function namespaceRepositoryPath(prefix: string, namespace: string): string {
-  const prefixParts = prefix
+  return [...prefixComponents(prefix), sanitizeComponent(namespace, 63)].join('/');
+}
+
+/** The prefix as the repository path components it becomes (at most 3, each sanitised). */
+export function prefixComponents(prefix: string): string[] {
+  return prefix
     .split('/')
     .filter((p) => p.trim() !== '')
-    .map((p) => sanitizeComponent(p, 25));
-  return [...prefixParts.slice(0, 3), sanitizeComponent(namespace, 63)].join('/');
+    .map((p) => sanitizeComponent(p, 25))
+    .slice(0, 3);
 }
 
 /** `YYYYMMDDTHHMMSSZ`: sortable, tag-safe. */

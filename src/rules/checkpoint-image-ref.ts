@@ -34,9 +34,17 @@ export interface CheckpointRepositories {
  */
 export function inNamespaceRepositories(image: string | undefined, where: CheckpointRepositories, namespace: string): boolean {
   const ref = parseDigestReference(image);
+  return ref !== undefined && ref.registry.toLowerCase() === where.registry.toLowerCase() && isNamespaceRepository(ref.repository, where.prefix, namespace);
+}
+
+/**
+ * The repository name lies below `<prefix>/<namespace>/`, by whole path components. One rule
+ * for images kcr restores or deletes and for the registry scopes its token service grants.
+ */
+export function isNamespaceRepository(repository: string, prefix: string, namespace: string): boolean {
   // A name outside the distribution grammar ('..', upper case) is no repository kcr made.
-  if (ref === undefined || ref.registry.toLowerCase() !== where.registry.toLowerCase() || !isValidRepository(ref.repository)) return false;
-  const own = namespaceRepositoryPath(where.prefix, namespace).split('/');
-  const path = ref.repository.split('/');
+  if (!isValidRepository(repository)) return false;
+  const own = namespaceRepositoryPath(prefix, namespace).split('/');
+  const path = repository.split('/');
   return path.length > own.length && own.every((component, i) => path[i] === component);
 }

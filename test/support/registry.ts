@@ -4,6 +4,7 @@
 //   const reg = await startRegistry();                       // plain HTTP on 127.0.0.1:<free port>
 //   const reg = await startRegistry({ auth: { username: 'u', password: 'p' } });  // htpasswd Basic
 //   const reg = await startRegistry({ tls: { cert: pem, key: pem } });            // HTTPS
+//   const reg = await startRegistry({ token: { realm, service, issuer, rootCertBundle } }); // bearer tokens (kcr's token service)
 //   reg.host  -> '127.0.0.1:5xxxx'   (what goes into image references)
 //   reg.url   -> 'http://127.0.0.1:5xxxx' (or https://)
 //   await reg.pause();    // kill the server (SIGKILL), keep storage and port: "registry down"
@@ -28,9 +29,31 @@ export interface RegistryOptions {
   auth?: { username: string; password: string };
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: { cert: string; key: string };
+  /** Require bearer tokens from this token service (distribution's auth.token). */
+  token?: RegistryTokenAuth;
   port?: number;
   /** Parent directory for the temp dir (storage), e.g. '/dev/shm' to take the disk out of a bench. */
   parentDir?: string;
+}
+
+export interface RegistryTokenAuth {
+  realm: string;
+  service: string;
+  issuer: string;
+  /** PEM certificate(s) whose keys may sign tokens. */
+  rootCertBundle: string;
+}
+
+/** The `auth.token` block of a docker-registry config; the bundle is written to `bundlePath`. */
+export function registryTokenAuthLines(token: RegistryTokenAuth, bundlePath: string): string[] {
+  return [
+    'auth:',
+    '  token:',
+    `    realm: ${JSON.stringify(token.realm)}`,
+    `    service: ${JSON.stringify(token.service)}`,
+    `    issuer: ${JSON.stringify(token.issuer)}`,
+    `    rootcertbundle: ${JSON.stringify(bundlePath)}`,
+  ];
 }
 
 export interface RegistryServer {
@@ -82,6 +105,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     const hash = bcrypt.hashSync(options.auth.password, 5);
     await writeFile(join(dir, 'htpasswd'), `${options.auth.username}:${hash}\n`, { mode: 0o600 });
     lines.push('auth:', '  htpasswd:', '    realm: kcr-test', `    path: ${JSON.stringify(join(dir, 'htpasswd'))}`);
+  } else if (options.token) {
+    await writeFile(join(dir, 'token-signers.pem'), options.token.rootCertBundle);
+    lines.push(...registryTokenAuthLines(options.token, join(dir, 'token-signers.pem')));
   }
   const configPath = join(dir, 'config.yml');
   await writeFile(configPath, lines.join('\n') + '\n');
