@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { RuntimeConfigPaths } from './agent/node-capability.ts';
 import type { CheckpointRepositories } from './rules/checkpoint-image-ref.ts';
+import { PULL_SECRET_NAME } from './registry-access/pull-secret-plan.ts';
 
 // Configuration is parsed once, here, from the environment and the command line.
 // Each sub-command's composition root calls its parse function and passes the
@@ -74,6 +75,8 @@ export interface WebhookConfig extends CommonConfig {
   clientCaFile: string | undefined;
   /** dockerconfigjson Secret (per namespace) added to restored pods' imagePullSecrets. */
   pullSecretName: string | undefined;
+  /** 'token': the Secret is kcr-pull, and a namespace kcr has not given one gets no restore. */
+  registryAuth: RegistryAuthMode;
   /** Namespaces the webhook never mutates; default kube-system and kcr's own. */
   excludedNamespaces: string[];
   /**
@@ -133,7 +136,8 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
     maxBodyBytes: int(env, 'KCR_WEBHOOK_MAX_BODY_BYTES', 3 * 1024 * 1024, 1024),
     maxInFlight: int(env, 'KCR_WEBHOOK_MAX_IN_FLIGHT', 64, 1, 10_000),
     clientCaFile: optional(env, 'KCR_WEBHOOK_CLIENT_CA'),
-    pullSecretName: optional(env, 'KCR_WEBHOOK_PULL_SECRET'),
+    pullSecretName: registryAuthMode(env) === 'token' ? PULL_SECRET_NAME : optional(env, 'KCR_WEBHOOK_PULL_SECRET'),
+    registryAuth: registryAuthMode(env),
     excludedNamespaces: list(env, 'KCR_WEBHOOK_EXCLUDED_NAMESPACES') ?? ['kube-system', str(env, 'KCR_NAMESPACE', 'kcr-system')],
     baseImageVolumes: bool(env, 'KCR_WEBHOOK_BASE_IMAGE_VOLUMES', true),
     claimTtlSeconds: int(env, 'KCR_WEBHOOK_CLAIM_TTL_SECONDS', 120, 5, 3600),
@@ -340,6 +344,11 @@ export interface ControllerConfig extends CommonConfig {
   /** In-place restores after crashes: at most this many per container within the window. */
   inPlaceRestoreMax: number;
   inPlaceRestoreWindowSeconds: number;
+  /** 'token': kcr keeps kcr-pull Secrets per namespace and its writer Secret (see RegistryAuthMode). */
+  registryAuth: RegistryAuthMode;
+  pullCredentialRotationSeconds: number;
+  /** How often every kcr-pull Secret is read back and rewritten if someone changed it. */
+  pullSecretVerifyMs: number;
 }
 
 export function parseControllerConfig(env: Env): ControllerConfig {
@@ -373,5 +382,8 @@ export function parseControllerConfig(env: Env): ControllerConfig {
     restorePullTimeoutSeconds: int(env, 'KCR_RESTORE_PULL_TIMEOUT_SECONDS', 120, 5, 86_400),
     inPlaceRestoreMax: int(env, 'KCR_INPLACE_RESTORE_MAX', 3, 0, 100),
     inPlaceRestoreWindowSeconds: int(env, 'KCR_INPLACE_RESTORE_WINDOW_SECONDS', 600, 1, 86_400),
+    registryAuth: registryAuthMode(env),
+    pullCredentialRotationSeconds: pullCredentialRotationSeconds(env),
+    pullSecretVerifyMs: int(env, 'KCR_PULL_SECRET_VERIFY_SECONDS', 600, 5, 86_400) * 1000,
   };
 }

@@ -28,6 +28,8 @@ import type { IndexedCheckpoint } from '../src/rules/indexed-objects.ts';
 export interface RestorePolicy {
   /** Name of the dockerconfigjson Secret added to restored pods' imagePullSecrets (per namespace). */
   pullSecretName?: string;
+  /** Token mode: restore only in namespaces kcr gave a usable kcr-pull Secret (index.pullSecretUsable). */
+  requirePullSecret?: boolean;
   /** Namespaces never mutated (kube-system, kcr's own). */
   excludedNamespaces: string[];
   /** Pull each restored container's base image first through an unmounted image volume (default true). */
@@ -62,6 +64,8 @@ export const REASONS = [
   'claim-failed',
   /** Other webhook replicas kept claiming the candidates first. */
   'claim-conflict',
+  /** Token mode: kcr has not given the namespace its kcr-pull Secret (yet), so the pod could not pull the checkpoint. */
+  'no-pull-secret',
   'error',
 ] as const;
 export type Reason = (typeof REASONS)[number];
@@ -176,6 +180,7 @@ function decideUnchecked({ request, index, policy, now }: DecisionInput): Decisi
     else rejection = furthest(rejection, archFit.length > 0 ? 'no-capable-node' : eligible.length > 0 ? 'arch-mismatch' : why);
   }
   if (chosen.size === 0 && recognised.size === 0) return unchanged(rejection, identity.identity);
+  if (chosen.size > 0 && policy.requirePullSecret === true && !index.pullSecretUsable(namespace, now)) return unchanged('no-pull-secret', identity.identity);
 
   // From the checkpoints the pod starts from, so a second call on the patched pod writes the same terms.
   const starts = [...recognised.values(), ...chosen.values()];

@@ -4,8 +4,9 @@
 // initial list; /readyz reports it. An informer that fails is restarted with
 // exponential backoff (client-node's ListWatch stops on errors other than 410
 // and client timeouts).
-import { makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { ListWatch, Watch, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { GROUP, PLURALS, VERSION } from '../src/api/types.ts';
+import { PULL_SECRETS_RECORD } from '../src/registry-access/pull-secret-plan.ts';
 import { getJson } from '../src/kube/raw.ts';
 import type { Logger } from '../src/log.ts';
 import type { IndexedKind, RestoreIndex } from './restore-index.ts';
@@ -164,8 +165,11 @@ function listOf(kc: KubeConfig, path: string) {
   return () => getJson<KubernetesListObject<KubernetesObject>>(kc, path);
 }
 
-/** The informers `kcr webhook` runs: pods, namespaces, nodes, workloads and kcr's CRs, all namespaces. */
-export function kubeIndexFeeds(kc: KubeConfig): IndexFeed[] {
+/**
+ * The informers `kcr webhook` runs: pods, namespaces, nodes, workloads and kcr's CRs, all
+ * namespaces; in token mode also kcr's record of the kcr-pull Secrets (one ConfigMap in kcr's namespace).
+ */
+export function kubeIndexFeeds(kc: KubeConfig, options: { pullSecretRecordIn?: string } = {}): IndexFeed[] {
   const kcr = `/apis/${GROUP}/${VERSION}`;
   const feeds: Array<[name: string, kind: IndexedKind, path: string]> = [
     ['pods', 'Pod', '/api/v1/pods'],
@@ -178,5 +182,13 @@ export function kubeIndexFeeds(kc: KubeConfig): IndexFeed[] {
     [PLURALS.Checkpoint, 'Checkpoint', `${kcr}/${PLURALS.Checkpoint}`],
     [PLURALS.CheckpointSchedule, 'CheckpointSchedule', `${kcr}/${PLURALS.CheckpointSchedule}`],
   ];
-  return feeds.map(([name, kind, path]) => ({ name, kind, informer: makeInformer(kc, path, listOf(kc, path)) }));
+  const made = feeds.map(([name, kind, path]) => ({ name, kind, informer: makeInformer(kc, path, listOf(kc, path)) }));
+  if (options.pullSecretRecordIn !== undefined) {
+    // By name: the webhook's Role reads this one ConfigMap only (resourceNames allow list/watch with this field selector).
+    const path = `/api/v1/namespaces/${options.pullSecretRecordIn}/configmaps`;
+    const fieldSelector = `metadata.name=${PULL_SECRETS_RECORD}`;
+    const informer = new ListWatch(path, new Watch(kc), listOf(kc, `${path}?fieldSelector=${encodeURIComponent(fieldSelector)}`), false, undefined, fieldSelector);
+    made.push({ name: 'pull-secret-record', kind: 'PullSecretRecord', informer });
+  }
+  return made;
 }

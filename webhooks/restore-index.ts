@@ -10,7 +10,9 @@
 // Pins (for RestoreRequest): a Checkpoint carrying the annotation kcr.io/pinned: "true"
 // (PINNED_ANNOTATION) sorts before every unpinned checkpoint of its namespace, identity and
 // container; the controller sets it before recreating the pod and removes it afterwards.
+import { record, str, stringMap } from '../src/rules/shape.ts';
 import { compareByPreference } from '../src/rules/checkpoint-choice.ts';
+import { PULL_SECRETS_RECORD, parsePullSecretRecord, pullSecretEntryUsable, type PullSecretRecord } from '../src/registry-access/pull-secret-plan.ts';
 import { nodeTakesRestore, type RestoreNeed } from '../src/rules/restore-fit.ts';
 import {
   trimCheckpoint,
@@ -34,6 +36,8 @@ export type IndexedKind =
   | 'Pod'
   | 'Namespace'
   | 'Node'
+  /** kcr's record of the namespaces that have a kcr-pull Secret (ConfigMap kcr-pull-secrets; token mode). */
+  | 'PullSecretRecord'
   | 'CheckpointSchedule'
   | 'ReplicaSet'
   | 'Deployment'
@@ -48,6 +52,7 @@ export const INDEXED_KINDS: readonly IndexedKind[] = [
   'ReplicaSet',
   'Deployment',
   'StatefulSet',
+  'PullSecretRecord',
 ];
 
 /** Holders of claims whose pods were deleted, remembered up to this many (oldest forgotten first). */
@@ -105,6 +110,7 @@ export class RestoreIndex {
   readonly #replicaSetByName = new Map<string, string>();
   readonly #workloads = new Map<string, IndexedWorkload>();
   readonly #workloadByName = new Map<string, string>();
+  #pullSecrets: PullSecretRecord = new Map();
 
   /** Add or replace (same uid) an object as delivered by an informer; ignores what it cannot key. */
   upsert(kind: IndexedKind, obj: unknown): void {
@@ -165,6 +171,10 @@ export class RestoreIndex {
         this.#replicaSetByName.set(k2(rs.namespace, rs.name), rs.key);
         return;
       }
+      case 'PullSecretRecord': {
+        if (str(record(record(obj).metadata).name) === PULL_SECRETS_RECORD) this.#pullSecrets = parsePullSecretRecord(stringMap(record(obj).data));
+        return;
+      }
       case 'Deployment':
       case 'StatefulSet': {
         const w = trimWorkload(kind, obj);
@@ -210,6 +220,10 @@ export class RestoreIndex {
         if (key !== undefined) this.#removeReplicaSet(key);
         return;
       }
+      case 'PullSecretRecord': {
+        if (str(record(record(obj).metadata).name) === PULL_SECRETS_RECORD) this.#pullSecrets = new Map();
+        return;
+      }
       case 'Deployment':
       case 'StatefulSet': {
         const key = trimWorkload(kind, obj)?.key;
@@ -229,6 +243,12 @@ export class RestoreIndex {
   holderSeen(namespace: string, holder: string): boolean {
     const key = k2(namespace, holder);
     return this.#holderPods.has(key) || this.#goneHolders.has(key);
+  }
+
+  /** kcr gave the namespace a kcr-pull Secret whose credential the token service still accepts. */
+  pullSecretUsable(namespace: string, now: Date): boolean {
+    const e = this.#pullSecrets.get(namespace);
+    return e !== undefined && pullSecretEntryUsable(e, now);
   }
 
   /** A schedulable node that can restore what `need` says exists (restore.kcr.io/capable=true, the runtime, the architecture). */
@@ -260,6 +280,7 @@ export class RestoreIndex {
       ReplicaSet: this.#replicaSets.size,
       Deployment: deployments,
       StatefulSet: this.#workloads.size - deployments,
+      PullSecretRecord: this.#pullSecrets.size,
     };
   }
 

@@ -12,6 +12,10 @@ import { parseInsecureRegistries } from '../images/registry-endpoint.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { createLogger } from '../log.ts';
 import { createRedisConnection } from '../queue/connection.ts';
+import { PullSecretKeeper } from '../controller/pull-secret-keeper.ts';
+import { tokenModeCredentials } from '../controller/registry-token-secrets.ts';
+import { kubeEventRecorder } from '../controller/events.ts';
+import { writerCredential } from '../registry-access/registry-identity.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 
@@ -56,7 +60,27 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
   watchRedis(producer, 'producer', logger);
   watchRedis(workerConnection, 'worker', logger);
 
+  const events = kubeEventRecorder(api, logger, { host: config.podName });
+  const registry = config.checkpointRepositories.registry;
+  const credentials = config.registryAuth === 'token'
+    ? tokenModeCredentials({
+      api,
+      namespace: config.namespace,
+      registry,
+      writerSecretName: config.registrySecretName,
+      writerCredential,
+      onCreatedKeys: () => logger.info({ namespace: config.namespace, secret: 'kcr-registry-token' }, 'made the registry token keys: the registry must trust its tls.crt (auth.token.rootcertbundle)'),
+      onForeignWriterSecret: () => logger.error({ namespace: config.namespace, secret: config.registrySecretName }, `Secret ${config.registrySecretName} exists and kcr did not make it; in token mode kcr writes its own writer credential there: delete it`),
+    })
+    : undefined;
   const controller = startController({
+    events,
+    ...(credentials ? {
+      pullSecrets: (cache) => new PullSecretKeeper({
+        api, cache, events, logger, namespace: config.namespace, registry,
+        rotationSeconds: config.pullCredentialRotationSeconds, verifyIntervalMs: config.pullSecretVerifyMs, credentialKey: () => credentials.credentialKey(),
+      }),
+    } : {}),
     settings: config,
     api,
     feeds: controllerFeeds(kc),

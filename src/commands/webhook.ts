@@ -31,7 +31,7 @@ import { createLogger, type Logger } from '../log.ts';
 
 export type WebhookServingConfig = Pick<
   WebhookConfig,
-  'host' | 'port' | 'maxBodyBytes' | 'maxInFlight' | 'pullSecretName' | 'excludedNamespaces' | 'baseImageVolumes' | 'claimTtlSeconds' | 'checkpointRepositories'
+  'host' | 'port' | 'maxBodyBytes' | 'maxInFlight' | 'pullSecretName' | 'registryAuth' | 'excludedNamespaces' | 'baseImageVolumes' | 'claimTtlSeconds' | 'checkpointRepositories'
 >;
 
 export interface StartWebhookOptions {
@@ -84,6 +84,7 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
       baseImageVolumes: config.baseImageVolumes,
       repositories: config.checkpointRepositories,
       ...(config.pullSecretName !== undefined ? { pullSecretName: config.pullSecretName } : {}),
+      requirePullSecret: config.registryAuth === 'token',
     },
     readiness: informers,
     draining: () => draining,
@@ -173,7 +174,7 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
   const certs = await servingCertificate(config, kc, logger);
   const claims = kubeClaimApi(kubeJson(kc, { timeoutMs: config.claimTimeoutMs }), GROUP, VERSION, PLURALS.Checkpoint);
   const clientCa = config.clientCaFile === undefined ? undefined : readFileSync(config.clientCaFile, 'utf8');
-  const webhook = await startWebhook({ config, feeds: kubeIndexFeeds(kc), tls: certs.tls, logger, claims, clientCa });
+  const webhook = await startWebhook({ config, feeds: kubeIndexFeeds(kc, config.registryAuth === 'token' ? { pullSecretRecordIn: config.namespace } : {}), tls: certs.tls, logger, claims, clientCa });
   const detach = attachHotReload(webhook.server, certs.source, logger);
   void webhook.informers.whenSynced().then(() => logger.info({}, 'restore index ready'));
 

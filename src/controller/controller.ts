@@ -44,6 +44,8 @@ export interface ControllerDeps {
   deleteManifest: ManifestDeleter;
   logger: Logger;
   events?: EventRecorder;
+  /** Token mode: keeps the kcr-pull Secrets (leader only, each pass), from the controller's cache. */
+  pullSecrets?: (cache: ObjectCache) => { sync(now: Date): Promise<void> };
 }
 
 export interface RunningController {
@@ -62,6 +64,7 @@ export function startController(deps: ControllerDeps): RunningController {
   const informers = new InformerSet({ feeds: deps.feeds, index: cache, logger });
   const events = deps.events ?? kubeEventRecorder(api, logger, { host: s.podName });
   const retention = new RetentionRunner({ api, cache, deleteManifest: deps.deleteManifest, events, logger, repositories: s.checkpointRepositories });
+  const pullSecrets = deps.pullSecrets?.(cache);
   const inPlaceBound = { maxRestores: s.inPlaceRestoreMax, windowMs: s.inPlaceRestoreWindowSeconds * 1000 };
 
   // BullMQ queues are made per leadership term, once Redis is reachable: a Queue built while
@@ -113,6 +116,7 @@ export function startController(deps: ControllerDeps): RunningController {
       if (!leading || myTerm !== term) return;
       await queuePendingRequests(keeper);
       await runRestoreRequests({ api, cache, events, logger, timeoutMs: s.restoreTimeoutSeconds * 1000 });
+      await syncPullSecrets();
       await watchRestores({ api, cache, events, logger, bound: inPlaceBound, pullTimeoutMs: s.restorePullTimeoutSeconds * 1000, repositories: s.checkpointRepositories });
       await deleteExpiredRequests(keeper);
       await syncScheduleStatuses({ api, cache, logger, invalid });
@@ -132,6 +136,20 @@ export function startController(deps: ControllerDeps): RunningController {
       // The same failure (e.g. Redis down) is logged once, not every pass.
       if (message !== lastPassError) logger.error({ err }, `reconcile pass failed: ${message}`);
       lastPassError = message;
+    }
+  }
+
+  let lastPullSecretError: string | undefined;
+  /** Its failure (API server refusing a namespace) must not hold up restores: logged once per cause. */
+  async function syncPullSecrets(): Promise<void> {
+    if (!pullSecrets) return;
+    try {
+      await pullSecrets.sync(new Date());
+      lastPullSecretError = undefined;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (message !== lastPullSecretError) logger.error({ err }, `pull secrets not kept: ${message}`);
+      lastPullSecretError = message;
     }
   }
 

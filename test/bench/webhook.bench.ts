@@ -243,7 +243,7 @@ class ListedInformer implements Informer<KubernetesObject> {
 
 /** The cluster: 50 opted-in namespaces, 20 StatefulSets x 5 replicas each, 2 checkpoints per pod identity; half the source pods still run. */
 function clusterObjects(): Record<IndexedKind, object[]> {
-  const objects: Record<IndexedKind, object[]> = { Checkpoint: [], Pod: [], Namespace: [], Node: [], CheckpointSchedule: [], ReplicaSet: [], Deployment: [], StatefulSet: [] };
+  const objects: Record<IndexedKind, object[]> = { Checkpoint: [], Pod: [], Namespace: [], Node: [], CheckpointSchedule: [], ReplicaSet: [], Deployment: [], StatefulSet: [], PullSecretRecord: [] };
   // Seven capable CRI-O nodes (their agents labelled them), the checkpoints' runtime and architecture.
   for (let k = 0; k < 7; k++) {
     objects.Node.push({ apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${k}`, uid: `node-${k}`, labels: { 'kubernetes.io/arch': 'amd64', 'restore.kcr.io/runtime': 'cri-o', 'restore.kcr.io/capable': 'true' } }, spec: {} });
@@ -366,7 +366,7 @@ async function main(): Promise<void> {
   // Production logging: info level (one line per restored pod), asynchronous writes.
   const logger = createLogger('webhook', 'info', pino.destination({ dest: '/dev/null', sync: false }));
   const webhook = await startWebhook({
-    config: { host: '127.0.0.1', port: 0, maxBodyBytes: 3 * 1024 * 1024, pullSecretName: 'kcr-registry', excludedNamespaces: ['kube-system', NAMESPACE], baseImageVolumes: true, claimTtlSeconds: 120, maxInFlight: 64,
+    config: { host: '127.0.0.1', port: 0, maxBodyBytes: 3 * 1024 * 1024, pullSecretName: 'kcr-registry', registryAuth: 'static', excludedNamespaces: ['kube-system', NAMESPACE], baseImageVolumes: true, claimTtlSeconds: 120, maxInFlight: 64,
       checkpointRepositories: { registry: 'registry.kcr.example', prefix: '' } },
     feeds, tls: { cert: bundle.cert, key: bundle.key }, logger,
     // As `kcr webhook` writes them: its own timeout below the webhook configuration's.

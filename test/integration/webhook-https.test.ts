@@ -119,7 +119,7 @@ function request(port: number, ca: string, method: string, path: string, body?: 
 }
 
 const servingConfig = {
-  host: '127.0.0.1', port: 0, maxBodyBytes: 3 * 1024 * 1024, pullSecretName: 'kcr-registry',
+  host: '127.0.0.1', port: 0, maxBodyBytes: 3 * 1024 * 1024, pullSecretName: 'kcr-registry', registryAuth: 'static' as const,
   excludedNamespaces: ['kube-system', NAMESPACE],
   baseImageVolumes: true,
   claimTtlSeconds: 120,

@@ -292,6 +292,29 @@ describe('decide: patch details', () => {
     expect(again).toEqual({ kind: 'unchanged', reason: 'already-restored', identity: 'db-0' });
   });
 
+  it("token mode: restores only in a namespace kcr gave a usable kcr-pull Secret, and adds that Secret", () => {
+    const token = { ...POLICY, pullSecretName: 'kcr-pull', requirePullSecret: true };
+    const record = (entries: Record<string, { epoch: number; rotationSeconds: number }>): [IndexedKind, unknown] =>
+      ['PullSecretRecord', { metadata: { name: 'kcr-pull-secrets', namespace: 'kcr-system' }, data: { 'namespaces.json': JSON.stringify(entries) } }];
+    const epoch = Math.floor(NOW.getTime() / 1000 / 3600);
+    const req = () => {
+      const r = fixture(STS);
+      optInPod(r);
+      return r;
+    };
+    expect(run(req(), [['Checkpoint', dbCp('db-a')]], token)).toMatchObject({ kind: 'unchanged', reason: 'no-pull-secret' });
+    expect(run(req(), [record({ other: { epoch, rotationSeconds: 3600 } }), ['Checkpoint', dbCp('db-a')]], token)).toMatchObject({ reason: 'no-pull-secret' });
+    // A record two periods old: the token service no longer accepts that credential.
+    expect(run(req(), [record({ shop: { epoch: epoch - 2, rotationSeconds: 3600 } }), ['Checkpoint', dbCp('db-a')]], token)).toMatchObject({ reason: 'no-pull-secret' });
+    for (const e of [epoch, epoch - 1]) {
+      const d = run(req(), [record({ shop: { epoch: e, rotationSeconds: 3600 } }), ['Checkpoint', dbCp('db-a')]], token);
+      expect(d.kind).toBe('patch');
+      if (d.kind === 'patch') expect(d.patch).toContainEqual({ op: 'add', path: '/spec/imagePullSecrets', value: [{ name: 'kcr-pull' }] });
+    }
+    // Nothing to restore: the reason says so, not the missing Secret.
+    expect(run(req(), [], token)).toMatchObject({ reason: 'no-checkpoint' });
+  });
+
   it('adds no base-image volume when the cluster has no image volumes (KCR_WEBHOOK_BASE_IMAGE_VOLUMES=false)', () => {
     const req = fixture(STS);
     const d = run(req, [['StatefulSet', workload('StatefulSet', 'db', 'shop', '@hourly')], ['Checkpoint', dbCp('db-a')]], { ...POLICY, baseImageVolumes: false });

@@ -61,7 +61,7 @@ describe('RestoreIndex', () => {
     expect(index.replicaSet('shop', 'api-1')).toEqual({ key: 'rs-shop-api-1', namespace: 'shop', name: 'api-1', deployment: 'api' });
     expect(index.workload('Deployment', 'shop', 'api')?.schedule).toBe('*/5 * * * *');
     expect(index.workload('StatefulSet', 'shop', 'api')?.schedule).toBeUndefined();
-    expect(index.sizes()).toEqual({ Checkpoint: 0, Pod: 0, Namespace: 1, Node: 0, CheckpointSchedule: 1, ReplicaSet: 1, Deployment: 1, StatefulSet: 1 });
+    expect(index.sizes()).toEqual({ Checkpoint: 0, Pod: 0, Namespace: 1, Node: 0, CheckpointSchedule: 1, ReplicaSet: 1, Deployment: 1, StatefulSet: 1, PullSecretRecord: 0 });
   });
 
   it('upsert of the same uid replaces, including every secondary lookup', () => {
@@ -105,7 +105,7 @@ describe('RestoreIndex', () => {
     index.remove('Checkpoint', cp('never-added'));
     index.remove('Namespace', namespace('nope'));
     expect(index.podByName('shop', 'db-0')).toBeUndefined();
-    expect(index.sizes()).toEqual({ Checkpoint: 1, Pod: 0, Namespace: 0, Node: 0, CheckpointSchedule: 0, ReplicaSet: 0, Deployment: 0, StatefulSet: 0 });
+    expect(index.sizes()).toEqual({ Checkpoint: 1, Pod: 0, Namespace: 0, Node: 0, CheckpointSchedule: 0, ReplicaSet: 0, Deployment: 0, StatefulSet: 0, PullSecretRecord: 0 });
   });
 
   it('groups checkpoints by namespace, identity and container', () => {
@@ -147,10 +147,10 @@ describe('RestoreIndex', () => {
     const sts = { metadata: { name: 'x', namespace: 'shop' } };
     index.upsert('Deployment', dep);
     index.upsert('StatefulSet', sts);
-    expect(index.sizes()).toMatchObject({ Deployment: 1, StatefulSet: 1 });
+    expect(index.sizes()).toMatchObject({ Deployment: 1, StatefulSet: 1, PullSecretRecord: 0 });
     expect(index.workload('Deployment', 'shop', 'x')?.schedule).toBe('@daily');
     index.remove('StatefulSet', sts);
-    expect(index.sizes()).toMatchObject({ Deployment: 1, StatefulSet: 0 });
+    expect(index.sizes()).toMatchObject({ Deployment: 1, StatefulSet: 0, PullSecretRecord: 0 });
   });
 });
 
