@@ -602,6 +602,28 @@ describe('RBAC', () => {
     expect(allows(ns, 'coordination.k8s.io', 'leases', 'update', 'kcr-controller')).toBe(true);
     expect(allows(ns, '', 'secrets', 'get', 'kcr-registry')).toBe(true);
     expect(allows(ns, '', 'secrets', 'list')).toBe(false);
+    // Token mode: kcr-pull by name in every namespace, never a list or a read of another Secret.
+    expect(allows(cluster, '', 'secrets', 'get', 'kcr-pull')).toBe(true);
+    expect(allows(cluster, '', 'secrets', 'get', 'someone-elses')).toBe(false);
+    expect(allows(cluster, '', 'secrets', 'list')).toBe(false);
+    expect(allows(cluster, '', 'secrets', 'watch')).toBe(false);
+  });
+
+  it('runs the token service without API access, with the token keys mounted, and the webhook reads only the kcr-pull record', () => {
+    const pod = get(find('Deployment', 'kcr-token-service'), 'spec', 'template', 'spec') as Obj;
+    expect(pod.serviceAccountName).toBe('kcr-token-service');
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(get(find('ServiceAccount', 'kcr-token-service'), 'automountServiceAccountToken')).toBe(false);
+    expect(get(pod, 'volumes', 0, 'secret', 'secretName')).toBe('kcr-registry-token');
+    const bound = docs.filter((d) => (kindOf(d) === 'RoleBinding' || kindOf(d) === 'ClusterRoleBinding') && (d.obj.subjects as { name: string }[]).some((x) => x.name === 'kcr-token-service'));
+    expect(bound).toEqual([]);
+    for (const name of ['kcr-controller', 'kcr-webhook']) {
+      const env = get(find('Deployment', name), 'spec', 'template', 'spec', 'containers', 0, 'env') as { name: string; value?: string }[];
+      expect(env.find((e) => e.name === 'KCR_REGISTRY_AUTH')?.value, name).toBe('token');
+    }
+    const webhook = rulesOf('Role', 'kcr:webhook');
+    expect(allows(webhook, '', 'configmaps', 'watch', 'kcr-pull-secrets')).toBe(true);
+    expect(allows(webhook, '', 'configmaps', 'watch', 'other')).toBe(false);
   });
 });
 
@@ -613,7 +635,7 @@ describe('ValidatingAdmissionPolicies', () => {
 
   it('each fails closed and has a Deny binding of the same name, installed by manifests/policies', () => {
     const listed = docs.find((d) => kindOf(d) === 'Kustomization' && relative(ROOT, d.file) === 'manifests/policies/kustomization.yaml')!;
-    expect(policies.map(nameOf).sort()).toEqual(['kcr-agent-own-node-only', 'kcr-controller-node-restore-marks', 'kcr-controller-pod-writes', 'kcr-objects-are-kcrs', 'kcr-same-namespace-pod-reference']);
+    expect(policies.map(nameOf).sort()).toEqual(['kcr-agent-own-node-only', 'kcr-controller-node-restore-marks', 'kcr-controller-pod-writes', 'kcr-controller-secret-writes', 'kcr-objects-are-kcrs', 'kcr-same-namespace-pod-reference']);
     for (const p of policies) {
       expect(get(p.obj, 'spec', 'failurePolicy'), nameOf(p)).toBe('Fail');
       expect(get(find('ValidatingAdmissionPolicyBinding', nameOf(p)), 'spec')).toEqual({ policyName: nameOf(p), validationActions: ['Deny'] });
