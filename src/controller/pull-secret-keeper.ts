@@ -64,6 +64,8 @@ export class PullSecretKeeper {
     } catch (err) {
       if (apiCode(err) !== 404) throw err;
     }
+    // Every pass: the key is cached, and on the way kcr's writer Secret is kept (the agents need it first).
+    const key = await d.credentialKey();
     const recorded = parsePullSecretRecord(cm?.data);
     const desired = namespacesNeedingPullSecrets(d.cache, d.namespace);
     const epoch = credentialEpoch(now, d.rotationSeconds);
@@ -73,14 +75,13 @@ export class PullSecretKeeper {
     if (write.length === 0 && plan.remove.length === 0) return;
 
     const next = new Map<string, PullSecretEntry>(recorded);
-    const key = write.length > 0 ? await d.credentialKey() : undefined;
     let failed = false;
     for (const ns of write) {
       try {
         const outcome = await upsertDockerConfigSecret(d.api, {
           namespace: ns, name: PULL_SECRET_NAME, label: PULL_SECRET_LABEL,
           annotations: { 'kcr.io/credential-period': String(epoch) },
-        }, d.registry, pullerCredential(key!, ns, epoch));
+        }, d.registry, pullerCredential(key, ns, epoch));
         if (outcome === 'foreign') {
           next.delete(ns);
           if (!this.#foreignSeen.has(ns)) {

@@ -2,8 +2,12 @@
 // `npm run cluster:up -- --kcr`):
 //
 //   redis-server          queue backend (AOF on, noeviction), 127.0.0.1:<free port>
-//   docker-registry       checkpoint images, plain HTTP on 127.0.0.1:<free port>, Basic auth;
-//                         the credentials are the `kcr-registry` dockerconfigjson Secret
+//   docker-registry       checkpoint images, plain HTTP on 127.0.0.1:<free port>, token auth
+//                         (auth.token) trusting kcr's token service, as manifests/ sets it up
+//   kcr token-service     the registry's token realm, 127.0.0.1:<free port>; its keys are the
+//                         kcr-registry-token Secret (made here: the bring-your-own-key path).
+//                         kcr-pull Secrets (per namespace) and kcr-registry (kcr's writer) are
+//                         the controller's. registryAuth 'basic': htpasswd and one Secret instead
 //   nodes                 test/cluster/nodes/run.ts: per node the real kubelet and a runtime
 //                         simulator with a CRI-O/containerd profile (nodes/README.md), in the
 //                         node network namespace (netns/node-network.ts)
@@ -50,6 +54,9 @@ import { NODE_NETNS, nodeNetworkUnavailable, removeNodeNetwork } from './netns/n
 import { DEFAULT_NODE_PROFILES } from './nodes/profiles.ts';
 import { createCa, ensureClusterPki, issueCert, KCR_DIR, REPO_ROOT, writeSecretFile } from './pki.ts';
 import { isRunning, logTail, startDetachedProcess, stopDetachedProcess, type DetachedProcess } from './detached-process.ts';
+import { writerCredential } from '../../src/registry-access/registry-identity.ts';
+import { TOKEN_KEYS_SECRET, TOKEN_KEY_FILES, loadTokenKeys, newTokenKeyMaterial, tokenKeySecretData, type TokenKeyMaterial } from '../../src/registry-access/token-keys.ts';
+import { registryTokenAuthLines } from '../support/registry.ts';
 
 export const CONTROLLER_SERVICE_ACCOUNT = 'kcr-controller';
 export const AGENT_SERVICE_ACCOUNT = 'kcr-agent';
@@ -65,8 +72,11 @@ export interface StackOptions {
   nodeProfiles?: readonly string[];
   /** First address index in the node network namespace (10.213.0.<11+offset>). Default 0. */
   netnsOffset?: number;
-  /** Registry requires Basic auth (the kcr-registry Secret carries the credentials). Default true. */
-  registryAuth?: boolean;
+  /**
+   * 'token' (default): token auth through kcr's token service, KCR_REGISTRY_AUTH=token.
+   * 'basic': htpasswd, one kcr-registry Secret copied where pods pull (static mode). 'none': open.
+   */
+  registryAuth?: 'token' | 'basic' | 'none';
   /** `kcr controller` processes (one leader through the Lease). Default 1. */
   controllerReplicas?: number;
   /** `kcr webhook` processes behind one URL (a round-robin TCP balancer, as a Service spreads connections). Default 1. */
@@ -107,7 +117,11 @@ export interface StackState {
   server: string;
   startedAt: string;
   redis: { url: string; dataDir: string };
-  registry: { host: string; url: string; storageDir: string; username?: string; authFile?: string };
+  /**
+   * authFile: a dockerconfigjson for the harness's own reads (skopeo): kcr's writer credential in
+   * token mode (kcr's components never get it: they read kcr-registry), the Basic one otherwise.
+   */
+  registry: { host: string; url: string; storageDir: string; auth: 'token' | 'basic' | 'none'; username?: string; authFile?: string; tokenUrl?: string; tokenKeyDir?: string };
   /** url: what the API server calls; replicaUrls: each replica's own (the same one when there is one). */
   webhook: { url: string; replicaUrls: string[] };
   nodes: StackNode[];
@@ -248,28 +262,62 @@ async function startRegistryProcess(ctx: Ctx): Promise<void> {
     `  addr: ${JSON.stringify(host)}`,
     `  secret: ${JSON.stringify(randomBytes(16).toString('hex'))}`,
   ];
-  const username = 'kcr';
-  const password = randomBytes(12).toString('hex');
-  if (ctx.opts.registryAuth) {
-    writeSecretFile(join(dir, 'htpasswd'), `${username}:${bcrypt.hashSync(password, 5)}\n`);
+  const mode = ctx.opts.registryAuth;
+  let harness: { username: string; password: string } | undefined;
+  let token: { url: string; keys: TokenKeyMaterial; keyDir: string } | undefined;
+  if (mode === 'basic') {
+    harness = { username: 'kcr', password: randomBytes(12).toString('hex') };
+    writeSecretFile(join(dir, 'htpasswd'), `${harness.username}:${bcrypt.hashSync(harness.password, 5)}\n`);
     lines.push('auth:', '  htpasswd:', '    realm: kcr-local', `    path: ${JSON.stringify(join(dir, 'htpasswd'))}`);
+  } else if (mode === 'token') {
+    token = await startTokenService(ctx);
+    harness = writerCredential(loadTokenKeys(token.keys).credentialKey);
+    writeFileSync(join(dir, 'token-signers.pem'), token.keys.cert);
+    lines.push(...registryTokenAuthLines({ realm: `${token.url}/token`, service: TOKEN_SERVICE_NAME, issuer: TOKEN_ISSUER, rootCertBundle: token.keys.cert }, join(dir, 'token-signers.pem')));
   }
   const config = join(dir, 'config.yml');
   writeFileSync(config, lines.join('\n') + '\n');
   const p = ctx.launch('registry', '/usr/bin/docker-registry', ['serve', config], { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir });
-  const auths = ctx.opts.registryAuth ? { [host]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } } : {};
-  const dockerConfigJson = JSON.stringify({ auths });
+  const auths = harness ? { [host]: { auth: Buffer.from(`${harness.username}:${harness.password}`).toString('base64') } } : {};
   const authFile = join(ctx.dir, 'registry-auth.json');
-  writeSecretFile(authFile, dockerConfigJson);
+  writeSecretFile(authFile, JSON.stringify({ auths }));
   ctx.state.registry = {
     host,
     url: `http://${host}`,
     storageDir,
+    auth: mode,
     authFile,
-    ...(ctx.opts.registryAuth ? { username } : {}),
+    ...(harness ? { username: harness.username } : {}),
+    ...(token ? { tokenUrl: token.url, tokenKeyDir: token.keyDir } : {}),
   };
   await waitReady(p, 'GET /v2/', async () => [200, 401].includes((await httpGet(`http://${host}/v2/`)).status), ctx.opts.readyTimeoutMs);
-  ctx.log(`registry ready at http://${host}${ctx.opts.registryAuth ? ' (Basic auth, user kcr)' : ''} (pid ${p.pid})`);
+  ctx.log(`registry ready at http://${host} (${mode === 'token' ? `token auth, realm ${token!.url}/token` : mode === 'basic' ? 'Basic auth, user kcr' : 'no auth'}) (pid ${p.pid})`);
+}
+
+const TOKEN_SERVICE_NAME = 'kcr-registry';
+const TOKEN_ISSUER = 'kcr-token-service';
+
+/** `kcr token-service` with fresh keys in a folder, as the Deployment mounts the kcr-registry-token Secret. */
+async function startTokenService(ctx: Ctx): Promise<{ url: string; keys: TokenKeyMaterial; keyDir: string }> {
+  const keys = newTokenKeyMaterial(new Date());
+  const keyDir = join(ctx.dir, 'token-service', 'keys');
+  mkdirSync(keyDir, { recursive: true, mode: 0o700 });
+  writeSecretFile(join(keyDir, TOKEN_KEY_FILES.cert), keys.cert);
+  writeSecretFile(join(keyDir, TOKEN_KEY_FILES.key), keys.key);
+  writeSecretFile(join(keyDir, TOKEN_KEY_FILES.credentialKey), keys.credentialKey);
+  const port = await freePort();
+  const p = kcrProcess(ctx, 'token-service', 'token-service', {
+    KCR_TOKEN_HOST: '127.0.0.1',
+    KCR_TOKEN_PORT: String(port),
+    KCR_TOKEN_KEY_DIR: keyDir,
+    KCR_TOKEN_SERVICE: TOKEN_SERVICE_NAME,
+    KCR_TOKEN_ISSUER: TOKEN_ISSUER,
+    KCR_REGISTRY_PREFIX: 'kcr',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(p, '/readyz', async () => (await httpGet(`${url}/readyz`)).status === 200, ctx.opts.readyTimeoutMs);
+  ctx.log(`kcr token-service ready at ${url} (pid ${p.pid})`);
+  return { url, keys, keyDir };
 }
 
 function adminClients(kubeconfig: string): { core: CoreV1Api; admission: AdmissionregistrationV1Api } {
@@ -293,10 +341,38 @@ export async function applyRegistrySecret(core: CoreV1Api, namespace: string, do
   }
 }
 
-/** Copies the registry Secret into a namespace whose restored pods pull checkpoint images. */
+/**
+ * The token service's keys as the kcr-registry-token Secret (replaced): the controller derives
+ * the pull credentials from the same key the token service checks them with. Replaced, not kept:
+ * each stack has its own token service, and an older stack's keys would not match it.
+ */
+async function applyTokenKeys(core: CoreV1Api, keyDir: string): Promise<void> {
+  const read = (f: string) => readFileSync(join(keyDir, f), 'utf8');
+  const keys: TokenKeyMaterial = { cert: read(TOKEN_KEY_FILES.cert), key: read(TOKEN_KEY_FILES.key), credentialKey: read(TOKEN_KEY_FILES.credentialKey) };
+  const body = {
+    metadata: { name: TOKEN_KEYS_SECRET, namespace: KCR_NAMESPACE, labels: { 'app.kubernetes.io/part-of': 'kcr' } },
+    type: 'Opaque',
+    data: tokenKeySecretData(keys),
+  };
+  await core.deleteNamespacedSecret({ name: TOKEN_KEYS_SECRET, namespace: KCR_NAMESPACE }).catch((err: unknown) => {
+    if (!(err instanceof ApiException && err.code === 404)) throw err;
+  });
+  // kcr's writer credential of the previous stack's key: the controller writes this stack's.
+  await core.deleteNamespacedSecret({ name: REGISTRY_SECRET, namespace: KCR_NAMESPACE }).catch((err: unknown) => {
+    if (!(err instanceof ApiException && err.code === 404)) throw err;
+  });
+  await core.createNamespacedSecret({ namespace: KCR_NAMESPACE, body });
+}
+
+/**
+ * Static (basic) mode: copies the registry Secret into a namespace whose restored pods pull
+ * checkpoint images. Token mode: nothing to do, kcr gives each namespace its own kcr-pull.
+ */
 export async function copyRegistrySecret(kubeconfig: string, namespace: string, kcrDir: string = KCR_DIR): Promise<void> {
   const s = stackState(kcrDir);
-  if (!s?.registry.authFile) throw new Error('no kcr stack is running (no registry credentials recorded)');
+  if (!s) throw new Error('no kcr stack is running');
+  if (s.registry.auth !== 'basic') return;
+  if (!s.registry.authFile) throw new Error('no registry credentials recorded');
   await applyRegistrySecret(adminClients(kubeconfig).core, namespace, readFileSync(s.registry.authFile, 'utf8'));
 }
 
@@ -340,7 +416,9 @@ function registryEnv(ctx: Ctx): NodeJS.ProcessEnv {
     KCR_REGISTRY_PREFIX: 'kcr',
     // Plain HTTP for this one registry only: every other registry keeps verified TLS.
     KCR_INSECURE_REGISTRIES: `http://${r.host}`,
-    ...(r.authFile ? { KCR_REGISTRY_AUTH_FILE: r.authFile } : {}),
+    // Token mode: the components find kcr's writer credential in kcr-registry, written by the controller.
+    ...(r.auth === 'basic' && r.authFile ? { KCR_REGISTRY_AUTH_FILE: r.authFile } : {}),
+    ...(r.auth === 'token' ? { KCR_REGISTRY_AUTH: 'token' } : {}),
   };
 }
 
@@ -381,7 +459,8 @@ async function startWebhook(ctx: Ctx, subset: ManifestSubset): Promise<void> {
     // It restores only images under <registry>/<prefix>/<namespace>/, as the agents push them.
     KCR_REGISTRY: registryEnv(ctx).KCR_REGISTRY,
     KCR_REGISTRY_PREFIX: registryEnv(ctx).KCR_REGISTRY_PREFIX,
-    ...(ctx.opts.registryAuth ? { KCR_WEBHOOK_PULL_SECRET: REGISTRY_SECRET } : {}),
+    ...(ctx.opts.registryAuth === 'basic' ? { KCR_WEBHOOK_PULL_SECRET: REGISTRY_SECRET } : {}),
+    ...(ctx.opts.registryAuth === 'token' ? { KCR_REGISTRY_AUTH: 'token' } : {}),
   }));
   ctx.state.webhook = { url, replicaUrls };
   for (const [i, p] of replicas.entries()) {
@@ -544,7 +623,7 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     kcrDir,
     nodeProfiles: options.nodeProfiles ?? DEFAULT_NODE_PROFILES,
     netnsOffset: options.netnsOffset ?? 0,
-    registryAuth: options.registryAuth ?? true,
+    registryAuth: options.registryAuth ?? 'token',
     controllerReplicas: options.controllerReplicas ?? 1,
     webhookReplicas: options.webhookReplicas ?? 1,
     logLevel: options.logLevel ?? 'info',
@@ -559,7 +638,7 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     server: options.cluster.server,
     startedAt: new Date().toISOString(),
     redis: { url: '', dataDir: '' },
-    registry: { host: '', url: '', storageDir: '' },
+    registry: { host: '', url: '', storageDir: '', auth: 'none' },
     webhook: { url: '', replicaUrls: [] },
     nodes: [],
     components: { started: [], missing: [] },
@@ -592,7 +671,8 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     // Independent parts start side by side: a loaded machine makes each one take seconds.
     const [subset] = await Promise.all([installKcr(ctx.cluster), startRedisProcess(ctx), startRegistryProcess(ctx)]);
     log(`manifests/ applied: ${subset.crds.length} CRDs, ${subset.rest.length} other objects, webhook configuration by URL; left out (run as local processes): ${subset.skipped.join(', ')}`);
-    await applyRegistrySecret(adminClients(opts.cluster.kubeconfig).core, KCR_NAMESPACE, readFileSync(state.registry.authFile!, 'utf8'));
+    if (state.registry.auth === 'basic') await applyRegistrySecret(adminClients(opts.cluster.kubeconfig).core, KCR_NAMESPACE, readFileSync(state.registry.authFile!, 'utf8'));
+    if (state.registry.tokenKeyDir) await applyTokenKeys(adminClients(opts.cluster.kubeconfig).core, state.registry.tokenKeyDir);
     save();
     // Agents need their node's checkpoint folder: they start once the nodes are Ready.
     const parts: Promise<void>[] = [
@@ -632,7 +712,7 @@ export async function stopStack(kcrDir: string = KCR_DIR): Promise<{ stopped: st
 export function describeStack(s: StackState): string[] {
   const lines = [
     `  redis                  ${s.redis.url}  (data ${s.redis.dataDir})`,
-    `  registry               ${s.registry.url}  (plain HTTP, ${s.registry.username ? `Basic auth user ${s.registry.username}, Secret kcr-system/${REGISTRY_SECRET}` : 'no auth'})`,
+    `  registry               ${s.registry.url}  (plain HTTP, ${s.registry.auth === 'token' ? `token auth: realm ${s.registry.tokenUrl}/token, pull Secrets kcr-pull per namespace` : s.registry.auth === 'basic' ? `Basic auth user ${s.registry.username}, Secret kcr-system/${REGISTRY_SECRET}` : 'no auth'})`,
     ...s.nodes.map((n) => `  node ${n.name.padEnd(17)} ${n.profile} at ${n.ip}: real kubelet (log ${n.kubeletLog}), simulated runtime (control ${n.controlUrl}, log ${n.runtimeLog})`),
     `  kcr webhook            ${s.webhook.url}  (ServiceAccount kcr-system/kcr-webhook)`,
   ];

@@ -12,7 +12,8 @@ import { CAPABILITY_LABELS } from '../../src/rules/restore-capability.ts';
 import { eventually } from './cluster-clients.ts';
 import { openE2eWorld } from './e2e-stack.ts';
 import { IMAGE, podTemplate, restoredFromOf, runningReady, type E2eWorld } from './e2e-world.ts';
-import { REGISTRY_SECRET, webhookAdmissions } from './kcr-stack.ts';
+import { webhookAdmissions } from './kcr-stack.ts';
+import { PULL_SECRET_NAME } from '../../src/registry-access/pull-secret-plan.ts';
 import { appState } from './nodes/app-log.ts';
 
 const OPTED_IN = { [ANNOTATIONS.restore]: 'true' };
@@ -125,17 +126,17 @@ describe('a checkpoint image that cannot be pulled', () => {
     await w.createStatefulSet('pull', { podAnnotations: OPTED_IN });
     const first = await w.runningPod('pull-0');
     const cp = await w.checkpointNow('pull-now', 'pull-0');
-    // The namespace's registry credentials go wrong: the kubelet's pull of the checkpoint image is denied.
-    const secret = await w.admin.core.readNamespacedSecret({ name: REGISTRY_SECRET, namespace: w.ns });
+    // The namespace's pull credential (kcr-pull) goes wrong: the kubelet's pull of the checkpoint image is denied.
+    const secret = await w.admin.core.readNamespacedSecret({ name: PULL_SECRET_NAME, namespace: w.ns });
     const original = secret.data!['.dockerconfigjson']!;
     const config = JSON.parse(Buffer.from(secret.data!['.dockerconfigjson']!, 'base64').toString('utf8')) as { auths: Record<string, { auth: string }> };
     for (const a of Object.values(config.auths)) a.auth = Buffer.from('kcr:wrong-password').toString('base64');
-    await w.admin.core.patchNamespacedSecret({ name: REGISTRY_SECRET, namespace: w.ns, body: { data: { '.dockerconfigjson': Buffer.from(JSON.stringify(config)).toString('base64') } } }, mergePatch);
+    await w.admin.core.patchNamespacedSecret({ name: PULL_SECRET_NAME, namespace: w.ns, body: { data: { '.dockerconfigjson': Buffer.from(JSON.stringify(config)).toString('base64') } } }, mergePatch);
 
     try {
       await deniedPullStartsFresh(first, cp);
     } finally {
-      await w.admin.core.patchNamespacedSecret({ name: REGISTRY_SECRET, namespace: w.ns, body: { data: { '.dockerconfigjson': original } } }, mergePatch);
+      await w.admin.core.patchNamespacedSecret({ name: PULL_SECRET_NAME, namespace: w.ns, body: { data: { '.dockerconfigjson': original } } }, mergePatch);
     }
   }, 400_000);
 });

@@ -7,7 +7,7 @@ import { ANNOTATIONS, PLURALS, type RestoreRequest } from '../../src/api/types.t
 import { eventually, expectApiError } from './cluster-clients.ts';
 import { openE2eWorld } from './e2e-stack.ts';
 import { IMAGE, restoredFromOf, runningReady, type E2eWorld } from './e2e-world.ts';
-import { REGISTRY_SECRET } from './kcr-stack.ts';
+import { PULL_SECRET_NAME } from '../../src/registry-access/pull-secret-plan.ts';
 import { appState } from './nodes/app-log.ts';
 
 const OPTED_IN = { [ANNOTATIONS.restore]: 'true' };
@@ -201,7 +201,7 @@ describe('the base image on the node first (DESIGN rule 5)', () => {
 describe('in-place restore after a crash (DESIGN rule 8)', () => {
   it('a container that exits with an error in a pod that stays comes back with its checkpointed state', async () => {
     // In place, the running pod pulls the checkpoint image with its own pull secrets.
-    const { pod, cps } = await podWithCheckpoints('crashy', 1, REGISTRY_SECRET);
+    const { pod, cps } = await podWithCheckpoints('crashy', 1, PULL_SECRET_NAME);
     const cp = cps[0]!;
     await crash('crashy-0', 'now');
     const restored = await eventually('the container restored in place', async () => {
@@ -215,7 +215,7 @@ describe('in-place restore after a crash (DESIGN rule 8)', () => {
   }, 300_000);
 
   it('a crash loop is restored at most the bound, then left to the kubelet', async () => {
-    await podWithCheckpoints('loopy', 1, REGISTRY_SECRET);
+    await podWithCheckpoints('loopy', 1, PULL_SECRET_NAME);
     await crash('loopy-0', 'loop');
     await eventually('the crash loop to be left to the kubelet', async () => ((await w.eventsFor('Pod', 'loopy-0')).some((e) => e.reason === 'CrashLoopNotRestored') ? true : undefined), 180_000, 500);
     const restores = async () => (await w.eventsFor('Pod', 'loopy-0')).filter((e) => e.reason === 'RestoredInPlace').length;
