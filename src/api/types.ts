@@ -261,8 +261,12 @@ export interface RestoreRequestStatus {
   checkpointRequests?: string[];
   /** When the checkpoints were pinned. */
   pinnedAt?: string;
-  /** A bare pod's manifest, kept to recreate it after deleting it. */
-  podManifest?: Record<string, unknown>;
+  /**
+   * A bare pod's manifest was kept to recreate it after deleting it: the name of the ConfigMap in
+   * kcr's namespace that holds it (kcr-restore-<request uid>). Never the manifest itself: a
+   * tenant who could write this status would choose the pod kcr creates.
+   */
+  keptManifest?: string;
 }
 
 export interface RestoreRequest {

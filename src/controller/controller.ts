@@ -17,6 +17,7 @@ import { InformerSet, type IndexFeed } from '../../webhooks/informers.ts';
 import { kubeEventRecorder, type EventRecorder } from './events.ts';
 import { handleFire } from './fire-handler.ts';
 import type { KubeJson } from '../kube/kube-json.ts';
+import { sweepKeptManifests } from './kept-manifest-sweep.ts';
 import { ObjectCache } from './object-cache.ts';
 import { deleteExpiredRequests, queuePendingRequests } from './request-keeper.ts';
 import { runRestoreRequests } from './restore-request-runner.ts';
@@ -24,6 +25,7 @@ import { watchRestores } from './restore-watch.ts';
 import { RetentionRunner, type ManifestDeleter } from './retention-runner.ts';
 import { reconcileSchedulers } from './scheduler-reconciler.ts';
 import { syncScheduleStatuses } from './status-sync.ts';
+import { untilNextPass } from './until-next-pass.ts';
 
 export type ControllerSettings = Pick<
   ControllerConfig,
@@ -92,6 +94,7 @@ export function startController(deps: ControllerDeps): RunningController {
   let worker: Worker | undefined;
   let forceNext = false;
   let lastRetention = 0;
+  let lastKeptSweep = 0;
   let passTimer: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -115,8 +118,13 @@ export function startController(deps: ControllerDeps): RunningController {
       forceNext = false;
       if (!leading || myTerm !== term) return;
       await queuePendingRequests(keeper);
-      await runRestoreRequests({ api, cache, events, logger, timeoutMs: s.restoreTimeoutSeconds * 1000 });
+      await runRestoreRequests({ api, kcrNamespace: s.namespace, cache, events, logger, timeoutMs: s.restoreTimeoutSeconds * 1000 });
       await syncPullSecrets();
+      // A LIST in kcr's namespace: at most once a resync interval, however often passes run.
+      if (Date.now() - lastKeptSweep >= s.resyncMs) {
+        lastKeptSweep = Date.now();
+        await untilNextPass(logger, {}, 'kept manifest sweep', () => sweepKeptManifests({ api, cache, logger, kcrNamespace: s.namespace, watchNamespaces: s.watchNamespaces }));
+      }
       await watchRestores({ api, cache, events, logger, bound: inPlaceBound, pullTimeoutMs: s.restorePullTimeoutSeconds * 1000, repositories: s.checkpointRepositories });
       await deleteExpiredRequests(keeper);
       await syncScheduleStatuses({ api, cache, logger, invalid });

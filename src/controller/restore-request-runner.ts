@@ -1,6 +1,8 @@
 // Carries out the steps nextRestoreStep decides for every RestoreRequest (leader only, each
 // pass), then drops the pins of finished requests. Each step writes the request's status so the
-// next pass, on this replica or another, picks up where this one stopped.
+// next pass, on this replica or another, picks up where this one stopped. A bare pod's manifest
+// goes into a ConfigMap in kcr's namespace before the pod is deleted, and a pod is recreated only
+// from that ConfigMap, once keptPodFor found it to be this request's.
 import { cachedNodeFacts } from './cached-node-facts.ts';
 import {
   ANNOTATIONS,
@@ -12,7 +14,8 @@ import {
   type RestoreRequestStatus,
 } from '../api/types.ts';
 import type { Logger } from '../log.ts';
-import { FOR_RESTORE_LABEL, nextRestoreStep, stalePins, type RestorePod, type RestoreStep } from '../restore/restore-request-step.ts';
+import { FOR_RESTORE_LABEL, failedStatus, nextRestoreStep, stalePins, type RestorePod, type RestoreStep } from '../restore/restore-request-step.ts';
+import { keptConfigMap, keptManifestName, keptPodFor, type KeptConfigMap } from '../restore/kept-manifest.ts';
 import type { EventRecorder } from './events.ts';
 import { crPath } from './fire-handler.ts';
 import { apiCode, type KubeJson } from '../kube/kube-json.ts';
@@ -22,6 +25,8 @@ import { identityOfPod, podOptedIn } from './pod-opt-in.ts';
 
 export interface RestoreRunnerDeps {
   api: KubeJson;
+  /** kcr's own namespace (KCR_NAMESPACE), where bare pods' manifests are kept. */
+  kcrNamespace: string;
   cache: ObjectCache;
   events: EventRecorder;
   logger: Logger;
@@ -54,14 +59,15 @@ export async function runRestoreRequests(deps: RestoreRunnerDeps): Promise<void>
     if (step.kind === 'wait') continue;
     const who = { namespace: ns, restoreRequest: r.metadata.name, pod: r.spec.podReference.name, step: step.kind };
     await untilNextPass(logger, who, 'restore request step', async () => {
-      await carryOut(deps, r, step);
-      logger.info({ ...who, phase: step.status.phase, message: step.status.message }, 'restore request step');
+      const status = await carryOut(deps, r, step, now);
+      logger.info({ ...who, phase: status.phase, message: status.message }, 'restore request step');
     });
   }
   await unpinFinished(deps);
 }
 
-async function carryOut(deps: RestoreRunnerDeps, r: RestoreRequest, step: Exclude<RestoreStep, { kind: 'wait' }>): Promise<void> {
+/** Carries out `step`; resolves to the status written. */
+async function carryOut(deps: RestoreRunnerDeps, r: RestoreRequest, step: Exclude<RestoreStep, { kind: 'wait' }>, now: Date): Promise<RestoreRequestStatus> {
   const { api } = deps;
   const ns = r.metadata.namespace ?? '';
   switch (step.kind) {
@@ -78,7 +84,8 @@ async function carryOut(deps: RestoreRunnerDeps, r: RestoreRequest, step: Exclud
       }
       break;
     case 'delete-pod':
-      // The status (with a bare pod's manifest) first: after the delete it is the only copy.
+      // The manifest kept, then the status naming it, then the delete: after it they are the only copy.
+      if (step.keep) await keepManifest(api, keptConfigMap(r, deps.kcrNamespace, step.keep));
       await writeStatus(api, r, step.status);
       await api.delete(`/api/v1/namespaces/${ns}/pods/${step.podName}`, {
         apiVersion: 'v1',
@@ -87,12 +94,19 @@ async function carryOut(deps: RestoreRunnerDeps, r: RestoreRequest, step: Exclud
       }).catch((err: unknown) => {
         if (apiCode(err) !== 404) throw err;
       });
-      return;
-    case 'create-pod':
-      await api.create(`/api/v1/namespaces/${ns}/pods`, step.manifest).catch((err: unknown) => {
+      return step.status;
+    case 'create-pod': {
+      const kept = keptPodFor(r, await readKept(api, deps.kcrNamespace, step.keptManifest));
+      if (kept.refusal !== undefined) {
+        deps.logger.warn({ namespace: ns, restoreRequest: r.metadata.name, configMap: step.keptManifest, reason: kept.refusal }, 'refused to recreate a pod from a kept manifest');
+        return carryOut(deps, r, { kind: 'finish', status: failedStatus(r, now, kept.refusal) }, now);
+      }
+      // Always into the request's own namespace, whatever the manifest says (keptPodFor set it too).
+      await api.create(`/api/v1/namespaces/${ns}/pods`, kept.manifest).catch((err: unknown) => {
         if (apiCode(err) !== 409) throw err;
       });
       break;
+    }
     case 'finish':
       break;
   }
@@ -105,6 +119,47 @@ async function carryOut(deps: RestoreRunnerDeps, r: RestoreRequest, step: Exclud
       ok ? 'Restored' : 'RestoreFailed',
       step.status.message ?? '',
     );
+    if (r.status?.keptManifest !== undefined || step.status.keptManifest !== undefined) await dropKept(deps, r);
+  }
+  return step.status;
+}
+
+/** Creates the ConfigMap; one left by an earlier try of this step is replaced (the pod, and so its manifest, is the same). */
+async function keepManifest(api: KubeJson, cm: KeptConfigMap): Promise<void> {
+  const path = `/api/v1/namespaces/${cm.metadata?.namespace ?? ''}/configmaps`;
+  try {
+    await api.create(path, cm);
+  } catch (err) {
+    if (apiCode(err) !== 409) throw err;
+    await api.delete(`${path}/${cm.metadata?.name ?? ''}`).catch((e: unknown) => {
+      if (apiCode(e) !== 404) throw e;
+    });
+    await api.create(path, cm);
+  }
+}
+
+async function readKept(api: KubeJson, kcrNamespace: string, name: string): Promise<KeptConfigMap | undefined> {
+  try {
+    return await api.get<KeptConfigMap>(`/api/v1/namespaces/${kcrNamespace}/configmaps/${name}`);
+  } catch (err) {
+    if (apiCode(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Deletes a finished request's kept manifest, by the name its own uid gives (never one the
+ * status names: a forged status would delete any ConfigMap of kcr's namespace). A failure is
+ * left to the sweep.
+ */
+async function dropKept(deps: RestoreRunnerDeps, r: RestoreRequest): Promise<void> {
+  if (!r.metadata.uid) return;
+  const name = keptManifestName(r.metadata.uid);
+  try {
+    await deps.api.delete(`/api/v1/namespaces/${deps.kcrNamespace}/configmaps/${name}`);
+    deps.logger.info({ namespace: r.metadata.namespace, restoreRequest: r.metadata.name, configMap: name }, 'deleted the kept manifest of a finished restore request');
+  } catch (err) {
+    if (apiCode(err) !== 404) deps.logger.warn({ namespace: r.metadata.namespace, restoreRequest: r.metadata.name, configMap: name, err }, 'could not delete a kept manifest; the sweep retries');
   }
 }
 

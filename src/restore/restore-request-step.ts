@@ -5,10 +5,13 @@
 // Restoring works through the webhook, never around it: the chosen checkpoints are pinned
 // (kcr.io/pinned, plus kcr.io/target-node for a migration), and once the webhook has had time to
 // see the pins the pod is deleted. A controller-owned pod's replacement is made by its controller
-// and restored at admission; a bare pod is recreated here from the manifest kept in the status.
+// and restored at admission; a bare pod is recreated here from its manifest, kept in a ConfigMap
+// in kcr's namespace (kept-manifest.ts); the status only names that ConfigMap.
 // Pins are removed by the caller once the request is finished (see stalePins).
 import { nodeMisfit, type NodeRestoreFacts, type RestoreNeed } from '../rules/restore-fit.ts';
 import { ANNOTATIONS, type Checkpoint, type CheckpointRequest, type RestoreRequest, type RestoreRequestStatus } from '../api/types.ts';
+import { keptManifestName } from './kept-manifest.ts';
+import { controllerCreateRefusal, mountsServiceAccountToken, type ServiceAccountSpec } from './service-account-token.ts';
 
 /** On a CheckpointRequest made for checkpointFirst: the RestoreRequest it serves. */
 export const FOR_RESTORE_LABEL = 'kcr.io/restore-request';
@@ -57,8 +60,10 @@ export type RestoreStep =
   | { kind: 'wait' }
   | { kind: 'checkpoint'; requests: Array<{ name: string; container: string }>; status: RestoreRequestStatus }
   | { kind: 'pin'; checkpoints: string[]; targetNode: string | undefined; status: RestoreRequestStatus }
-  | { kind: 'delete-pod'; podName: string; podUid: string; status: RestoreRequestStatus }
-  | { kind: 'create-pod'; manifest: Record<string, unknown>; status: RestoreRequestStatus }
+  /** `keep`: a bare pod's manifest, to be kept (status.keptManifest names where) before the pod is deleted. */
+  | { kind: 'delete-pod'; podName: string; podUid: string; keep?: Record<string, unknown>; status: RestoreRequestStatus }
+  /** Recreate the bare pod from the manifest kept in ConfigMap `keptManifest` of kcr's namespace, once the runner checked it is this request's. */
+  | { kind: 'create-pod'; keptManifest: string; status: RestoreRequestStatus }
   | { kind: 'finish'; status: RestoreRequestStatus };
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -80,9 +85,21 @@ function controllerOwned(p: RestorePod): boolean {
   return (p.metadata?.ownerReferences ?? []).some((o) => o.controller === true);
 }
 
+/** The request's status once it failed with `message`. */
+export function failedStatus(request: RestoreRequest, at: Date, message: string): RestoreRequestStatus {
+  const now = iso(at);
+  return { ...request.status, phase: 'Failed', message, startTime: request.status?.startTime ?? now, completionTime: now };
+}
+
 function fail(w: RestoreWorld, message: string): RestoreStep {
-  const now = iso(w.now);
-  return { kind: 'finish', status: { ...w.request.status, phase: 'Failed', message, startTime: w.request.status?.startTime ?? now, completionTime: now } };
+  return { kind: 'finish', status: failedStatus(w.request, w.now, message) };
+}
+
+/** Why a bare pod cannot be deleted and recreated by kcr (undefined: it can, or it is not bare). */
+function bareRefusal(p: RestorePod): string | undefined {
+  if (controllerOwned(p)) return undefined;
+  const refusal = controllerCreateRefusal(p.spec as ServiceAccountSpec | undefined);
+  return refusal === undefined ? undefined : `bare pod ${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''} cannot be recreated: ${refusal}`;
 }
 
 /** Child CheckpointRequest name for one container: deterministic, so a retried pass makes no second one. */
@@ -131,6 +148,8 @@ function start(w: RestoreWorld, ns: string): RestoreStep {
   const unable = target === undefined ? undefined : nodeMisfit(target, { runtime: undefined, architecture: undefined });
   if (unable) return fail(w, `spec.targetNode: ${unable}`);
   if (spec.checkpointFirst === true && spec.checkpointRef) return fail(w, 'spec.checkpointRef and spec.checkpointFirst exclude each other: a fresh checkpoint or a chosen one');
+  const bare = bareRefusal(pod);
+  if (bare) return fail(w, bare);
   const identity = w.identityOf(pod);
   const containers = (pod.spec?.containers ?? []).map((c) => c.name);
   const now = iso(w.now);
@@ -234,14 +253,21 @@ function restoring(w: RestoreWorld, ns: string): RestoreStep {
   if (old && !terminating(old)) {
     const pinnedAt = Date.parse(st.pinnedAt ?? '');
     if (!Number.isNaN(pinnedAt) && w.now.getTime() - pinnedAt < (w.pinSettleMs ?? DEFAULT_PIN_SETTLE_MS)) return { kind: 'wait' };
+    const bare = bareRefusal(old);
+    if (bare) return fail(w, bare);
     const status: RestoreRequestStatus = {
       ...st,
       message: controllerOwned(old)
         ? `deleted pod ${podName}; waiting for its controller's replacement, restored from ${[...chosen].join(', ')}`
         : `deleted bare pod ${podName}; recreating it restored from ${[...chosen].join(', ')}`,
     };
-    if (!controllerOwned(old)) status.podManifest = recreatable(old, originalImages(old, w.checkpoints));
-    return { kind: 'delete-pod', podName: old.metadata?.name ?? podName, podUid: source, status };
+    const step: RestoreStep = { kind: 'delete-pod', podName: old.metadata?.name ?? podName, podUid: source, status };
+    if (!controllerOwned(old)) {
+      if (!r.metadata.uid) return fail(w, 'the request has no uid: a bare pod\'s manifest is kept under it');
+      status.keptManifest = keptManifestName(r.metadata.uid);
+      step.keep = recreatable(old, originalImages(old, w.checkpoints));
+    }
+    return step;
   }
   if (old) return { kind: 'wait' }; // still terminating
 
@@ -278,8 +304,11 @@ function restoring(w: RestoreWorld, ns: string): RestoreStep {
   if (fresh && fresh.status?.phase === 'Running') {
     return fail(w, `the replacement pod ${fresh.metadata?.name} started fresh, not from ${[...chosen].join(', ')} (is kcr's webhook running, and does the pod still opt in?)`);
   }
-  if (!fresh && st.podManifest) {
-    return { kind: 'create-pod', manifest: st.podManifest, status: { ...st, message: `recreated bare pod ${podName}; waiting for it to run restored from ${[...chosen].join(', ')}` } };
+  // Only the ConfigMap named after this request's own uid: the status says a manifest was kept, never which pod.
+  if (!fresh && st.keptManifest !== undefined) {
+    const kept = keptManifestName(r.metadata.uid ?? '');
+    if (!r.metadata.uid || st.keptManifest !== kept) return fail(w, `status.keptManifest names ${st.keptManifest}, not this request's ${kept}: refused`);
+    return { kind: 'create-pod', keptManifest: kept, status: { ...st, message: `recreated bare pod ${podName}; waiting for it to run restored from ${[...chosen].join(', ')}` } };
   }
   return { kind: 'wait' };
 }
@@ -304,13 +333,15 @@ function runningReady(p: RestorePod): boolean {
  * A bare pod as it can be created again: name, labels, annotations (without the restored-from
  * ones: the webhook sets those anew) and the spec without what the scheduler filled in.
  * Container images go back to the original software, so the webhook sees the same image
- * the checkpoints were taken of.
+ * the checkpoints were taken of. A pod that ran without a ServiceAccount token comes back
+ * without one (automountServiceAccountToken: false), whatever its ServiceAccount says by now.
  */
 export function recreatable(pod: RestorePod, originalImages: Record<string, string> = {}): Record<string, unknown> {
   const m = pod.metadata ?? {};
   const annotations = Object.fromEntries(Object.entries(m.annotations ?? {}).filter(([k]) => k !== ANNOTATIONS.restoredFrom && !k.startsWith(ANNOTATIONS.restoredFromContainerPrefix)));
   const spec = structuredClone(pod.spec ?? {}) as Record<string, unknown> & { containers?: Array<{ name: string; image?: string }> };
   delete spec.nodeName;
+  if (spec.automountServiceAccountToken === undefined && !mountsServiceAccountToken(spec as ServiceAccountSpec)) spec.automountServiceAccountToken = false;
   for (const c of spec.containers ?? []) {
     const original = originalImages[c.name];
     if (original !== undefined) c.image = original;

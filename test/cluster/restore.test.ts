@@ -4,9 +4,10 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS, PLURALS, type RestoreRequest } from '../../src/api/types.ts';
-import { eventually, expectApiError } from './cluster-clients.ts';
+import { apiCode, eventually, expectApiError } from './cluster-clients.ts';
 import { openE2eWorld } from './e2e-stack.ts';
-import { IMAGE, restoredFromOf, runningReady, type E2eWorld } from './e2e-world.ts';
+import { IMAGE, podTemplate, restoredFromOf, runningReady, type E2eWorld } from './e2e-world.ts';
+import { KCR_NAMESPACE } from './kcr-in-cluster.ts';
 import { PULL_SECRET_NAME } from '../../src/registry-access/pull-secret-plan.ts';
 import { appState } from './nodes/app-log.ts';
 
@@ -98,6 +99,24 @@ describe('RestoreRequest', () => {
     expect(restoredFromOf(moved)).toBe(cp.metadata.name);
     const saved = await w.expectContinuedFrom(moved, cp.status!.runtimeImage!);
     expect(saved.counter).toBeGreaterThanOrEqual(2);
+  }, 300_000);
+
+  it('a bare pod: kcr keeps its manifest in kcr-system (the status only names it), recreates it restored with its ServiceAccount, then drops the manifest', async () => {
+    const template = podTemplate('solo', OPTED_IN);
+    await w.admin.core.createNamespacedPod({ namespace: w.ns, body: { metadata: { name: 'solo', ...template.metadata }, spec: template.spec } });
+    const pod = await w.runningPod('solo');
+    const cp = await w.checkpointNow('solo-now', 'solo');
+    const created = await w.createRestore('solo-back', { podReference: { name: 'solo' } });
+    const kept = `kcr-restore-${created.metadata.uid}`;
+    const { request } = await w.restoreFinished('solo-back');
+    expect(request.status?.phase, request.status?.message).toBe('Completed');
+    expect(request.status?.keptManifest).toBe(kept);
+    expect(request.status).not.toHaveProperty('podManifest');
+    const again = await w.runningPod('solo', pod.metadata!.uid);
+    expect(restoredFromOf(again)).toBe(cp.metadata.name);
+    expect(again.spec?.serviceAccountName).toBe(pod.spec?.serviceAccountName);
+    await w.expectContinuedFrom(again, cp.status!.runtimeImage!);
+    await eventually('the kept manifest to be deleted', () => w.admin.core.readNamespacedConfigMap({ name: kept, namespace: KCR_NAMESPACE }).then(() => undefined, (err: unknown) => (apiCode(err) === 404 ? true : undefined)), 30_000);
   }, 300_000);
 
   it('bad input fails with a message naming the problem, or is refused by the API server', async () => {

@@ -1,6 +1,7 @@
 // A hostile tenant against kcr's objects, on a real kube-apiserver with kcr's manifests applied
 // (RBAC and ValidatingAdmissionPolicies): each attack is a test that fails if the attack works.
-// The last part plays a stolen kcr-controller token: its pod writes are bounded too.
+// The last part plays a stolen kcr-controller token: its pod writes are bounded too, and the
+// ConfigMaps it keeps bare pods' manifests in are reachable in kcr-system only.
 //   tenant  - ServiceAccount bound to the built-in `edit` role in its namespace (kcr-edit and
 //             kcr-view aggregate into it), as a namespace's developers are;
 //   sloppy  - a ServiceAccount an administrator gave every verb on kcr's kinds and their status:
@@ -121,7 +122,7 @@ describe('a ServiceAccount given every verb on kcr’s kinds', () => {
     const status = await expectApiError(() => sloppy.custom.patchNamespacedCustomObjectStatus({ ...custom(PLURALS.Checkpoint), name: 'target', body: { status: { phase: 'ImageBuilt' } } }, mergePatch));
     expect(status.message).toContain(`only kcr writes the status of checkpoints (${POLICY})`);
     await sloppy.custom.createNamespacedCustomObject({ ...custom(PLURALS.RestoreRequest), body: { apiVersion: API_VERSION, kind: 'RestoreRequest', metadata: { name: 'rr' }, spec: { podReference: { name: 'web-0' } } } });
-    const rrStatus = await expectApiError(() => sloppy.custom.patchNamespacedCustomObjectStatus({ ...custom(PLURALS.RestoreRequest), name: 'rr', body: { status: { phase: 'Restoring', podManifest: { metadata: { name: 'evil' } } } } }, mergePatch));
+    const rrStatus = await expectApiError(() => sloppy.custom.patchNamespacedCustomObjectStatus({ ...custom(PLURALS.RestoreRequest), name: 'rr', body: { status: { phase: 'Restoring', keptManifest: 'kcr-redis-config' } } }, mergePatch));
     expect(rrStatus.message).toContain(`only kcr writes the status of restorerequests (${POLICY})`);
     // Its own labels and annotations it may keep.
     await sloppy.custom.patchNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), name: 'target', body: { metadata: { labels: { team: 'a' }, annotations: { 'example.com/note': 'x' } } } }, mergePatch);
@@ -158,6 +159,44 @@ describe('kcr’s controller ServiceAccount, as a stolen token would use it', ()
     await setImage(image(ns));
     // Back to the original (a crash loop past the bound): from a checkpoint image, allowed.
     await setImage('busybox:1.37');
+  });
+
+  it('creates a pod as a ServiceAccount other than default only without its token (kcr-controller-pod-writes)', async () => {
+    // Stands for any ServiceAccount of the namespace bound to more than its pods should have.
+    await admin.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'powerful' } } });
+    const bare = (name: string, spec: Record<string, unknown>) => ({
+      metadata: { name },
+      spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: 'busybox:1.37', command: ['sleep', '3600'] }], ...spec },
+    });
+    const attempts: Array<[string, Record<string, unknown>]> = [
+      // The token the ServiceAccount admission plugin mounts (kube-api-access-*), as a pod gets by default.
+      ['as-powerful', { serviceAccountName: 'powerful' }],
+      ['as-powerful-automount', { serviceAccountName: 'powerful', automountServiceAccountToken: true }],
+      // Automount off, the token asked for as a projected volume instead.
+      ['as-powerful-projected', { serviceAccountName: 'powerful', automountServiceAccountToken: false, volumes: [{ name: 'token', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } }] }],
+    ];
+    for (const [name, spec] of attempts) {
+      const denied = await expectApiError(() => controller.core.createNamespacedPod({ namespace: ns, body: bare(name, spec) }));
+      expect(denied.code, name).toBe(403);
+      expect(denied.message, name).toContain('kcr controller may create a pod as ServiceAccount powerful only without its token');
+      expect(denied.message, name).toContain('(kcr-controller-pod-writes)');
+    }
+    // Without the token it may recreate a pod of any ServiceAccount; the default one keeps its token.
+    await controller.core.createNamespacedPod({ namespace: ns, body: bare('powerful-tokenless', { serviceAccountName: 'powerful', automountServiceAccountToken: false }) });
+    await controller.core.createNamespacedPod({ namespace: ns, body: bare('as-default', {}) });
+  });
+
+  it('keeps bare pods\' manifests in ConfigMaps of kcr-system only: those of other namespaces are out of its reach', async () => {
+    const body = (name: string) => ({ metadata: { name }, data: { 'pod.json': '{}' } });
+    const elsewhere = await expectApiError(() => controller.core.createNamespacedConfigMap({ namespace: ns, body: body('kcr-restore-probe') }));
+    expect(elsewhere.code).toBe(403);
+    expect(elsewhere.message).toContain('cannot create resource "configmaps"');
+    const read = await expectApiError(() => controller.core.listNamespacedConfigMap({ namespace: 'kube-system' }));
+    expect(read.code).toBe(403);
+    const name = `kcr-restore-probe-${ns}`.slice(0, 63);
+    await controller.core.createNamespacedConfigMap({ namespace: KCR_NAMESPACE, body: body(name) });
+    await controller.core.readNamespacedConfigMap({ name, namespace: KCR_NAMESPACE });
+    await controller.core.deleteNamespacedConfigMap({ name, namespace: KCR_NAMESPACE });
   });
 });
 

@@ -24,6 +24,7 @@ import type {
 import { ANNOTATIONS, GROUP, PLURALS, VERSION } from '../../src/api/types.ts';
 import { CLAIM_ANNOTATION, CLAIM_HOLDER_ANNOTATION } from '../../src/rules/checkpoint-claim.ts';
 import { IN_PLACE_HISTORY_PREFIX } from '../../src/restore/in-place-restore.ts';
+import { controllerCreateRefusal } from '../../src/restore/service-account-token.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -206,7 +207,7 @@ const fields = {
     status: {
       phase: true, checkpoint: true, newPod: true, message: true, startTime: true,
       completionTime: true, conditions: true, sourcePodUID: true, identity: true, checkpoints: true,
-      checkpointRequests: true, pinnedAt: true, podManifest: true,
+      checkpointRequests: true, pinnedAt: true, keptManifest: true,
     } satisfies Record<keyof RestoreRequestStatus, true>,
     required: ['podReference'],
   },
@@ -625,6 +626,19 @@ describe('RBAC', () => {
     expect(allows(webhook, '', 'configmaps', 'watch', 'kcr-pull-secrets')).toBe(true);
     expect(allows(webhook, '', 'configmaps', 'watch', 'other')).toBe(false);
   });
+
+  it('lets the controller keep bare pods\' manifests in ConfigMaps of kcr-system, and nowhere else', () => {
+    const cluster = rulesOf('ClusterRole', 'kcr:controller');
+    const ns = rulesOf('Role', 'kcr:controller');
+    expect(get(find('Role', 'kcr:controller'), 'metadata', 'namespace')).toBe('kcr-system');
+    expect(get(find('RoleBinding', 'kcr:controller'), 'metadata', 'namespace')).toBe('kcr-system');
+    for (const verb of ['create', 'get', 'list', 'delete']) {
+      expect(allows(ns, '', 'configmaps', verb, 'kcr-restore-0b6c3a52'), verb).toBe(true);
+      expect(allows(cluster, '', 'configmaps', verb, 'kcr-restore-0b6c3a52'), `cluster-wide ${verb}`).toBe(false);
+    }
+    // Never changed in place (a kept manifest is replaced whole) and never watched.
+    for (const verb of ['update', 'patch', 'watch']) expect(allows(ns, '', 'configmaps', verb, 'kcr-restore-0b6c3a52'), verb).toBe(false);
+  });
 });
 
 // ---------- ValidatingAdmissionPolicies ----------
@@ -683,6 +697,24 @@ describe('ValidatingAdmissionPolicies', () => {
         if (rule.resources.includes('checkpoints')) expect(rule.verbs.filter((v) => ['create', 'update', 'patch'].includes(v))).toEqual([]);
       }
     }
+  });
+
+  it('kcr-controller-pod-writes lets a pod the controller creates hold a ServiceAccount token only of the default ServiceAccount', () => {
+    const p = find('ValidatingAdmissionPolicy', 'kcr-controller-pod-writes');
+    expect(get(p, 'spec', 'matchConstraints', 'resourceRules')).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['pods'] }]);
+    expect((get(p, 'spec', 'matchConditions') as { expression: string }[]).map((c) => c.expression)).toEqual([saUser('kcr-controller')]);
+    const vars = Object.fromEntries((get(p, 'spec', 'variables') as { name: string; expression: string }[]).map((v) => [v.name, v.expression]));
+    expect(vars.serviceAccount).toContain('object.spec.serviceAccountName');
+    expect(vars.serviceAccount).toContain("'default'");
+    expect(vars.holdsToken).toContain('object.spec.automountServiceAccountToken');
+    expect(vars.holdsToken).toContain('v.projected.sources.exists(s, has(s.serviceAccountToken))');
+    const create = (get(p, 'spec', 'validations') as { expression: string; messageExpression?: string; reason: string }[]).filter((v) => v.expression.includes("request.operation != 'CREATE'"));
+    expect(create).toEqual([expect.objectContaining({ expression: "request.operation != 'CREATE' || variables.serviceAccount == 'default' || !variables.holdsToken", reason: 'Forbidden' })]);
+    expect(create[0]!.messageExpression).toContain('only without its token');
+    expect(create[0]!.messageExpression).toContain('(kcr-controller-pod-writes)');
+    // The code refuses the same pods before it deletes one, naming the same policy.
+    expect(controllerCreateRefusal({ serviceAccountName: 'deployer', automountServiceAccountToken: true })).toContain('(kcr-controller-pod-writes)');
+    expect(controllerCreateRefusal({ serviceAccountName: 'default', automountServiceAccountToken: true })).toBeUndefined();
   });
 
   it('lets the controller write restore.kcr.io/restore-failed and the agent not', () => {

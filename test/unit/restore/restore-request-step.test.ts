@@ -20,7 +20,7 @@ function rr(spec: Partial<RestoreRequest['spec']> = {}, status?: RestoreRequest[
   };
 }
 
-function pod(over: { uid?: string; name?: string; annotations?: Record<string, string>; node?: string; phase?: string; ready?: boolean; owner?: boolean; deleting?: boolean; created?: Date; image?: string } = {}): RestorePod {
+function pod(over: { uid?: string; name?: string; annotations?: Record<string, string>; node?: string; phase?: string; ready?: boolean; owner?: boolean; deleting?: boolean; created?: Date; image?: string; spec?: Record<string, unknown> } = {}): RestorePod {
   return {
     metadata: {
       name: over.name ?? 'web-0',
@@ -31,7 +31,7 @@ function pod(over: { uid?: string; name?: string; annotations?: Record<string, s
       ...(over.deleting ? { deletionTimestamp: iso(NOW) } : {}),
       creationTimestamp: iso(over.created ?? at(-3600)),
     },
-    spec: { nodeName: over.node ?? 'node-1', containers: [{ name: 'app', image: over.image ?? 'app:1' }] },
+    spec: { nodeName: over.node ?? 'node-1', containers: [{ name: 'app', image: over.image ?? 'app:1' }], ...over.spec },
     status: { phase: over.phase ?? 'Running', containerStatuses: [{ name: 'app', ready: over.ready ?? true }] },
   };
 }
@@ -131,7 +131,10 @@ describe('restore from a checkpoint (controller-owned pod)', () => {
     expect(nextRestoreStep(world({ request: restoring({ pinnedAt: iso(at(-1)) }) })).kind).toBe('wait');
     const s = nextRestoreStep(world({ request: restoring() }));
     expect(s).toMatchObject({ kind: 'delete-pod', podName: 'web-0', podUid: 'pod-1' });
-    if (s.kind === 'delete-pod') expect(s.status.podManifest).toBeUndefined();
+    if (s.kind === 'delete-pod') {
+      expect(s.keep).toBeUndefined();
+      expect(s.status.keptManifest).toBeUndefined();
+    }
   });
 
   it('completes once the replacement runs restored on the target node; fails when it runs elsewhere or fresh', () => {
@@ -152,21 +155,60 @@ describe('restore from a checkpoint (controller-owned pod)', () => {
 });
 
 describe('bare pods and live migration', () => {
-  it('a bare pod is deleted with its manifest kept, and recreated once gone', () => {
-    const bare = pod({ owner: false, name: 'solo', image: 'reg/kcr/apps/solo@sha256:1' });
-    const restoring = rr({ podReference: { name: 'solo' } }, { phase: 'Restoring', startTime: iso(at(-10)), sourcePodUID: 'pod-1', identity: 'solo', checkpoints: ['c'], pinnedAt: iso(at(-5)) });
+  const KEPT = 'kcr-restore-rr-uid-12345678';
+  const bareRestoring = (over: Partial<RestoreRequest['status']> = {}) =>
+    rr({ podReference: { name: 'solo' } }, { phase: 'Restoring', startTime: iso(at(-10)), sourcePodUID: 'pod-1', identity: 'solo', checkpoints: ['c'], pinnedAt: iso(at(-5)), ...over });
+  const soloCheckpoint = () => {
     const c = cp('c', { identity: 'solo' });
     c.status!.runtimeImage = 'reg/kcr/apps/solo@sha256:1';
+    return c;
+  };
+  const TOKEN_VOLUME = { name: 'kube-api-access-x1', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } };
+
+  it('a bare pod is deleted with its manifest kept (in kcr\'s namespace, named in the status, never in it), and recreated from there once gone', () => {
+    const bare = pod({ owner: false, name: 'solo', image: 'reg/kcr/apps/solo@sha256:1' });
+    const restoring = bareRestoring();
+    const c = soloCheckpoint();
     const del = nextRestoreStep(world({ request: restoring, pod: bare, pods: [bare], checkpoints: [c] }));
     expect(del.kind).toBe('delete-pod');
     if (del.kind !== 'delete-pod') return;
-    const manifest = del.status.podManifest as { metadata: { name: string }; spec: { nodeName?: string; containers: Array<{ image: string }> } };
+    expect(del.status.keptManifest).toBe(KEPT);
+    expect(JSON.stringify(del.status)).not.toContain('app:1');
+    const manifest = del.keep as { metadata: { name: string }; spec: { nodeName?: string; containers: Array<{ image: string }> } };
     expect(manifest.metadata.name).toBe('solo');
     expect(manifest.spec.nodeName).toBeUndefined();
     // Back to the software the checkpoint was taken of, so the webhook restores it again.
     expect(manifest.spec.containers[0]!.image).toBe('app:1');
-    const gone = { ...restoring, status: { ...restoring.status, podManifest: del.status.podManifest! } };
-    expect(nextRestoreStep(world({ request: gone, pod: undefined, pods: [], checkpoints: [c] }))).toMatchObject({ kind: 'create-pod', manifest: { metadata: { name: 'solo' } } });
+    const gone = { ...restoring, status: { ...restoring.status, keptManifest: del.status.keptManifest! } };
+    expect(nextRestoreStep(world({ request: gone, pod: undefined, pods: [], checkpoints: [c] }))).toMatchObject({ kind: 'create-pod', keptManifest: KEPT });
+  });
+
+  it('a forged status.podManifest is ignored: without a kept manifest nothing is created', () => {
+    const forged = bareRestoring({ podManifest: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'solo', namespace: 'kube-system' }, spec: { serviceAccountName: 'admin' } } } as Partial<RestoreRequest['status']>);
+    const s = nextRestoreStep(world({ request: forged, pod: undefined, pods: [], checkpoints: [soloCheckpoint()] }));
+    expect(s.kind).toBe('wait');
+  });
+
+  it('a status.keptManifest naming any other ConfigMap than this request\'s own is refused', () => {
+    for (const name of ['kcr-restore-other-uid', 'kcr-redis-config']) {
+      expect(failure(world({ request: bareRestoring({ keptManifest: name }), pod: undefined, pods: [], checkpoints: [soloCheckpoint()] }))).toMatch(new RegExp(`status\\.keptManifest names ${name}, not this request's ${KEPT}: refused`));
+    }
+  });
+
+  it('a bare pod holding the token of a ServiceAccount other than default is refused before anything is pinned or deleted', () => {
+    const withToken = pod({ owner: false, name: 'solo', spec: { serviceAccountName: 'deployer', volumes: [TOKEN_VOLUME] } });
+    const world1 = { request: rr({ podReference: { name: 'solo' } }), pod: withToken, pods: [withToken], checkpoints: [soloCheckpoint()] };
+    expect(failure(world(world1))).toMatch(/bare pod apps\/solo cannot be recreated: it runs as ServiceAccount deployer with its token mounted.*kcr-controller-pod-writes/);
+    // A request already past the pins (an older controller pinned it) still does not delete it.
+    expect(failure(world({ ...world1, request: bareRestoring() }))).toMatch(/cannot be recreated/);
+    // The same pod without the token, or a controller-owned one, goes ahead.
+    const tokenless = pod({ owner: false, name: 'solo', spec: { serviceAccountName: 'deployer', automountServiceAccountToken: false } });
+    expect(nextRestoreStep(world({ ...world1, pod: tokenless, pods: [tokenless] })).kind).toBe('pin');
+    const owned = pod({ name: 'solo', spec: { serviceAccountName: 'deployer', volumes: [TOKEN_VOLUME] } });
+    expect(nextRestoreStep(world({ ...world1, pod: owned, pods: [owned] })).kind).toBe('pin');
+    // The default ServiceAccount keeps its token.
+    const asDefault = pod({ owner: false, name: 'solo', spec: { serviceAccountName: 'default', volumes: [TOKEN_VOLUME] } });
+    expect(nextRestoreStep(world({ ...world1, pod: asDefault, pods: [asDefault] })).kind).toBe('pin');
   });
 
   it('checkpointFirst: one CheckpointRequest per container, then pins what they made', () => {
@@ -236,5 +278,16 @@ describe('stalePins and recreatable', () => {
     const m = recreatable(p) as { metadata: { annotations: Record<string, string> }; spec: { nodeName?: string } };
     expect(m.metadata.annotations).toEqual({ [ANNOTATIONS.restore]: 'true', keep: 'me' });
     expect(m.spec.nodeName).toBeUndefined();
+  });
+
+  it('keeps the ServiceAccount and its token as the pod had them: a pod without a token comes back without one', () => {
+    type Spec = { serviceAccountName?: string; automountServiceAccountToken?: boolean; volumes?: unknown[] };
+    const spec = (over: Record<string, unknown>) => (recreatable(pod({ owner: false, spec: over })) as { spec: Spec }).spec;
+    const token = { name: 'kube-api-access-x1', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } };
+    expect(spec({ serviceAccountName: 'reader' })).toMatchObject({ serviceAccountName: 'reader', automountServiceAccountToken: false });
+    const withToken = spec({ serviceAccountName: 'default', volumes: [token] });
+    expect(withToken.automountServiceAccountToken).toBeUndefined();
+    expect(withToken.volumes).toEqual([token]);
+    expect(spec({ serviceAccountName: 'default', automountServiceAccountToken: true, volumes: [token] }).automountServiceAccountToken).toBe(true);
   });
 });
