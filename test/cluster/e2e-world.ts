@@ -1,14 +1,13 @@
 // What the end-to-end files do and read in their namespace on the shared kcr stack: sample
 // workloads, CheckpointRequests, Checkpoints, the app's memory (its log, as `kubectl logs` shows
 // it) and the state stored inside a checkpoint image (pulled from the registry with skopeo).
-import { readFileSync } from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
 import { expect } from 'vitest';
 import { ANNOTATIONS, API_VERSION, GROUP, PLURALS, VERSION, type Checkpoint, type CheckpointRequest, type RestoreRequest } from '../../src/api/types.ts';
 import { apiCode, eventually, type Clients } from './cluster-clients.ts';
 import type { StackState } from './kcr-stack.ts';
 import { readCheckpointArchive, type SavedAppState } from '../support/checkpoint-archive.ts';
-import { pullCheckpointImage } from '../support/checkpoint-image.ts';
+import { inspectImage, pullCheckpointImage } from '../support/checkpoint-image.ts';
 import { appState, type AppState } from './nodes/app-log.ts';
 import { nodeControl, type NodeControl } from './nodes/node-control.ts';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -196,14 +195,6 @@ export class E2eWorld {
     return { request, phases, messages };
   }
 
-  registryCredentials(): { username: string; password: string } | undefined {
-    if (!this.stack.registry.authFile) return undefined;
-    const doc = JSON.parse(readFileSync(this.stack.registry.authFile, 'utf8')) as { auths?: Record<string, { auth?: string }> };
-    const decoded = Buffer.from(doc.auths?.[this.stack.registry.host]?.auth ?? '', 'base64').toString('utf8');
-    const i = decoded.indexOf(':');
-    return i < 0 ? undefined : { username: decoded.slice(0, i), password: decoded.slice(i + 1) };
-  }
-
   /** The app state inside a checkpoint image, pulled from the registry with skopeo. */
   async savedState(image: string): Promise<SavedAppState> {
     const pulled = await pullCheckpointImage(image, { ...(this.stack.registry.authFile ? { authFile: this.stack.registry.authFile } : {}), insecure: true });
@@ -220,19 +211,11 @@ export class E2eWorld {
     return saved;
   }
 
+  /** The registry holds the image (read with skopeo and the harness's credential, kcr's writer in token mode). */
   async registryHas(image: string): Promise<boolean> {
-    const m = /^[^/]+\/(.+)@(sha256:[a-f0-9]{64})$/.exec(image);
-    if (!m) throw new Error(`not a digest reference: ${image}`);
-    const cred = this.registryCredentials();
-    const res = await fetch(`${this.stack.registry.url}/v2/${m[1]}/manifests/${m[2]}`, {
-      method: 'HEAD',
-      headers: {
-        accept: 'application/vnd.oci.image.manifest.v1+json',
-        ...(cred ? { authorization: `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}` } : {}),
-      },
-    });
-    if (res.status !== 200 && res.status !== 404) throw new Error(`registry answered ${res.status} for ${image}`);
-    return res.status === 200;
+    const r = await inspectImage(image, { ...(this.stack.registry.authFile ? { authFile: this.stack.registry.authFile } : {}), insecure: true });
+    if (r.outcome === 'refused') throw new Error(`registry refused the harness reading ${image}: ${r.message}`);
+    return r.outcome === 'found';
   }
 
   /** Events about an object of this namespace, as `kubectl describe` shows them. */

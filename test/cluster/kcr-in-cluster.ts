@@ -101,6 +101,18 @@ export async function installKcr(cluster: TestCluster): Promise<ManifestSubset> 
   if (subset.crds.length > 0) {
     await k(['apply', '--server-side', '--force-conflicts', '-f', '-'], yamlStream(subset.crds));
     await k(['wait', '--for=condition=Established', '--timeout=60s', ...subset.crds.map((c) => `crd/${c.metadata.name}`)]);
+    // Established is not yet servable: the first requests after it can get 429 "storage is
+    // (re)initializing" while the watch cache fills. A list of every kind that succeeds is.
+    const kinds = subset.crds.map((c) => c.metadata.name).join(',');
+    for (let i = 0; ; i++) {
+      try {
+        await k(['get', kinds, '--all-namespaces', '--ignore-not-found']);
+        break;
+      } catch (err) {
+        if (i >= 60) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
   // kubectl applies in stream order: namespaces first, so the namespaced objects find theirs.
   const ordered = [...subset.rest.filter((o) => o.kind === 'Namespace'), ...subset.rest.filter((o) => o.kind !== 'Namespace')];

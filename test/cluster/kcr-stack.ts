@@ -174,9 +174,9 @@ function httpGet(url: string, timeoutMs = 3000): Promise<{ status: number; body:
   });
 }
 
-/** Admissions each webhook replica answered so far (kcr_webhook_admissions_total), in replicaUrls order. */
-export async function webhookAdmissions(replicaUrls: readonly string[]): Promise<number[]> {
-  return Promise.all(replicaUrls.map(async (u) => metricSum((await httpGet(`${u}/metrics`)).body, 'kcr_webhook_admissions_total')));
+/** Admissions each webhook replica answered so far (kcr_webhook_admissions_total, optionally of some labels, e.g. a reason), in replicaUrls order. */
+export async function webhookAdmissions(replicaUrls: readonly string[], labels: Record<string, string> = {}): Promise<number[]> {
+  return Promise.all(replicaUrls.map(async (u) => metricSum((await httpGet(`${u}/metrics`)).body, 'kcr_webhook_admissions_total', labels)));
 }
 
 function redisPing(port: number): Promise<boolean> {

@@ -1,7 +1,8 @@
 // A hostile tenant against kcr's objects, on a real kube-apiserver with kcr's manifests applied
 // (RBAC and ValidatingAdmissionPolicies): each attack is a test that fails if the attack works.
-// The last part plays a stolen kcr-controller token: its pod writes are bounded too, and the
-// ConfigMaps it keeps bare pods' manifests in are reachable in kcr-system only.
+// The last parts play stolen kcr-controller and kcr-agent tokens: the controller's pod writes
+// are bounded, the ConfigMaps it keeps bare pods' manifests in are reachable in kcr-system only,
+// and of Secrets it reads and writes only kcr-pull (and kcr's own in kcr-system).
 //   tenant  - ServiceAccount bound to the built-in `edit` role in its namespace (kcr-edit and
 //             kcr-view aggregate into it), as a namespace's developers are;
 //   sloppy  - a ServiceAccount an administrator gave every verb on kcr's kinds and their status:
@@ -197,6 +198,55 @@ describe('kcr’s controller ServiceAccount, as a stolen token would use it', ()
     await controller.core.createNamespacedConfigMap({ namespace: KCR_NAMESPACE, body: body(name) });
     await controller.core.readNamespacedConfigMap({ name, namespace: KCR_NAMESPACE });
     await controller.core.deleteNamespacedConfigMap({ name, namespace: KCR_NAMESPACE });
+  });
+});
+
+describe('kcr’s controller ServiceAccount and Secrets, as a stolen token would use it', () => {
+  const dockerConfig = (host: string) => ({ '.dockerconfigjson': Buffer.from(JSON.stringify({ auths: { [host]: { auth: Buffer.from('u:p').toString('base64') } } })).toString('base64') });
+  const pullSecret = (name: string, labelled: boolean) => ({
+    metadata: { name, ...(labelled ? { labels: { 'kcr.io/pull-secret': 'true' } } : {}) },
+    type: 'kubernetes.io/dockerconfigjson',
+    data: dockerConfig('registry.example'),
+  });
+
+  it('reads no Secret but kcr-pull: not a tenant’s, and it cannot list them', async () => {
+    await admin.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'db-password' }, stringData: { password: 'hunter2' } } });
+    const read = await expectApiError(() => controller.core.readNamespacedSecret({ name: 'db-password', namespace: ns }));
+    expect(read.code).toBe(403);
+    const list = await expectApiError(() => controller.core.listNamespacedSecret({ namespace: ns }));
+    expect(list.code).toBe(403);
+    const all = await expectApiError(() => controller.core.listSecretForAllNamespaces({}));
+    expect(all.code).toBe(403);
+  });
+
+  it('creates only kcr-pull, as a labelled dockerconfigjson (kcr-controller-secret-writes)', async () => {
+    const planted = await expectApiError(() => controller.core.createNamespacedSecret({ namespace: ns, body: pullSecret('planted', true) }));
+    expect(planted.code).toBe(403);
+    expect(planted.message).toContain('kcr controller may write only the Secret kcr-pull outside kcr-system');
+    expect(planted.message).toContain('kcr-controller-secret-writes');
+    const unlabelled = await expectApiError(() => controller.core.createNamespacedSecret({ namespace: ns, body: pullSecret('kcr-pull', false) }));
+    expect(unlabelled.code).toBe(403);
+    expect(unlabelled.message).toContain('labelled kcr.io/pull-secret=true');
+    const opaque = await expectApiError(() => controller.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'kcr-pull', labels: { 'kcr.io/pull-secret': 'true' } }, stringData: { token: 'x' } } }));
+    expect(opaque.code).toBe(403);
+    const inKcr = await expectApiError(() => controller.core.createNamespacedSecret({ namespace: KCR_NAMESPACE, body: pullSecret('kcr-webhook-tls-planted', true) }));
+    expect(inKcr.code).toBe(403);
+    await controller.core.createNamespacedSecret({ namespace: ns, body: pullSecret('kcr-pull', true) });
+    await controller.core.deleteNamespacedSecret({ name: 'kcr-pull', namespace: ns });
+  });
+
+  it('never rewrites or deletes a tenant’s own Secret named kcr-pull', async () => {
+    await admin.core.createNamespacedSecret({ namespace: ns, body: pullSecret('kcr-pull', false) });
+    try {
+      const live = await controller.core.readNamespacedSecret({ name: 'kcr-pull', namespace: ns });
+      const taken = await expectApiError(() => controller.core.replaceNamespacedSecret({ name: 'kcr-pull', namespace: ns, body: { ...live, metadata: { ...live.metadata, labels: { 'kcr.io/pull-secret': 'true' } }, data: dockerConfig('evil.example') } }));
+      expect(taken.code).toBe(403);
+      expect(taken.message).toContain('kcr never touches one it did not make');
+      const gone = await expectApiError(() => controller.core.deleteNamespacedSecret({ name: 'kcr-pull', namespace: ns }));
+      expect(gone.code).toBe(403);
+    } finally {
+      await admin.core.deleteNamespacedSecret({ name: 'kcr-pull', namespace: ns });
+    }
   });
 });
 

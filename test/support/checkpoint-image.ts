@@ -32,3 +32,23 @@ export async function pullCheckpointImage(image: string, opts: { authFile?: stri
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** skopeo's answer to reading a manifest: found, not there (manifest unknown), or refused (401/403), with what it printed. */
+export async function inspectImage(image: string, opts: { authFile?: string; creds?: string; insecure?: boolean } = {}): Promise<{ outcome: 'found' | 'unknown' | 'refused'; message: string }> {
+  try {
+    const { stdout } = await run('skopeo', [
+      'inspect', '--raw',
+      ...(opts.insecure ? ['--tls-verify=false'] : []),
+      ...(opts.authFile ? ['--authfile', opts.authFile] : []),
+      ...(opts.creds ? ['--creds', opts.creds] : []),
+      ...(!opts.authFile && !opts.creds ? ['--no-creds'] : []),
+      `docker://${image}`,
+    ], { timeout: 30_000 });
+    return { outcome: 'found', message: stdout };
+  } catch (err) {
+    const message = String((err as { stderr?: string }).stderr ?? err);
+    if (/manifest unknown|not found|404/i.test(message)) return { outcome: 'unknown', message };
+    if (/unauthorized|denied|authentication required|401|403/i.test(message)) return { outcome: 'refused', message };
+    throw new Error(`skopeo inspect ${image}: ${message}`, { cause: err });
+  }
+}
