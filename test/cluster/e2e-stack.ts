@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { clientsFor, createNamespace, deleteNamespace, eventually, installedKcr, testCluster } from './cluster-clients.ts';
 import { E2eWorld } from './e2e-world.ts';
 import { WEBHOOK_CONFIGURATION, type TestCluster } from './kcr-in-cluster.ts';
-import { copyRegistrySecret, startStack, stopStack, type StackState } from './kcr-stack.ts';
+import { startStack, stopStack, type StackState } from './kcr-stack.ts';
 import { clusterPkiDir } from './pki.ts';
 
 /** The controller's intervals, short so retention and restore steps show within seconds. */
@@ -53,7 +53,7 @@ export async function startE2eStack(cluster: TestCluster, options: E2eStackOptio
 
 /**
  * What an end-to-end file works in: its own stack on the run's cluster and a fresh namespace
- * on it, with the registry Secret copied in (restored pods pull their checkpoint image with it).
+ * on it (kcr gives it its kcr-pull Secret once it has checkpoints: restored pods pull with it).
  * close() deletes the namespace, lets the kubelets remove its pods, then stops the stack.
  */
 export async function openE2eWorld(namespacePrefix: string, options: E2eStackOptions = {}): Promise<{ world: E2eWorld; close(): Promise<void> }> {
@@ -63,7 +63,6 @@ export async function openE2eWorld(namespacePrefix: string, options: E2eStackOpt
   const stack = await startE2eStack(cluster, options);
   try {
     const ns = await createNamespace(admin.core, namespacePrefix);
-    await copyRegistrySecret(cluster.kubeconfig, ns, stack.state.kcrDir);
     const world = new E2eWorld(admin, stack.state, ns);
     return {
       world,

@@ -7,7 +7,7 @@
 //   kcr token-service     the registry's token realm, 127.0.0.1:<free port>; its keys are the
 //                         kcr-registry-token Secret (made here: the bring-your-own-key path).
 //                         kcr-pull Secrets (per namespace) and kcr-registry (kcr's writer) are
-//                         the controller's. registryAuth 'basic': htpasswd and one Secret instead
+//                         the controller's
 //   nodes                 test/cluster/nodes/run.ts: per node the real kubelet and a runtime
 //                         simulator with a CRI-O/containerd profile (nodes/README.md), in the
 //                         node network namespace (netns/node-network.ts)
@@ -37,7 +37,6 @@ import {
   KubeConfig,
   type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-import bcrypt from 'bcryptjs';
 import {
   installKcr,
   KCR_NAMESPACE,
@@ -72,11 +71,6 @@ export interface StackOptions {
   nodeProfiles?: readonly string[];
   /** First address index in the node network namespace (10.213.0.<11+offset>). Default 0. */
   netnsOffset?: number;
-  /**
-   * 'token' (default): token auth through kcr's token service, KCR_REGISTRY_AUTH=token.
-   * 'basic': htpasswd, one kcr-registry Secret copied where pods pull (static mode). 'none': open.
-   */
-  registryAuth?: 'token' | 'basic' | 'none';
   /** `kcr controller` processes (one leader through the Lease). Default 1. */
   controllerReplicas?: number;
   /** `kcr webhook` processes behind one URL (a round-robin TCP balancer, as a Service spreads connections). Default 1. */
@@ -118,10 +112,10 @@ export interface StackState {
   startedAt: string;
   redis: { url: string; dataDir: string };
   /**
-   * authFile: a dockerconfigjson for the harness's own reads (skopeo): kcr's writer credential in
-   * token mode (kcr's components never get it: they read kcr-registry), the Basic one otherwise.
+   * authFile: a dockerconfigjson for the harness's own reads (skopeo), with kcr's writer
+   * credential (kcr's components never get it from here: they read kcr-registry).
    */
-  registry: { host: string; url: string; storageDir: string; auth: 'token' | 'basic' | 'none'; username?: string; authFile?: string; tokenUrl?: string; tokenKeyDir?: string };
+  registry: { host: string; url: string; storageDir: string; authFile: string; tokenUrl: string; tokenKeyDir: string };
   /** url: what the API server calls; replicaUrls: each replica's own (the same one when there is one). */
   webhook: { url: string; replicaUrls: string[] };
   nodes: StackNode[];
@@ -262,36 +256,18 @@ async function startRegistryProcess(ctx: Ctx): Promise<void> {
     `  addr: ${JSON.stringify(host)}`,
     `  secret: ${JSON.stringify(randomBytes(16).toString('hex'))}`,
   ];
-  const mode = ctx.opts.registryAuth;
-  let harness: { username: string; password: string } | undefined;
-  let token: { url: string; keys: TokenKeyMaterial; keyDir: string } | undefined;
-  if (mode === 'basic') {
-    harness = { username: 'kcr', password: randomBytes(12).toString('hex') };
-    writeSecretFile(join(dir, 'htpasswd'), `${harness.username}:${bcrypt.hashSync(harness.password, 5)}\n`);
-    lines.push('auth:', '  htpasswd:', '    realm: kcr-local', `    path: ${JSON.stringify(join(dir, 'htpasswd'))}`);
-  } else if (mode === 'token') {
-    token = await startTokenService(ctx);
-    harness = writerCredential(loadTokenKeys(token.keys).credentialKey);
-    writeFileSync(join(dir, 'token-signers.pem'), token.keys.cert);
-    lines.push(...registryTokenAuthLines({ realm: `${token.url}/token`, service: TOKEN_SERVICE_NAME, issuer: TOKEN_ISSUER, rootCertBundle: token.keys.cert }, join(dir, 'token-signers.pem')));
-  }
+  const token = await startTokenService(ctx);
+  const harness = writerCredential(loadTokenKeys(token.keys).credentialKey);
+  writeFileSync(join(dir, 'token-signers.pem'), token.keys.cert);
+  lines.push(...registryTokenAuthLines({ realm: `${token.url}/token`, service: TOKEN_SERVICE_NAME, issuer: TOKEN_ISSUER, rootCertBundle: token.keys.cert }, join(dir, 'token-signers.pem')));
   const config = join(dir, 'config.yml');
   writeFileSync(config, lines.join('\n') + '\n');
   const p = ctx.launch('registry', '/usr/bin/docker-registry', ['serve', config], { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir });
-  const auths = harness ? { [host]: { auth: Buffer.from(`${harness.username}:${harness.password}`).toString('base64') } } : {};
   const authFile = join(ctx.dir, 'registry-auth.json');
-  writeSecretFile(authFile, JSON.stringify({ auths }));
-  ctx.state.registry = {
-    host,
-    url: `http://${host}`,
-    storageDir,
-    auth: mode,
-    authFile,
-    ...(harness ? { username: harness.username } : {}),
-    ...(token ? { tokenUrl: token.url, tokenKeyDir: token.keyDir } : {}),
-  };
+  writeSecretFile(authFile, JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${harness.username}:${harness.password}`).toString('base64') } } }));
+  ctx.state.registry = { host, url: `http://${host}`, storageDir, authFile, tokenUrl: token.url, tokenKeyDir: token.keyDir };
   await waitReady(p, 'GET /v2/', async () => [200, 401].includes((await httpGet(`http://${host}/v2/`)).status), ctx.opts.readyTimeoutMs);
-  ctx.log(`registry ready at http://${host} (${mode === 'token' ? `token auth, realm ${token!.url}/token` : mode === 'basic' ? 'Basic auth, user kcr' : 'no auth'}) (pid ${p.pid})`);
+  ctx.log(`registry ready at http://${host} (token auth, realm ${token.url}/token) (pid ${p.pid})`);
 }
 
 const TOKEN_SERVICE_NAME = 'kcr-registry';
@@ -326,21 +302,6 @@ function adminClients(kubeconfig: string): { core: CoreV1Api; admission: Admissi
   return { core: kc.makeApiClient(CoreV1Api), admission: kc.makeApiClient(AdmissionregistrationV1Api) };
 }
 
-/** The `kcr-registry` dockerconfigjson Secret in `namespace` (created or replaced). */
-export async function applyRegistrySecret(core: CoreV1Api, namespace: string, dockerConfigJson: string): Promise<void> {
-  const body = {
-    metadata: { name: REGISTRY_SECRET, namespace, labels: { 'app.kubernetes.io/part-of': 'kcr' } },
-    type: 'kubernetes.io/dockerconfigjson',
-    data: { '.dockerconfigjson': Buffer.from(dockerConfigJson).toString('base64') },
-  };
-  try {
-    await core.createNamespacedSecret({ namespace, body });
-  } catch (err) {
-    if (!(err instanceof ApiException && err.code === 409)) throw err;
-    await core.replaceNamespacedSecret({ name: REGISTRY_SECRET, namespace, body });
-  }
-}
-
 /**
  * The token service's keys as the kcr-registry-token Secret (replaced): the controller derives
  * the pull credentials from the same key the token service checks them with. Replaced, not kept:
@@ -362,18 +323,6 @@ async function applyTokenKeys(core: CoreV1Api, keyDir: string): Promise<void> {
     if (!(err instanceof ApiException && err.code === 404)) throw err;
   });
   await core.createNamespacedSecret({ namespace: KCR_NAMESPACE, body });
-}
-
-/**
- * Static (basic) mode: copies the registry Secret into a namespace whose restored pods pull
- * checkpoint images. Token mode: nothing to do, kcr gives each namespace its own kcr-pull.
- */
-export async function copyRegistrySecret(kubeconfig: string, namespace: string, kcrDir: string = KCR_DIR): Promise<void> {
-  const s = stackState(kcrDir);
-  if (!s) throw new Error('no kcr stack is running');
-  if (s.registry.auth !== 'basic') return;
-  if (!s.registry.authFile) throw new Error('no registry credentials recorded');
-  await applyRegistrySecret(adminClients(kubeconfig).core, namespace, readFileSync(s.registry.authFile, 'utf8'));
 }
 
 async function startNodes(ctx: Ctx): Promise<void> {
@@ -416,9 +365,9 @@ function registryEnv(ctx: Ctx): NodeJS.ProcessEnv {
     KCR_REGISTRY_PREFIX: 'kcr',
     // Plain HTTP for this one registry only: every other registry keeps verified TLS.
     KCR_INSECURE_REGISTRIES: `http://${r.host}`,
-    // Token mode: the components find kcr's writer credential in kcr-registry, written by the controller.
-    ...(r.auth === 'basic' && r.authFile ? { KCR_REGISTRY_AUTH_FILE: r.authFile } : {}),
-    ...(r.auth === 'token' ? { KCR_REGISTRY_AUTH: 'token' } : {}),
+    // Token mode, as manifests/ sets it: the components find kcr's writer credential in
+    // kcr-registry, written by the controller; restored pods get their namespace's kcr-pull.
+    KCR_REGISTRY_AUTH: 'token',
   };
 }
 
@@ -459,8 +408,7 @@ async function startWebhook(ctx: Ctx, subset: ManifestSubset): Promise<void> {
     // It restores only images under <registry>/<prefix>/<namespace>/, as the agents push them.
     KCR_REGISTRY: registryEnv(ctx).KCR_REGISTRY,
     KCR_REGISTRY_PREFIX: registryEnv(ctx).KCR_REGISTRY_PREFIX,
-    ...(ctx.opts.registryAuth === 'basic' ? { KCR_WEBHOOK_PULL_SECRET: REGISTRY_SECRET } : {}),
-    ...(ctx.opts.registryAuth === 'token' ? { KCR_REGISTRY_AUTH: 'token' } : {}),
+    KCR_REGISTRY_AUTH: 'token',
   }));
   ctx.state.webhook = { url, replicaUrls };
   for (const [i, p] of replicas.entries()) {
@@ -623,7 +571,6 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     kcrDir,
     nodeProfiles: options.nodeProfiles ?? DEFAULT_NODE_PROFILES,
     netnsOffset: options.netnsOffset ?? 0,
-    registryAuth: options.registryAuth ?? 'token',
     controllerReplicas: options.controllerReplicas ?? 1,
     webhookReplicas: options.webhookReplicas ?? 1,
     logLevel: options.logLevel ?? 'info',
@@ -638,7 +585,7 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     server: options.cluster.server,
     startedAt: new Date().toISOString(),
     redis: { url: '', dataDir: '' },
-    registry: { host: '', url: '', storageDir: '', auth: 'none' },
+    registry: { host: '', url: '', storageDir: '', authFile: '', tokenUrl: '', tokenKeyDir: '' },
     webhook: { url: '', replicaUrls: [] },
     nodes: [],
     components: { started: [], missing: [] },
@@ -671,8 +618,7 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     // Independent parts start side by side: a loaded machine makes each one take seconds.
     const [subset] = await Promise.all([installKcr(ctx.cluster), startRedisProcess(ctx), startRegistryProcess(ctx)]);
     log(`manifests/ applied: ${subset.crds.length} CRDs, ${subset.rest.length} other objects, webhook configuration by URL; left out (run as local processes): ${subset.skipped.join(', ')}`);
-    if (state.registry.auth === 'basic') await applyRegistrySecret(adminClients(opts.cluster.kubeconfig).core, KCR_NAMESPACE, readFileSync(state.registry.authFile!, 'utf8'));
-    if (state.registry.tokenKeyDir) await applyTokenKeys(adminClients(opts.cluster.kubeconfig).core, state.registry.tokenKeyDir);
+    await applyTokenKeys(adminClients(opts.cluster.kubeconfig).core, state.registry.tokenKeyDir);
     save();
     // Agents need their node's checkpoint folder: they start once the nodes are Ready.
     const parts: Promise<void>[] = [
@@ -712,7 +658,7 @@ export async function stopStack(kcrDir: string = KCR_DIR): Promise<{ stopped: st
 export function describeStack(s: StackState): string[] {
   const lines = [
     `  redis                  ${s.redis.url}  (data ${s.redis.dataDir})`,
-    `  registry               ${s.registry.url}  (plain HTTP, ${s.registry.auth === 'token' ? `token auth: realm ${s.registry.tokenUrl}/token, pull Secrets kcr-pull per namespace` : s.registry.auth === 'basic' ? `Basic auth user ${s.registry.username}, Secret kcr-system/${REGISTRY_SECRET}` : 'no auth'})`,
+    `  registry               ${s.registry.url}  (plain HTTP, token auth: realm ${s.registry.tokenUrl}/token, pull Secrets kcr-pull per namespace)`,
     ...s.nodes.map((n) => `  node ${n.name.padEnd(17)} ${n.profile} at ${n.ip}: real kubelet (log ${n.kubeletLog}), simulated runtime (control ${n.controlUrl}, log ${n.runtimeLog})`),
     `  kcr webhook            ${s.webhook.url}  (ServiceAccount kcr-system/kcr-webhook)`,
   ];

@@ -3,7 +3,7 @@
 // hand. The logic lives in local-cluster.ts and kcr-stack.ts so tests and the demo start it too.
 import { relative } from 'node:path';
 import { ensureClusterUp } from './local-cluster.ts';
-import { copyRegistrySecret, describeStack, startStack } from './kcr-stack.ts';
+import { describeStack, startStack } from './kcr-stack.ts';
 import { RUNTIME_PROFILES } from './nodes/profiles.ts';
 import { parseUpFlags, type UpFlags } from './up-flags.ts';
 
@@ -43,8 +43,6 @@ async function main(): Promise<void> {
   }
   if (flags.kcr) {
     const stack = await startStack({ cluster: state, kcrDir: state.kcrDir, log, ...(flags.nodeProfiles ? { nodeProfiles: flags.nodeProfiles } : {}) });
-    // Restored pods pull their checkpoint image with these credentials.
-    await copyRegistrySecret(state.kubeconfig, 'default', state.kcrDir);
     console.log(stack.alreadyRunning ? 'kcr already running:' : `kcr up in ${(stack.elapsedMs / 1000).toFixed(1)}s:`);
     for (const line of describeStack(stack.state)) console.log(line);
     console.log('try: kubectl apply -f manifests/samples/statefulset.yaml -f manifests/samples/checkpointschedule.yaml');

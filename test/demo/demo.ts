@@ -16,7 +16,7 @@ import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type 
 import { ANNOTATIONS, GROUP, PLURALS, VERSION, type Checkpoint, type CheckpointRequest, type RestoreRequest } from '../../src/api/types.ts';
 import { CAPABILITY_LABELS, CAPABILITY_REASON_ANNOTATION } from '../../src/rules/restore-capability.ts';
 import { controlPlaneBinDir, ensureClusterUp, stopCluster, type ClusterState } from '../cluster/local-cluster.ts';
-import { copyRegistrySecret, describeStack, startStack, stopStack, type StackState } from '../cluster/kcr-stack.ts';
+import { describeStack, startStack, stopStack, type StackState } from '../cluster/kcr-stack.ts';
 import { KCR_DIR } from '../cluster/pki.ts';
 import { appState, type AppState } from '../cluster/nodes/app-log.ts';
 import { readCheckpointArchive, type SavedAppState } from '../support/checkpoint-archive.ts';
@@ -370,10 +370,8 @@ async function story(run: Run): Promise<void> {
 
   n.begin(`Deploying the sample app: StatefulSet ${APP} in namespace ${NS}, annotated ${ANNOTATIONS.workloadSchedule}: "${SCHEDULE}"`);
   await freshNamespace(c, signal, n);
-  // Restored pods pull their checkpoint image with the registry's credentials.
-  await copyRegistrySecret(up.state.kubeconfig, NS, flags.stateDir);
   await c.apps.createNamespacedStatefulSet({ namespace: NS, body: statefulSet() as never });
-  n.info(`applied; pods opt in with ${ANNOTATIONS.restore}: "true", the registry Secret kcr-registry copied into ${NS}`);
+  n.info(`applied; pods opt in with ${ANNOTATIONS.restore}: "true", kcr gives ${NS} its own pull-only Secret kcr-pull once it has a checkpoint`);
   const pod = await waitFor<V1Pod>(signal, `${POD} to run`, 90_000, async () => {
     const p = await getPod(c);
     return podRunning(p) ? { done: p! } : { seen: podSummary(p) };
