@@ -1,5 +1,5 @@
-// One checkpoint job on the agent's node: CheckpointRequest InProgress -> kubelet checkpoint
-// through the node proxy -> archive streamed into the registry -> Checkpoint recorded (only after
+// One checkpoint job on the agent's node: CheckpointRequest InProgress -> kubelet checkpoint (its
+// own kubelet, or through the node proxy) -> archive streamed into the registry -> Checkpoint recorded (only after
 // the manifest is stored) -> CheckpointRequest Completed -> older local archives deleted.
 //
 // Retries: a transient failure is thrown back to BullMQ, which retries with exponential backoff;
@@ -7,6 +7,7 @@
 // so BullMQ does not retry. The last attempt's failure also marks the request Failed. A retry
 // resumes from a Checkpoint an earlier attempt created (same deterministic name) instead of
 // taking a second checkpoint.
+import { checkpointOptOut } from '../rules/opt-in.ts';
 import { posix } from 'node:path';
 import type { V1Node } from '@kubernetes/client-node';
 import { UnrecoverableError } from 'bullmq';
@@ -115,6 +116,9 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
   if (pod.spec?.nodeName !== deps.node) {
     throw new AgentFailure('WrongNode', `pod ${ns}/${data.podName} runs on node ${pod.spec?.nodeName ?? '(none)'}, not on ${deps.node}, whose agent got the job`);
   }
+  // Checked again here, not only when the controller queued it: the pod may have opted out since.
+  const optOut = checkpointOptOut(pod.metadata?.annotations);
+  if (optOut !== undefined) throw new AgentFailure('OptedOut', `pod ${ns}/${data.podName} opted out of checkpoints (${optOut}): its memory is not dumped`);
   const node = await kube.getNode(deps.node);
   const architecture = nodeArchitecture(node);
   if (!architecture) throw new AgentFailure('UnknownArchitecture', `node ${deps.node} has no kubernetes.io/arch label and reports no architecture`);

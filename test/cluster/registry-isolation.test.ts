@@ -4,6 +4,7 @@
 // independent client; a Checkpoint in A pointing at B's image (made by a cluster admin, the
 // only one the policies let) is neither restored into A's pods nor deleted by retention; and a
 // Secret of a user's that is named kcr-pull is never overwritten (the pod starts fresh instead).
+import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { ANNOTATIONS, API_VERSION, PLURALS, type Checkpoint } from '../../src/api/types.ts';
@@ -165,6 +166,23 @@ describe("a Checkpoint in A naming B's image (a cluster admin's, the only one th
     // Give a deferred manifest delete its chance to run, then look.
     await new Promise((r) => setTimeout(r, 5000));
     expect((await inspectImage(cpB.status!.runtimeImage!, harness())).outcome).toBe('found');
+  }, 120_000);
+});
+
+describe('a pod that opted out of checkpoints', () => {
+  it('is not dumped on a teammate’s request: the request fails with that reason and no archive is written on any node', async () => {
+    await a.createStatefulSet('private', { podAnnotations: { ...OPTED_IN, [ANNOTATIONS.checkpoint]: 'false' } });
+    await a.runningPod('private-0');
+    await a.createRequest('dump-it', 'private-0');
+    const failed = await eventually('the request to fail', async () => {
+      const r = (await a.admin.custom.getNamespacedCustomObject({ ...a.custom(PLURALS.CheckpointRequest), name: 'dump-it' })) as { status?: { phase?: string; message?: string } };
+      return r.status?.phase === 'Failed' ? r : undefined;
+    }, 60_000, 250);
+    expect(failed.status?.message).toContain('opted out of checkpoints');
+    for (const n of a.stack.nodes) {
+      const archives = (await readdir(n.checkpointDir).catch(() => [] as string[])).filter((f) => f.includes('private-0'));
+      expect(archives, n.name).toEqual([]);
+    }
   }, 120_000);
 });
 

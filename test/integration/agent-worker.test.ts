@@ -290,6 +290,17 @@ describe('agent job processing (real Redis, real registry)', () => {
     expect(s.kube.requests.get(s.requestName)!.status?.message).toMatch(/^PodReplaced: /);
   });
 
+  it('a pod that opted out after its request was queued is not dumped: no kubelet call, no archive, Failed OptedOut', async () => {
+    const s = setup();
+    s.kube.pod.metadata!.annotations = { ...s.kube.pod.metadata!.annotations, 'kcr.io/checkpoint': 'false' };
+    const k = fakeKubelet(s.folder);
+    const r = await runJob(s, k.kubelet);
+    expect(r.state).toBe('failed');
+    expect(k.calls).toHaveLength(0);
+    expect(s.kube.requests.get(s.requestName)!.status?.message).toMatch(/^OptedOut: .*its memory is not dumped/);
+    expect(s.kube.checkpoints.size).toBe(0);
+  });
+
   it('an unreachable registry is retried (pushing the same archive, no second freeze) and then fails the request; no Checkpoint is recorded', async () => {
     const s = setup({ attempts: 2, registry: '127.0.0.1:1' });
     const k = fakeKubelet(s.folder);
