@@ -3,7 +3,6 @@
 // every answer it builds has allowed: true, and on its own failures it answers an
 // error status, which the API server ignores (failurePolicy: Ignore).
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../src/log.ts';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './admission.ts';
@@ -12,6 +11,7 @@ import type { AdmissionOutcome, WebhookMetrics } from './metrics.ts';
 import { BodyTooLargeError, readBody } from './body.ts';
 import { InvalidReviewError, parseAdmissionReview, uidOf } from './review.ts';
 import { decideAndClaim, type DecideAndClaimDeps } from './checkpoint-claims.ts';
+import { listen } from '../src/net/listen.ts';
 
 /** Whether the informer caches hold the cluster's state yet. */
 export interface Readiness {
@@ -239,18 +239,8 @@ export async function startWebhookServer(opts: StartWebhookServerOptions): Promi
     headersTimeout: 20_000,
     requestTimeout: 30_000,
   }, opts.app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, opts.host, opts.port);
   return server;
-}
-
-export function serverPort(server: https.Server): number {
-  return (server.address() as AddressInfo).port;
 }
 
 /**

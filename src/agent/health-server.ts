@@ -1,7 +1,7 @@
 // /livez (the process answers) and /readyz (the worker is connected to Redis and running) for
 // the DaemonSet's probes. Plain node:http: two routes need no framework.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { boundPort, listen } from '../net/listen.ts';
 
 export interface HealthServer {
   port: number;
@@ -25,12 +25,9 @@ export async function startHealthServer(options: { port: number; host: string; r
     }
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
+  await listen(server, options.host, options.port);
   return {
-    port: (server.address() as AddressInfo).port,
+    port: boundPort(server),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -5,7 +5,8 @@ import { pino } from 'pino';
 import { parseControllerConfig, type Env } from '../config.ts';
 import { controllerFeeds } from '../controller/feeds.ts';
 import { startController } from '../controller/controller.ts';
-import { healthPort, startHealthServer } from '../controller/health-server.ts';
+import { startHealthServer } from '../controller/health-server.ts';
+import { boundPort } from '../net/listen.ts';
 import { kubeJson } from '../kube/kube-json.ts';
 import { registryManifestDeleter } from '../controller/registry-deleter.ts';
 import { parseInsecureRegistries } from '../images/registry-endpoint.ts';
@@ -95,7 +96,7 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
     logger,
   });
   const health = await startHealthServer({ notReady: () => controller.notReady(), leading: () => controller.leading() }, config.healthHost, config.healthPort);
-  logger.info({ identity: config.podName, lease: `${config.namespace}/${config.leaseName}`, healthPort: healthPort(health) }, 'controller started');
+  logger.info({ identity: config.podName, lease: `${config.namespace}/${config.leaseName}`, healthPort: boundPort(health) }, 'controller started');
 
   const signal = await waitForSignal();
   logger.info({ signal, deadlineMs: config.shutdownDeadlineMs }, 'shutting down');

@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import { parseTokenServiceConfig, type Env } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { TOKEN_KEY_FILES, loadTokenKeys } from '../registry-access/token-keys.ts';
-import { startTokenServer, tokenServerPort } from '../registry-access/token-server.ts';
+import { boundPort } from '../net/listen.ts';
+import { startTokenServer } from '../registry-access/token-server.ts';
 
 export async function run(argv: string[], env: Env = process.env): Promise<void> {
   if (argv.length > 0) throw new Error(`kcr token-service takes no arguments (got ${argv.join(' ')}); configure it with KCR_TOKEN_* variables`);
@@ -21,7 +22,7 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
     settings: { issuer: config.issuer, service: config.service, prefix: config.prefix, ttlSeconds: config.ttlSeconds, rotationSeconds: config.rotationSeconds },
     logger: log,
   }, config.host, config.port, tls);
-  log.info({ host: config.host, port: tokenServerPort(server), keyId: keys.signing.keyId, service: config.service, issuer: config.issuer, tls: tls !== undefined }, 'registry token service listening');
+  log.info({ host: config.host, port: boundPort(server), keyId: keys.signing.keyId, service: config.service, issuer: config.issuer, tls: tls !== undefined }, 'registry token service listening');
 
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());

@@ -24,7 +24,8 @@ import { decide as restoreDecision, type Decision, type DecisionInput } from '..
 import { InformerSet, kubeIndexFeeds, type Backoff, type IndexFeed } from '../../webhooks/informers.ts';
 import { createWebhookMetrics, type WebhookMetrics } from '../../webhooks/metrics.ts';
 import { RestoreIndex } from '../../webhooks/restore-index.ts';
-import { closeWebhookServer, createWebhookApp, serverPort, startWebhookServer } from '../../webhooks/server.ts';
+import { closeWebhookServer, createWebhookApp, startWebhookServer } from '../../webhooks/server.ts';
+import { boundPort } from '../net/listen.ts';
 import { parseWebhookConfig, type Env, type WebhookConfig } from '../config.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -101,7 +102,7 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     await informers.stop();
     throw err;
   }
-  const port = serverPort(server);
+  const port = boundPort(server);
   logger.info({ host: config.host, port }, 'webhook listening (HTTPS)');
   return {
     server,

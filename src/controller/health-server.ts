@@ -2,7 +2,7 @@
 // initial lists and Redis answers. A standby replica is ready too (it serves nothing but must
 // not be restarted); /readyz's body says why not, and who leads.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../net/listen.ts';
 
 export interface HealthState {
   /** Reasons the controller is not ready; empty when ready. */
@@ -25,16 +25,6 @@ export async function startHealthServer(state: HealthState, host: string, port: 
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, host, port);
   return server;
-}
-
-export function healthPort(server: http.Server): number {
-  return (server.address() as AddressInfo).port;
 }

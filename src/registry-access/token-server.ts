@@ -6,13 +6,13 @@
 // The server holds only its keys: no Kubernetes API access, nothing stored.
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.ts';
 import { identify, type Credential, type RegistryIdentity } from './registry-identity.ts';
 import { parseScopes, type ScopeAccess } from './registry-scope.ts';
 import { grantedAccess } from './token-grant.ts';
 import { signRegistryToken } from './registry-token.ts';
 import type { TokenKeys } from './token-keys.ts';
+import { listen } from '../net/listen.ts';
 
 export interface TokenServiceSettings {
   issuer: string;
@@ -146,16 +146,7 @@ export async function startTokenServer(deps: TokenServerDeps, host: string, port
   const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, listener) : http.createServer(listener);
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, host, port);
   return server;
 }
 
-export function tokenServerPort(server: http.Server): number {
-  return (server.address() as AddressInfo).port;
-}

@@ -16,7 +16,8 @@ import { endpointFor, parseInsecureRegistries } from '../../src/images/registry-
 import { silentLogger } from '../../src/log.ts';
 import { credentialEpoch, pullerCredential, writerCredential, type Credential } from '../../src/registry-access/registry-identity.ts';
 import { loadTokenKeys, newTokenKeyMaterial, type TokenKeys } from '../../src/registry-access/token-keys.ts';
-import { startTokenServer, tokenServerPort } from '../../src/registry-access/token-server.ts';
+import { boundPort } from '../../src/net/listen.ts';
+import { startTokenServer } from '../../src/registry-access/token-server.ts';
 import { startRegistry, type RegistryServer } from '../support/registry.ts';
 
 const run = promisify(execFile);
@@ -63,7 +64,7 @@ beforeAll(async () => {
     settings: { issuer: 'kcr-token-service', service: SERVICE, prefix: 'kcr', ttlSeconds: 300, rotationSeconds: ROTATION_SECONDS },
     logger: silentLogger(),
   }, '127.0.0.1', 0);
-  realm = `http://127.0.0.1:${tokenServerPort(tokens)}/token`;
+  realm = `http://127.0.0.1:${boundPort(tokens)}/token`;
   reg = await startRegistry({ token: { realm, service: SERVICE, issuer: 'kcr-token-service', rootCertBundle: keys.cert } });
   const archive = join(dir, 'checkpoint.tar');
   await writeFile(archive, randomBytes(64 * 1024));
