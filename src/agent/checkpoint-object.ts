@@ -8,10 +8,12 @@
 // replacement), its CheckpointRequest (removed after ttlSecondsAfterFinished) and even its
 // schedule: garbage collection through an owner would delete checkpoints that are restored
 // into living pods or pinned by a RestoreRequest, which retention must never delete, and would
-// ignore `retainOrphan`. The controller's retention deletes Checkpoints and their manifests.
+// ignore `retainOrphan`. Retention (or a user) deletes Checkpoints; their finalizer has the
+// controller delete the manifest first.
 import { createHash } from 'node:crypto';
 import { API_VERSION, type Checkpoint, type CheckpointStatus, type LocalObjectReference } from '../api/types.ts';
 import type { PodIdentity } from '../rules/identity.ts';
+import { CHECKPOINT_FINALIZER } from '../rules/checkpoint-finalizer.ts';
 
 export const CHECKPOINT_LABELS = {
   /** UID of the CheckpointRequest that made the Checkpoint. */
@@ -64,6 +66,8 @@ export function buildCheckpoint(f: CheckpointFacts): Checkpoint {
       namespace: f.namespace,
       labels: { [CHECKPOINT_LABELS.requestUid]: f.request.uid },
       annotations: { [CHECKPOINT_ANNOTATIONS_ON_OBJECT.request]: f.request.name },
+      // From its first moment: the image in the registry goes when the Checkpoint goes.
+      finalizers: [CHECKPOINT_FINALIZER],
     },
     spec: {
       checkpointData: f.archiveFile,

@@ -23,6 +23,7 @@ import { deleteExpiredRequests, queuePendingRequests } from './request-keeper.ts
 import { runRestoreRequests } from './restore-request-runner.ts';
 import { watchRestores } from './restore-watch.ts';
 import { RetentionRunner, type ManifestDeleter } from './retention-runner.ts';
+import { runCheckpointFinalizers } from './checkpoint-finalizers.ts';
 import { reconcileSchedulers } from './scheduler-reconciler.ts';
 import { syncScheduleStatuses } from './status-sync.ts';
 import { untilNextPass } from './until-next-pass.ts';
@@ -98,8 +99,9 @@ export function startController(deps: ControllerDeps): RunningController {
   let passTimer: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
-  /** Retention runs beside the passes: a slow or unreachable registry must not hold up restores. */
+  /** Retention and the Checkpoint finalizers run beside the passes: a slow or unreachable registry must not hold up restores. */
   let retaining: Promise<void> | undefined;
+  let finalizing: Promise<void> | undefined;
   let again = false;
   let lastPassError: string | undefined;
   let stopped = false;
@@ -128,6 +130,14 @@ export function startController(deps: ControllerDeps): RunningController {
       await watchRestores({ api, cache, events, logger, bound: inPlaceBound, pullTimeoutMs: s.restorePullTimeoutSeconds * 1000, repositories: s.checkpointRepositories });
       await deleteExpiredRequests(keeper);
       await syncScheduleStatuses({ api, cache, logger, invalid });
+      if (finalizing === undefined) {
+        finalizing = runCheckpointFinalizers({ api, cache, deleteManifest: deps.deleteManifest, logger, repositories: s.checkpointRepositories }).then(
+          () => undefined,
+          (err: unknown) => logger.error({ err }, `checkpoint finalizers failed: ${err instanceof Error ? err.message : String(err)}`),
+        ).finally(() => {
+          finalizing = undefined;
+        });
+      }
       if (retaining === undefined && Date.now() - lastRetention >= s.retentionIntervalMs) {
         lastRetention = Date.now();
         retaining = retention.run().then(
@@ -268,6 +278,7 @@ export function startController(deps: ControllerDeps): RunningController {
       await stopLeadingWork();
       await running;
       await retaining;
+      await finalizing;
       await election.stop();
       await informers.stop();
     },

@@ -27,9 +27,9 @@ export function isLiving(pod: IndexedPod | undefined): boolean {
   return pod !== undefined && !pod.terminating && !pod.terminal;
 }
 
-/** Restorable at all: image built and pullable, never marked bad. */
+/** Restorable at all: image built and pullable, never marked bad, not being deleted. */
 export function isReady(cp: IndexedCheckpoint): boolean {
-  return cp.phase === 'ImageBuilt' && cp.runtimeImage !== undefined && !cp.bad;
+  return cp.phase === 'ImageBuilt' && cp.runtimeImage !== undefined && !cp.bad && !cp.deleting;
 }
 
 const DIGEST = /@(sha256:[0-9a-f]{64}|[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+)$/;

@@ -39,6 +39,8 @@ export interface IndexedCheckpoint {
   key: string;
   namespace: string;
   name: string;
+  /** Being deleted (its finalizer is removing the image from the registry): never restored from. */
+  deleting: boolean;
   /** Undefined when neither spec.identity nor podName/workload say it. */
   identity: string | undefined;
   container: string;
@@ -196,6 +198,7 @@ export function trimCheckpoint(obj: unknown): IndexedCheckpoint | undefined {
     key,
     namespace: m.namespace,
     name: m.name,
+    deleting: m.raw.deletionTimestamp !== undefined && m.raw.deletionTimestamp !== null,
     identity: checkpointIdentity(spec),
     container,
     workloadKind: str(record(spec.workload).kind),

@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, PLURALS, VERSION, type Checkpoint, type CheckpointRequest, type CheckpointSchedule } from '../../src/api/types.ts';
 import { REQUEST_ANNOTATIONS, REQUEST_LABELS } from '../../src/controller/checkpoint-request.ts';
+import { CHECKPOINT_FINALIZER } from '../../src/rules/checkpoint-finalizer.ts';
 import { pushCheckpointImage } from '../../src/images/push-checkpoint-image.ts';
 import { RegistryClient } from '../../src/images/registry-client.ts';
 import { SCHEDULE_FIRED_JOB, checkpointScheduleId } from '../../src/schedule/desired.ts';
@@ -39,6 +40,8 @@ let reg: RegistryServer;
 let nodes: LocalNodes;
 let root: string;
 let ns: string;
+/** A second namespace the controllers reconcile, deleted by a test (its checkpoint images must go with it). */
+let doomed: string;
 let kubeconfig: string;
 let redisClient: Redis;
 const controllers: LocalController[] = [];
@@ -117,7 +120,7 @@ async function startController(identity: string, redisUrl = redis.url, env: Reco
       KCR_REGISTRY: reg.host,
       KCR_REGISTRY_PREFIX: 'kcr',
       KCR_INSECURE_REGISTRIES: `http://${reg.host}`,
-      KCR_CONTROLLER_NAMESPACES: ns,
+      KCR_CONTROLLER_NAMESPACES: `${ns},${doomed}`,
       ...env,
     },
   });
@@ -159,6 +162,7 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'kcr-ctl-nodes-'));
   nodes = await startTestNodes({ profiles: ['cri-o-1.34', 'cri-o-1.34'], namePrefix: `ctl-${runId}-`, netnsIndexOffset: 150 });
   ns = await createNamespace(admin.core, 'ctl');
+  doomed = await createNamespace(admin.core, 'ctl-doomed');
   await grantTestNames();
   const auth = Buffer.from(`${registryAuth.username}:${registryAuth.password}`).toString('base64');
   await admin.core.createNamespacedSecret({
@@ -179,6 +183,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.allSettled(controllers.map((c) => c.stop(5000)));
   if (ns) await deleteNamespace(admin.core, ns);
+  if (doomed) await deleteNamespace(admin.core, doomed);
   const rbac = admin?.kc.makeApiClient(RbacAuthorizationV1Api);
   const name = `kcr-test:controller-${runId}`;
   await rbac?.deleteNamespacedRoleBinding({ name, namespace: KCR_NAMESPACE }).catch(() => undefined);
@@ -372,6 +377,78 @@ describe('kcr controller in a real cluster with real Redis', () => {
     for (const c of [a, b]) expect(c.output()).not.toContain(registryAuth.password);
     client.close();
   });
+
+  /** A checkpoint image in the test registry and a Checkpoint (as the agent makes it, with the finalizer) pointing at it. */
+  async function checkpointWithImage(namespace: string, name: string): Promise<{ repository: string; digest: string }> {
+    const client = new RegistryClient({ endpoint: { host: reg.host, scheme: 'http', tlsVerify: false }, credentials: registryAuth });
+    const dir = mkdtempSync(join(tmpdir(), 'kcr-ctl-fin-'));
+    try {
+      const archive = join(dir, `${name}.tar`);
+      writeFileSync(archive, randomBytes(2048));
+      const at = new Date();
+      const pushed = await pushCheckpointImage(client, {
+        archivePath: archive, repository: `kcr/${namespace}/web-z`, tag: `app-${name}`, architecture: 'amd64',
+        container: 'app', pod: 'web-z', namespace, identity: 'web-z', originalImage: 'registry.example/web:1', createdAt: at,
+      });
+      const created = (await admin.custom.createNamespacedCustomObject({
+        group: GROUP, version: VERSION, namespace, plural: PLURALS.Checkpoint,
+        body: {
+          apiVersion: API_VERSION, kind: 'Checkpoint',
+          metadata: { name, finalizers: [CHECKPOINT_FINALIZER] },
+          spec: { containerName: 'app', podName: 'web-z', identity: 'web-z', checkpointTimestamp: at.toISOString(), sizeBytes: pushed.sizeBytes },
+        },
+      })) as Checkpoint;
+      await admin.custom.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: PLURALS.Checkpoint, name, body: { ...created, status: { phase: 'ImageBuilt', runtimeImage: pushed.reference } } });
+      return { repository: pushed.repository, digest: pushed.manifestDigest };
+    } finally {
+      client.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const imageThere = async (ref: { repository: string; digest: string }) => {
+    const client = new RegistryClient({ endpoint: { host: reg.host, scheme: 'http', tlsVerify: false }, credentials: registryAuth });
+    try {
+      return (await client.manifestDigest(ref.repository, ref.digest)) !== undefined;
+    } finally {
+      client.close();
+    }
+  };
+  const getCheckpoint = (namespace: string, name: string) =>
+    admin.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURALS.Checkpoint, name }).then((c) => c as Checkpoint, (err: unknown) => {
+      if (apiCode(err) === 404) return undefined;
+      throw err;
+    });
+
+  it('a Checkpoint a user deletes takes its image with it; with the registry down it waits, terminating, and goes once the registry is back', async () => {
+    const first = await checkpointWithImage(ns, 'fin-1');
+    await admin.custom.deleteNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), name: 'fin-1' });
+    await eventually('fin-1 gone', async () => ((await getCheckpoint(ns, 'fin-1')) === undefined ? true : undefined), 20_000, 250);
+    expect(await imageThere(first)).toBe(false);
+
+    const second = await checkpointWithImage(ns, 'fin-2');
+    await reg.pause();
+    try {
+      await admin.custom.deleteNamespacedCustomObject({ ...custom(PLURALS.Checkpoint), name: 'fin-2' });
+      await sleep(4000);
+      const waiting = await getCheckpoint(ns, 'fin-2');
+      expect(waiting?.metadata.deletionTimestamp).toBeDefined();
+      expect(waiting?.metadata.finalizers).toContain(CHECKPOINT_FINALIZER);
+    } finally {
+      await reg.resume();
+    }
+    await eventually('fin-2 gone once the registry is back', async () => ((await getCheckpoint(ns, 'fin-2')) === undefined ? true : undefined), 60_000, 500);
+    expect(await imageThere(second)).toBe(false);
+  });
+
+  it('a deleted namespace leaves no checkpoint image behind', async () => {
+    const refs = [await checkpointWithImage(doomed, 'd-1'), await checkpointWithImage(doomed, 'd-2')];
+    await admin.core.deleteNamespace({ name: doomed });
+    await eventually('the namespace gone', async () => {
+      const found = await admin.core.readNamespace({ name: doomed }).then(() => true, (err: unknown) => (apiCode(err) === 404 ? false : Promise.reject(err)));
+      return found ? undefined : true;
+    }, 90_000, 500);
+    for (const r of refs) expect(await imageThere(r)).toBe(false);
+  }, 120_000);
 
   it('the leader killed (SIGKILL): the other replica takes the lease and the schedule keeps firing, once per slot', async () => {
     // Finish whatever ran so far so no container counts as busy.
