@@ -349,6 +349,10 @@ export interface ControllerConfig extends CommonConfig {
   pullCredentialRotationSeconds: number;
   /** How often every kcr-pull Secret is read back and rewritten if someone changed it. */
   pullSecretVerifyMs: number;
+  /** How often the registry is swept for manifests no Checkpoint refers to (0: never). */
+  registrySweepIntervalMs: number;
+  /** How long a manifest must stay unreferenced before the sweep deletes it. */
+  registrySweepGraceMs: number;
 }
 
 export function parseControllerConfig(env: Env): ControllerConfig {
@@ -385,5 +389,7 @@ export function parseControllerConfig(env: Env): ControllerConfig {
     registryAuth: registryAuthMode(env),
     pullCredentialRotationSeconds: pullCredentialRotationSeconds(env),
     pullSecretVerifyMs: int(env, 'KCR_PULL_SECRET_VERIFY_SECONDS', 600, 5, 86_400) * 1000,
+    registrySweepIntervalMs: int(env, 'KCR_REGISTRY_SWEEP_INTERVAL_SECONDS', 3600, 0, 7 * 86_400) * 1000,
+    registrySweepGraceMs: int(env, 'KCR_REGISTRY_SWEEP_GRACE_SECONDS', 3600, 0, 30 * 86_400) * 1000,
   };
 }

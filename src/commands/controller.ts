@@ -8,7 +8,7 @@ import { startController } from '../controller/controller.ts';
 import { startHealthServer } from '../controller/health-server.ts';
 import { boundPort } from '../net/listen.ts';
 import { kubeJson } from '../kube/kube-json.ts';
-import { registryManifestDeleter } from '../controller/registry-deleter.ts';
+import { registryInventory, registryManifestDeleter } from '../controller/registry-deleter.ts';
 import { parseInsecureRegistries } from '../images/registry-endpoint.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { createLogger } from '../log.ts';
@@ -87,6 +87,14 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
     feeds: controllerFeeds(kc),
     producer,
     workerConnection,
+    inventory: registryInventory({
+      api,
+      namespace: config.namespace,
+      secretName: config.registrySecretName,
+      insecureRegistries: parseInsecureRegistries(config.insecureRegistries),
+      registry,
+      prefix: config.checkpointRepositories.prefix,
+    }),
     deleteManifest: registryManifestDeleter({
       api,
       namespace: config.namespace,

@@ -24,6 +24,7 @@ import { runRestoreRequests } from './restore-request-runner.ts';
 import { watchRestores } from './restore-watch.ts';
 import { RetentionRunner, type ManifestDeleter } from './retention-runner.ts';
 import { runCheckpointFinalizers } from './checkpoint-finalizers.ts';
+import { RegistrySweeper, type RegistryInventory } from './registry-sweep.ts';
 import { reconcileSchedulers } from './scheduler-reconciler.ts';
 import { syncScheduleStatuses } from './status-sync.ts';
 import { untilNextPass } from './until-next-pass.ts';
@@ -33,7 +34,7 @@ export type ControllerSettings = Pick<
   | 'namespace' | 'queuePrefix' | 'podName' | 'leaseName' | 'leaseDurationSeconds' | 'leaseRenewDeadlineMs' | 'leaseRetryPeriodMs'
   | 'resyncMs' | 'retentionIntervalMs' | 'requestTtlSeconds' | 'shutdownDeadlineMs'
   | 'watchNamespaces' | 'restoreTimeoutSeconds' | 'restorePullTimeoutSeconds' | 'inPlaceRestoreMax' | 'inPlaceRestoreWindowSeconds'
-  | 'checkpointRepositories'
+  | 'checkpointRepositories' | 'registrySweepIntervalMs' | 'registrySweepGraceMs'
 >;
 
 export interface ControllerDeps {
@@ -47,6 +48,8 @@ export interface ControllerDeps {
   deleteManifest: ManifestDeleter;
   logger: Logger;
   events?: EventRecorder;
+  /** Lists the registry for the sweep of unreferenced manifests (none: no sweep). */
+  inventory?: RegistryInventory;
   /** Token mode: keeps the kcr-pull Secrets (leader only, each pass), from the controller's cache. */
   pullSecrets?: (cache: ObjectCache) => { sync(now: Date): Promise<void> };
 }
@@ -102,6 +105,11 @@ export function startController(deps: ControllerDeps): RunningController {
   /** Retention and the Checkpoint finalizers run beside the passes: a slow or unreachable registry must not hold up restores. */
   let retaining: Promise<void> | undefined;
   let finalizing: Promise<void> | undefined;
+  let sweeping: Promise<void> | undefined;
+  let lastSweep = 0;
+  const sweeper = deps.inventory && s.registrySweepIntervalMs > 0
+    ? new RegistrySweeper({ cache, inventory: deps.inventory, deleteManifest: deps.deleteManifest, logger, repositories: s.checkpointRepositories, graceMs: s.registrySweepGraceMs, watchNamespaces: s.watchNamespaces })
+    : undefined;
   let again = false;
   let lastPassError: string | undefined;
   let stopped = false;
@@ -136,6 +144,15 @@ export function startController(deps: ControllerDeps): RunningController {
           (err: unknown) => logger.error({ err }, `checkpoint finalizers failed: ${err instanceof Error ? err.message : String(err)}`),
         ).finally(() => {
           finalizing = undefined;
+        });
+      }
+      if (sweeper && sweeping === undefined && Date.now() - lastSweep >= s.registrySweepIntervalMs) {
+        lastSweep = Date.now();
+        sweeping = sweeper.sweep(new Date()).then(
+          () => undefined,
+          (err: unknown) => logger.warn({ err }, `registry sweep failed: ${err instanceof Error ? err.message : String(err)}`),
+        ).finally(() => {
+          sweeping = undefined;
         });
       }
       if (retaining === undefined && Date.now() - lastRetention >= s.retentionIntervalMs) {
@@ -279,6 +296,7 @@ export function startController(deps: ControllerDeps): RunningController {
       await running;
       await retaining;
       await finalizing;
+      await sweeping;
       await election.stop();
       await informers.stop();
     },

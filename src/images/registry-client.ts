@@ -165,6 +165,38 @@ export class RegistryClient {
     return 'deleted';
   }
 
+  /** Every repository name the registry lists (GET /v2/_catalog, following Link rel="next"). */
+  async catalog(pageSize = 1000): Promise<string[]> {
+    return this.#pages(`${this.#base}/v2/_catalog?n=${pageSize}`, 'registry:catalog:*', '', 'repositories', 'listing the catalog');
+  }
+
+  /** Every tag of a repository; none when the repository does not exist (404). */
+  async tags(repository: string, pageSize = 1000): Promise<string[]> {
+    return this.#pages(this.#url(repository, `tags/list?n=${pageSize}`), pullScope(repository), repository, 'tags', 'listing tags');
+  }
+
+  async #pages(first: string, scope: string, repository: string, field: 'repositories' | 'tags', what: string): Promise<string[]> {
+    const out: string[] = [];
+    let url: string | undefined = first;
+    // A registry that keeps sending the same next link must not loop forever.
+    for (let page = 0; url !== undefined && page < 10_000; page++) {
+      const res = await this.#send({ method: 'GET', url, headers: { accept: 'application/json' } }, scope, repository);
+      if (res.status === 404 && field === 'tags') return out;
+      this.#expect(res, [200], what, repository);
+      let doc: Record<string, unknown>;
+      try {
+        doc = JSON.parse(res.text) as Record<string, unknown>;
+      } catch {
+        throw new RegistryError(`registry ${this.registry} answered ${what} with something that is not JSON`, { kind: 'protocol', registry: this.registry, repository });
+      }
+      const items = doc[field];
+      if (Array.isArray(items)) for (const i of items) if (typeof i === 'string') out.push(i);
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(headerString(res.headers.link) ?? '')?.[1];
+      url = next === undefined ? undefined : new URL(next, this.#base).toString();
+    }
+    return out;
+  }
+
   #url(repository: string, rest: string): string {
     return `${this.#base}/v2/${repository}/${rest}`;
   }

@@ -3,20 +3,11 @@
 // else (no push, no delete, no catalog); kcr's writer gets pull, push and delete below
 // <prefix>/ and the catalog. Anything else is dropped, never refused: the registry then
 // answers the request itself with 401/403, as the token spec has it. Pure.
-import { isValidRepository, prefixComponents } from '../images/repository-name.ts';
-import { isNamespaceRepository } from '../rules/checkpoint-image-ref.ts';
+import { isNamespaceRepository, underPrefix } from '../rules/checkpoint-image-ref.ts';
 import type { RegistryIdentity } from './registry-identity.ts';
 import type { ScopeAccess } from './registry-scope.ts';
 
 const WRITER_ACTIONS = new Set(['pull', 'push', 'delete']);
-
-/** The repository lies below kcr's prefix (by whole components), so kcr's writer may touch it. */
-function underPrefix(repository: string, prefix: string): boolean {
-  if (!isValidRepository(repository)) return false;
-  const own = prefixComponents(prefix);
-  const path = repository.split('/');
-  return path.length > own.length && own.every((c, i) => path[i] === c);
-}
 
 export function grantedAccess(identity: RegistryIdentity | undefined, requested: readonly ScopeAccess[], prefix: string): ScopeAccess[] {
   const granted: ScopeAccess[] = [];

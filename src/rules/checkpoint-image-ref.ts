@@ -3,7 +3,7 @@
 // (<registry>/<prefix>/<namespace>/…, as the agent names them: src/images/repository-name.ts),
 // whatever a Checkpoint's status says — a status someone else could have written must never
 // make kcr hand namespace B's memory to a pod in A, or delete B's images. Pure.
-import { isValidRepository, namespaceRepositoryPath } from '../images/repository-name.ts';
+import { isValidRepository, namespaceRepositoryPath, prefixComponents } from '../images/repository-name.ts';
 
 export interface DigestReference {
   /** host[:port] */
@@ -47,4 +47,12 @@ export function isNamespaceRepository(repository: string, prefix: string, namesp
   const own = namespaceRepositoryPath(prefix, namespace).split('/');
   const path = repository.split('/');
   return path.length > own.length && own.every((component, i) => path[i] === component);
+}
+
+/** The repository lies below kcr's prefix (by whole components): kcr's own, whichever namespace. */
+export function underPrefix(repository: string, prefix: string): boolean {
+  if (!isValidRepository(repository)) return false;
+  const own = prefixComponents(prefix);
+  const path = repository.split('/');
+  return path.length > own.length && own.every((c, i) => path[i] === c);
 }

@@ -121,6 +121,9 @@ async function startController(identity: string, redisUrl = redis.url, env: Reco
       KCR_REGISTRY_PREFIX: 'kcr',
       KCR_INSECURE_REGISTRIES: `http://${reg.host}`,
       KCR_CONTROLLER_NAMESPACES: `${ns},${doomed}`,
+      // The registry sweep, quick: an unreferenced manifest goes 3 s after it is first seen.
+      KCR_REGISTRY_SWEEP_INTERVAL_SECONDS: '1',
+      KCR_REGISTRY_SWEEP_GRACE_SECONDS: '3',
       ...env,
     },
   });
@@ -449,6 +452,31 @@ describe('kcr controller in a real cluster with real Redis', () => {
     }, 90_000, 500);
     for (const r of refs) expect(await imageThere(r)).toBe(false);
   }, 120_000);
+
+  it('the registry sweep deletes a manifest no Checkpoint refers to, after its grace; not one a Checkpoint names, nor another namespace’s', async () => {
+    const client = new RegistryClient({ endpoint: { host: reg.host, scheme: 'http', tlsVerify: false }, credentials: registryAuth });
+    const dir = mkdtempSync(join(tmpdir(), 'kcr-ctl-sweep-'));
+    try {
+      const push = async (repository: string, tag: string) => {
+        const archive = join(dir, `${tag}.tar`);
+        writeFileSync(archive, randomBytes(1024));
+        const p = await pushCheckpointImage(client, {
+          archivePath: archive, repository, tag, architecture: 'amd64',
+          container: 'app', pod: 'web-s', namespace: ns, identity: 'web-s', originalImage: 'registry.example/web:1', createdAt: new Date(),
+        });
+        return { repository: p.repository, digest: p.manifestDigest };
+      };
+      const stray = await push(`kcr/${ns}/web-s`, 'stray');
+      const unwatched = await push('kcr/some-other-namespace/web-s', 'theirs');
+      const kept = await checkpointWithImage(ns, 'sweep-kept');
+      await eventually('the stray manifest swept', async () => ((await imageThere(stray)) ? undefined : true), 30_000, 500);
+      expect(await imageThere(kept)).toBe(true);
+      expect(await imageThere(unwatched)).toBe(true);
+    } finally {
+      client.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('the leader killed (SIGKILL): the other replica takes the lease and the schedule keeps firing, once per slot', async () => {
     // Finish whatever ran so far so no container counts as busy.
