@@ -65,6 +65,9 @@ function podName(request: AdmissionRequest): string | undefined {
   return typeof meta?.generateName === 'string' ? `${meta.generateName}*` : undefined;
 }
 
+/** Reasons not worth a line per pod: the pod is not kcr's business, or it is a re-invocation. */
+const QUIET_REASONS: ReadonlySet<string> = new Set(['not-opted-in', 'opted-out', 'already-restored', 'not-pod', 'not-create', 'dry-run', 'excluded-namespace']);
+
 /** What the adapter answers: the decision, or "unchanged" for its own reasons (not synced). */
 type Answer = Decision | { kind: 'unchanged'; reason: string };
 
@@ -166,6 +169,10 @@ export function createWebhookApp(deps: WebhookAppDeps): express.Express {
       const restored = decision.kind === 'patch' ? decision.restored : [];
       logger.info({ namespace: request.namespace, pod: podName(request), uid: request.uid, reason: decision.reason,
         outcome, durationMs, restored }, 'pod restored from checkpoint');
+    } else if (decision.kind === 'unchanged' && 'identity' in decision && decision.identity !== undefined && !QUIET_REASONS.has(decision.reason)) {
+      // An opted-in pod that starts fresh: why, on record (kubectl logs), for its owner and for the soak's checks.
+      logger.info({ namespace: request.namespace, pod: podName(request), identity: decision.identity, uid: request.uid, reason: decision.reason,
+        outcome, durationMs }, 'pod starts fresh');
     } else if (logger.isLevelEnabled('debug')) {
       logger.debug({ namespace: request.namespace, pod: podName(request), uid: request.uid, reason: decision.reason,
         outcome, durationMs, operation: request.operation }, 'admission unchanged');

@@ -17,6 +17,7 @@ describe('RestoreIndex', () => {
     expect(stored).toEqual({
       key: full.metadata.uid,
       namespace: 'shop',
+      deleting: false,
       name: 'db-a',
       identity: 'db-0',
       container: 'redis',
