@@ -602,7 +602,9 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     save,
     log,
     launch(name, command, args, env) {
-      const p = startDetachedProcess({ name, command, args, env: env ?? baseEnv(), cwd: REPO_ROOT, logFile: join(logs, `${name.replace(/\s+/g, '-')}.log`) });
+      const spec = { name, command, args, env: env ?? baseEnv(), cwd: REPO_ROOT, logFile: join(logs, `${name.replace(/\s+/g, '-')}.log`) };
+      LAUNCHED.set(`${kcrDir}\0${name}`, spec);
+      const p = startDetachedProcess(spec);
       state.processes.push(p);
       save(); // record each pid at once: cluster:down finds a half-started stack too
       return p;
@@ -638,6 +640,24 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     await stopStack(kcrDir).catch(() => {});
     throw err;
   }
+}
+
+/** How each process of a stack this process started was launched, so a fault can kill it and start it again. */
+const LAUNCHED = new Map<string, Parameters<typeof startDetachedProcess>[0]>();
+
+/**
+ * Starts a stack process again exactly as it was started (same command, arguments, environment,
+ * log file; ports and data folders are in those), after a fault killed it. Only for stacks this
+ * process started. The new pid replaces the old one in stack.json.
+ */
+export function relaunchStackProcess(kcrDir: string, name: string): DetachedProcess {
+  const spec = LAUNCHED.get(`${kcrDir}\0${name}`);
+  const state = stackState(kcrDir);
+  if (!spec || !state) throw new Error(`no stack process ${name} was started by this process in ${kcrDir}`);
+  const p = startDetachedProcess(spec);
+  state.processes = [...state.processes.filter((x) => x.name !== name), p];
+  writeFileSync(stackFile(kcrDir), JSON.stringify(state, null, 2));
+  return p;
 }
 
 /** Stops every recorded stack process (kcr's components first, Redis last). Idempotent. */

@@ -6,7 +6,8 @@
 // admissions reach every replica instead of riding one kept-alive connection. Run detached by
 // kcr-stack.ts:
 //   node test/cluster/tcp-round-robin.ts --listen 127.0.0.1:PORT --to 127.0.0.1:A,127.0.0.1:B [--idle-ms 200]
-// It prints "ready" once it listens, and one line per connection naming the replica.
+// It prints "ready" once it listens, and one line per connection naming the replica. A replica
+// that refuses a connection (killed) is skipped for the next one.
 import { createConnection, createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 
@@ -21,10 +22,32 @@ const listen = hostPort(values.listen);
 const targets = values.to.split(',').map(hostPort);
 let next = 0;
 
-const server = createServer((client) => {
+/**
+ * The next replica that accepts the connection: one that refuses it (its process is gone) is
+ * skipped, as a Service drops the endpoint of a pod that died.
+ */
+function connectNext(tries: number, onConnected: (socket: ReturnType<typeof createConnection>, target: { host: string; port: number }) => void, onFailed: () => void): void {
   const target = targets[next++ % targets.length]!;
-  const upstream = createConnection(target);
-  console.log(`connection ${next} -> ${target.host}:${target.port}`);
+  const socket = createConnection(target);
+  socket.once('connect', () => onConnected(socket, target));
+  socket.once('error', () => {
+    socket.destroy();
+    if (tries + 1 < targets.length) connectNext(tries + 1, onConnected, onFailed);
+    else onFailed();
+  });
+}
+
+const server = createServer((client) => {
+  client.pause();
+  client.on('error', () => client.destroy());
+  connectNext(0, (upstream, target) => {
+    console.log(`connection ${next} -> ${target.host}:${target.port}`);
+    proxy(client, upstream);
+    client.resume();
+  }, () => client.destroy());
+});
+
+function proxy(client: ReturnType<typeof createConnection>, upstream: ReturnType<typeof createConnection>): void {
   client.pipe(upstream).pipe(client);
   let last = Date.now();
   const touch = () => {
@@ -46,5 +69,5 @@ const server = createServer((client) => {
   upstream.on('error', close);
   client.on('close', close);
   upstream.on('close', close);
-});
+}
 server.listen(listen.port, listen.host, () => console.log('ready'));
