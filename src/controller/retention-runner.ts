@@ -2,16 +2,17 @@
 // Checkpoints; each chosen one is deleted as a Checkpoint first (so nothing restores from it any
 // more), then its manifest in the registry. A manifest delete that fails is retried on later
 // passes. Checkpoints restored into a living pod, or pinned, are protected by chooseRetention.
-// Node archives are the agents' business.
-import { API_VERSION, PLURALS, type Checkpoint, type CheckpointSchedule } from '../api/types.ts';
+// It also writes the orphan marks the decision asks for (ANNOTATIONS.orphanedSince): they are how
+// the orphan grace survives controller restarts. Node archives are the agents' business.
+import { ANNOTATIONS, API_VERSION, PLURALS, type Checkpoint, type CheckpointSchedule } from '../api/types.ts';
 import type { Logger } from '../log.ts';
-import { chooseRetention, type DeleteReason } from '../retention/choose.ts';
+import { chooseRetention, type DeleteReason, type RetentionDecision } from '../retention/choose.ts';
 import type { PodLike } from '../schedule/fan-out.ts';
 import type { EventRecorder } from './events.ts';
 import { crPath } from './fire-handler.ts';
 import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 import type { ObjectCache } from './object-cache.ts';
-import { groupForRetention, livingRestoredFrom, pinnedCheckpoints, workloadExistsIn } from './retention-input.ts';
+import { groupForRetention, livingPods, livingRestoredFrom, pinnedCheckpoints, workloadExistsIn } from './retention-input.ts';
 import { inNamespaceRepositories, parseDigestReference, type CheckpointRepositories } from '../rules/checkpoint-image-ref.ts';
 
 /** Deletes one manifest by digest; the shell around R's RegistryClient (credentials from the kcr-registry Secret). */
@@ -30,6 +31,8 @@ export interface RetentionDeps {
 
 export interface RetentionPass {
   deleted: Array<{ namespace: string; name: string; reason: DeleteReason }>;
+  /** Orphan marks written (an RFC 3339 time) or cleared (null). */
+  marked: Array<{ namespace: string; name: string; orphanedSince: string | null }>;
   manifestsDeleted: number;
   manifestFailures: number;
 }
@@ -47,13 +50,17 @@ export class RetentionRunner {
     const { cache, api, logger, events } = this.#deps;
     const checkpoints = cache.list<Checkpoint>('Checkpoint');
     const groups = groupForRetention(checkpoints, cache.list<CheckpointSchedule>('CheckpointSchedule'));
-    const living = livingRestoredFrom(cache.list<PodLike>('Pod'));
+    const pods = cache.list<PodLike>('Pod');
+    const living = livingRestoredFrom(pods);
+    const alive = livingPods(pods);
     const pinned = pinnedCheckpoints(checkpoints);
     const workloadExists = workloadExistsIn((kind, ns, name) => cache.get(kind, ns, name) !== undefined);
     const now = this.#deps.now?.() ?? new Date();
-    const pass: RetentionPass = { deleted: [], manifestsDeleted: 0, manifestFailures: 0 };
+    const pass: RetentionPass = { deleted: [], marked: [], manifestsDeleted: 0, manifestFailures: 0 };
+    const marks: RetentionDecision['marks'] = [];
     for (const group of groups) {
-      const decision = chooseRetention({ checkpoints: group.checkpoints, policy: group.policy, livingRestoredFrom: living, pinned, workloadExists, now });
+      const decision = chooseRetention({ checkpoints: group.checkpoints, policy: group.policy, livingRestoredFrom: living, pinned, workloadExists, living: alive, now });
+      marks.push(...decision.marks);
       for (const { checkpoint: c, reason } of decision.delete) {
         const cp = cache.get<Checkpoint>('Checkpoint', c.namespace, c.name);
         try {
@@ -81,6 +88,7 @@ export class RetentionRunner {
         }
       }
     }
+    await this.#writeMarks(marks, pass);
     for (const [key, ref] of this.#pendingManifests) {
       try {
         await this.#deps.deleteManifest(ref.registry, ref.repository, ref.digest);
@@ -92,5 +100,28 @@ export class RetentionRunner {
       }
     }
     return pass;
+  }
+
+  /** A mark not written (conflict, API error) is asked for again by the next pass; until then the grace has not started. */
+  async #writeMarks(marks: RetentionDecision['marks'], pass: RetentionPass): Promise<void> {
+    const { api, cache, logger } = this.#deps;
+    for (const { checkpoint: c, orphanedSince } of marks) {
+      const value = orphanedSince === null ? null : orphanedSince.toISOString();
+      const meta = cache.get<Checkpoint>('Checkpoint', c.namespace, c.name)?.metadata;
+      // Preconditions: the object the decision saw. A cache behind an earlier write (409) must not
+      // move a mark forward, and a Checkpoint recreated under the same name is not the one marked.
+      const preconditions = { ...(meta?.uid ? { uid: meta.uid } : {}), ...(meta?.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}) };
+      try {
+        await api.patch(crPath(PLURALS.Checkpoint, c.namespace, c.name), { metadata: { ...preconditions, annotations: { [ANNOTATIONS.orphanedSince]: value } } });
+      } catch (err) {
+        if (apiCode(err) !== 404 && apiCode(err) !== 409) {
+          logger.warn({ err, code: apiCode(err), namespace: c.namespace, checkpoint: c.name }, 'could not write the orphan mark of a Checkpoint');
+        }
+        continue;
+      }
+      pass.marked.push({ namespace: c.namespace, name: c.name, orphanedSince: value });
+      logger.info({ namespace: c.namespace, checkpoint: c.name, identity: c.identity, workload: c.workload, orphanedSince: value },
+        value === null ? 'checkpoint no longer orphaned' : 'checkpoint orphaned: no workload and no living pod of its identity; deleted after the orphan grace');
+    }
   }
 }
