@@ -32,6 +32,8 @@ export const ANNOTATIONS = {
   pinnedBy: 'kcr.io/pinned-by',
   /** Next to the pin, for a migration: the node the restored pod must run on. */
   targetNode: 'kcr.io/target-node',
+  /** Set on a Checkpoint by the controller: since when it has had no workload and no living pod (RFC 3339). */
+  orphanedSince: 'kcr.io/orphaned-since',
 } as const;
 
 export const NAMESPACE_LABEL = { key: 'kcr.io/restore', value: 'enabled' } as const;
@@ -102,6 +104,12 @@ export interface RetentionPolicy {
   maxTotalSize?: string;
   /** Keep checkpoints whose workload no longer exists. Default false. */
   retainOrphan?: boolean;
+  /**
+   * How long a checkpoint must have had neither its workload nor a living pod of its identity
+   * before it is deleted as an orphan (a StatefulSet deleted with --cascade=orphan and re-applied
+   * keeps its checkpoints). Default 3600.
+   */
+  orphanGraceSeconds?: number;
 }
 
 export type RestoreMode = 'Replacement' | 'Never';

@@ -69,7 +69,7 @@ export function startController(deps: ControllerDeps): RunningController {
   const cache = new ObjectCache({ namespaces: s.watchNamespaces });
   const informers = new InformerSet({ feeds: deps.feeds, index: cache, logger });
   const events = deps.events ?? kubeEventRecorder(api, logger, { host: s.podName });
-  const retention = new RetentionRunner({ api, cache, deleteManifest: deps.deleteManifest, events, logger, repositories: s.checkpointRepositories });
+  const retention = new RetentionRunner({ api, cache, events, logger });
   const pullSecrets = deps.pullSecrets?.(cache);
   const inPlaceBound = { maxRestores: s.inPlaceRestoreMax, windowMs: s.inPlaceRestoreWindowSeconds * 1000 };
 

@@ -6,6 +6,8 @@
 // schedules since deleted) follows the default policy.
 import { ANNOTATIONS, type Checkpoint, type CheckpointSchedule, type RetentionPolicy, type WorkloadReference } from '../api/types.ts';
 import { checkpointKey, type CheckpointState, type RetentionCandidate } from '../retention/choose.ts';
+import { identityKey, podNameKey, type LivingPods } from '../retention/source-pod.ts';
+import { podIdentity } from '../rules/identity.ts';
 import type { PodLike } from '../schedule/fan-out.ts';
 
 export interface RetentionGroup {
@@ -34,6 +36,11 @@ export function toCandidate(cp: Checkpoint): RetentionCandidate {
     state: checkpointState(cp),
   };
   if (cp.spec.workload) c.workload = cp.spec.workload;
+  if (cp.spec.podName) c.podName = cp.spec.podName;
+  if (cp.spec.podUID) c.podUID = cp.spec.podUID;
+  const mark = cp.metadata.annotations?.[ANNOTATIONS.orphanedSince];
+  // A malformed mark stays visible (NaN) so the decision replaces it.
+  if (mark !== undefined) c.orphanedSinceMs = Date.parse(mark);
   return c;
 }
 
@@ -61,13 +68,41 @@ export function livingRestoredFrom(pods: ReadonlyArray<PodLike & { metadata?: { 
   const out = new Set<string>();
   for (const p of pods) {
     const meta = p.metadata;
-    if (!meta?.namespace || meta.deletionTimestamp) continue;
-    if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
+    if (!meta?.namespace || !isLivingPod(p)) continue;
     for (const [k, v] of Object.entries(meta.annotations ?? {})) {
       if (k.startsWith(ANNOTATIONS.restoredFromContainerPrefix) && v !== '') out.add(checkpointKey(meta.namespace, v));
     }
   }
   return out;
+}
+
+type CachedPod = PodLike & { metadata?: { ownerReferences?: unknown; labels?: Record<string, string> } };
+
+/** A pod whose containers run or may run: not terminating, not Succeeded/Failed (as the webhook's isLiving). */
+function isLivingPod(p: CachedPod): boolean {
+  return !p.metadata?.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
+}
+
+/**
+ * The living pods, by uid, name and identity. The identity is computed as the webhook does, without
+ * the ReplicaSet index the controller does not keep: a Deployment replica's ReplicaSet name minus
+ * its pod-template-hash names the Deployment, which still holds after the Deployment was deleted
+ * with --cascade=orphan. A StatefulSet pod orphaned the same way loses its owner and becomes a
+ * bare pod of the same name; the decision finds it by name (source-pod.ts).
+ */
+export function livingPods(pods: readonly CachedPod[]): LivingPods {
+  const uids = new Set<string>();
+  const names = new Set<string>();
+  const identities = new Set<string>();
+  for (const p of pods) {
+    const meta = p.metadata;
+    if (!meta?.namespace || !meta.name || !isLivingPod(p)) continue;
+    if (meta.uid) uids.add(meta.uid);
+    names.add(podNameKey(meta.namespace, meta.name));
+    const id = podIdentity(meta, meta.namespace, { replicaSet: () => undefined });
+    if (id !== undefined) identities.add(identityKey(meta.namespace, id.kind, id.identity));
+  }
+  return { uids, names, identities };
 }
 
 export function pinnedCheckpoints(checkpoints: readonly Checkpoint[]): Set<string> {

@@ -1,43 +1,38 @@
-// Applies retention (controller side): Q's pure chooseRetention per policy group over the cached
-// Checkpoints; each chosen one is deleted as a Checkpoint first (so nothing restores from it any
-// more), then its manifest in the registry. A manifest delete that fails is retried on later
-// passes. Checkpoints restored into a living pod, or pinned, are protected by chooseRetention.
-// Node archives are the agents' business.
-import { API_VERSION, PLURALS, type Checkpoint, type CheckpointSchedule } from '../api/types.ts';
+// Applies retention (controller side): the pure chooseRetention per policy group over the cached
+// Checkpoints; each chosen one is deleted as a Checkpoint, and its finalizer has the controller
+// take its manifest out of the registry (checkpoint-finalizers.ts), retried until it is gone,
+// whoever leads. Checkpoints restored into a living pod, or pinned, are protected by chooseRetention.
+// It also writes the orphan marks the decision asks for (ANNOTATIONS.orphanedSince): they are how
+// the orphan grace survives controller restarts. Node archives are the agents' business.
+import { ANNOTATIONS, API_VERSION, PLURALS, type Checkpoint, type CheckpointSchedule } from '../api/types.ts';
 import type { Logger } from '../log.ts';
-import { chooseRetention, type DeleteReason } from '../retention/choose.ts';
+import { chooseRetention, type DeleteReason, type RetentionDecision } from '../retention/choose.ts';
 import type { PodLike } from '../schedule/fan-out.ts';
 import type { EventRecorder } from './events.ts';
 import { crPath } from './fire-handler.ts';
 import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 import type { ObjectCache } from './object-cache.ts';
-import { groupForRetention, livingRestoredFrom, pinnedCheckpoints, workloadExistsIn } from './retention-input.ts';
-import { inNamespaceRepositories, parseDigestReference, type CheckpointRepositories } from '../rules/checkpoint-image-ref.ts';
+import { groupForRetention, livingPods, livingRestoredFrom, pinnedCheckpoints, workloadExistsIn } from './retention-input.ts';
 
-/** Deletes one manifest by digest; the shell around R's RegistryClient (credentials from the kcr-registry Secret). */
+/** Deletes one manifest by digest; the shell around kcr's RegistryClient (credentials from the kcr-registry Secret). */
 export type ManifestDeleter = (registry: string, repository: string, digest: string) => Promise<'deleted' | 'absent'>;
 
 export interface RetentionDeps {
   api: KubeJson;
   cache: ObjectCache;
-  deleteManifest: ManifestDeleter;
   events: EventRecorder;
   logger: Logger;
-  /** Images are deleted only under <registry>/<prefix>/<the Checkpoint's namespace>/. */
-  repositories: CheckpointRepositories;
   now?: () => Date;
 }
 
 export interface RetentionPass {
   deleted: Array<{ namespace: string; name: string; reason: DeleteReason }>;
-  manifestsDeleted: number;
-  manifestFailures: number;
+  /** Orphan marks written (an RFC 3339 time) or cleared (null). */
+  marked: Array<{ namespace: string; name: string; orphanedSince: string | null }>;
 }
 
 export class RetentionRunner {
   readonly #deps: RetentionDeps;
-  /** Manifests of deleted Checkpoints still to remove from the registry. */
-  readonly #pendingManifests = new Map<string, { registry: string; repository: string; digest: string }>();
 
   constructor(deps: RetentionDeps) {
     this.#deps = deps;
@@ -47,13 +42,17 @@ export class RetentionRunner {
     const { cache, api, logger, events } = this.#deps;
     const checkpoints = cache.list<Checkpoint>('Checkpoint');
     const groups = groupForRetention(checkpoints, cache.list<CheckpointSchedule>('CheckpointSchedule'));
-    const living = livingRestoredFrom(cache.list<PodLike>('Pod'));
+    const pods = cache.list<PodLike>('Pod');
+    const living = livingRestoredFrom(pods);
+    const alive = livingPods(pods);
     const pinned = pinnedCheckpoints(checkpoints);
     const workloadExists = workloadExistsIn((kind, ns, name) => cache.get(kind, ns, name) !== undefined);
     const now = this.#deps.now?.() ?? new Date();
-    const pass: RetentionPass = { deleted: [], manifestsDeleted: 0, manifestFailures: 0 };
+    const pass: RetentionPass = { deleted: [], marked: [] };
+    const marks: RetentionDecision['marks'] = [];
     for (const group of groups) {
-      const decision = chooseRetention({ checkpoints: group.checkpoints, policy: group.policy, livingRestoredFrom: living, pinned, workloadExists, now });
+      const decision = chooseRetention({ checkpoints: group.checkpoints, policy: group.policy, livingRestoredFrom: living, pinned, workloadExists, living: alive, now });
+      marks.push(...decision.marks);
       for (const { checkpoint: c, reason } of decision.delete) {
         const cp = cache.get<Checkpoint>('Checkpoint', c.namespace, c.name);
         try {
@@ -66,14 +65,6 @@ export class RetentionRunner {
         pass.deleted.push({ namespace: c.namespace, name: c.name, reason });
         logger.info({ namespace: c.namespace, checkpoint: c.name, identity: c.identity, container: c.containerName, reason, group: group.key },
           'checkpoint deleted under retention');
-        const image = cp?.status?.runtimeImage;
-        const ref = parseDigestReference(image);
-        if (ref && inNamespaceRepositories(image, this.#deps.repositories, c.namespace)) {
-          this.#pendingManifests.set(`${ref.registry}/${ref.repository}@${ref.digest}`, ref);
-        } else if (ref) {
-          // A status naming another namespace's (or registry's) image: the Checkpoint goes, that image stays.
-          logger.warn({ namespace: c.namespace, checkpoint: c.name, image }, 'not deleting an image outside the namespace’s checkpoint repositories');
-        }
         const owner = cp?.spec.checkpointScheduleRef?.name;
         if (owner) {
           await events.event({ apiVersion: API_VERSION, kind: 'CheckpointSchedule', namespace: c.namespace, name: owner }, 'Normal', 'CheckpointDeleted',
@@ -81,16 +72,30 @@ export class RetentionRunner {
         }
       }
     }
-    for (const [key, ref] of this.#pendingManifests) {
-      try {
-        await this.#deps.deleteManifest(ref.registry, ref.repository, ref.digest);
-        this.#pendingManifests.delete(key);
-        pass.manifestsDeleted++;
-      } catch (err) {
-        pass.manifestFailures++;
-        logger.warn({ err, registry: ref.registry, repository: ref.repository, digest: ref.digest }, 'could not delete a checkpoint image; retrying later');
-      }
-    }
+    await this.#writeMarks(marks, pass);
     return pass;
+  }
+
+  /** A mark not written (conflict, API error) is asked for again by the next pass; until then the grace has not started. */
+  async #writeMarks(marks: RetentionDecision['marks'], pass: RetentionPass): Promise<void> {
+    const { api, cache, logger } = this.#deps;
+    for (const { checkpoint: c, orphanedSince } of marks) {
+      const value = orphanedSince === null ? null : orphanedSince.toISOString();
+      const meta = cache.get<Checkpoint>('Checkpoint', c.namespace, c.name)?.metadata;
+      // Preconditions: the object the decision saw. A cache behind an earlier write (409) must not
+      // move a mark forward, and a Checkpoint recreated under the same name is not the one marked.
+      const preconditions = { ...(meta?.uid ? { uid: meta.uid } : {}), ...(meta?.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}) };
+      try {
+        await api.patch(crPath(PLURALS.Checkpoint, c.namespace, c.name), { metadata: { ...preconditions, annotations: { [ANNOTATIONS.orphanedSince]: value } } });
+      } catch (err) {
+        if (apiCode(err) !== 404 && apiCode(err) !== 409) {
+          logger.warn({ err, code: apiCode(err), namespace: c.namespace, checkpoint: c.name }, 'could not write the orphan mark of a Checkpoint');
+        }
+        continue;
+      }
+      pass.marked.push({ namespace: c.namespace, name: c.name, orphanedSince: value });
+      logger.info({ namespace: c.namespace, checkpoint: c.name, identity: c.identity, workload: c.workload, orphanedSince: value },
+        value === null ? 'checkpoint no longer orphaned' : 'checkpoint orphaned: no workload and no living pod of its identity; deleted after the orphan grace');
+    }
   }
 }

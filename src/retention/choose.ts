@@ -1,18 +1,28 @@
 // Which checkpoints to delete under a schedule's retention policy. Pure: the caller passes the
-// checkpoints (one schedule's, usually), what protects them, and `now`.
+// checkpoints (one schedule's, usually), what protects them, what is alive, and `now`.
 //
-// Rules, per (namespace, identity, container) group:
+// Rules, per (namespace, workload kind, identity, container) group:
 //  - protected checkpoints (restored into a living pod, or pinned by a RestoreRequest) and
 //    in-flight ones (not yet ImageBuilt nor Failed) are always kept, unless an in-flight one is
 //    older than `staleInFlightMs` at `now` (its agent died): that one counts as failed;
-//  - orphans (their workload is gone) are deleted unless retainOrphan;
-//  - failed/bad checkpoints older than the group's newest good one are deleted;
-//  - at most maxCheckpointsPerContainer settled checkpoints are kept, newest good first, then
+//  - the newest good checkpoint of every living source pod is always kept (it is what that pod's
+//    replacement starts from), and counts towards maxCheckpointsPerContainer;
+//  - orphans (workload gone and no living pod of the identity, for orphanGraceSeconds:
+//    orphan-grace.ts) are deleted unless retainOrphan;
+//  - counting is per source pod (source-pod.ts): each living replica of a Deployment keeps its own
+//    maxCheckpointsPerContainer; the replicas that are gone share one allowance of that many, the
+//    newest checkpoint of each gone replica first (what their replacements may still start from);
+//    a StatefulSet or bare pod is one source whatever its uid;
+//  - within each, failed/bad checkpoints older than the source's newest good one are deleted;
+//    at most maxCheckpointsPerContainer settled checkpoints are kept, newest good first, then
 //    failed ones newer than every good one (the latest failures, for diagnosis);
 //  - then, per namespace, while the kept total exceeds maxTotalSize, the oldest unprotected
 //    settled checkpoint is deleted, failed ones before good ones.
+// The decision also says which orphan marks (ANNOTATIONS.orphanedSince) to write or clear.
 import type { RetentionPolicy, WorkloadReference } from '../api/types.ts';
+import { DEFAULT_ORPHAN_GRACE_SECONDS, orphanStates } from './orphan-grace.ts';
 import { parseQuantity } from './quantity.ts';
+import { NO_LIVING_PODS, sourceAlive, sourcePodOf, type LivingPods } from './source-pod.ts';
 
 export const DEFAULT_MAX_CHECKPOINTS_PER_CONTAINER = 3;
 /** An in-flight checkpoint this old is treated as failed. */
@@ -31,6 +41,11 @@ export interface RetentionCandidate {
   /** good: ImageBuilt and not bad; failed: Failed or marked bad; inflight: still being built. */
   state: CheckpointState;
   workload?: WorkloadReference;
+  /** The pod it was taken from (spec.podName, spec.podUID). */
+  podName?: string;
+  podUID?: string;
+  /** ANNOTATIONS.orphanedSince, ms since the epoch; NaN when the annotation is malformed. */
+  orphanedSinceMs?: number;
 }
 
 export type DeleteReason = 'orphan' | 'failed' | 'count' | 'size';
@@ -44,6 +59,8 @@ export interface RetentionInput {
   pinned: ReadonlySet<string>;
   /** Whether the checkpoint's workload still exists; checkpoints without a workload are never orphans. */
   workloadExists: (namespace: string, workload: WorkloadReference) => boolean;
+  /** The pods that are alive. Default: none. */
+  living?: LivingPods;
   now: Date;
   /** Default DEFAULT_STALE_IN_FLIGHT_MS. */
   staleInFlightMs?: number;
@@ -52,6 +69,8 @@ export interface RetentionInput {
 export interface RetentionDecision {
   delete: Array<{ checkpoint: RetentionCandidate; reason: DeleteReason }>;
   keep: RetentionCandidate[];
+  /** Kept checkpoints whose orphan mark changes: orphanedSince to write, or null to clear it. */
+  marks: Array<{ checkpoint: RetentionCandidate; orphanedSince: Date | null }>;
 }
 
 export function checkpointKey(namespace: string, name: string): string {
@@ -64,10 +83,27 @@ function newestFirst(a: RetentionCandidate, b: RetentionCandidate): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
+// Orders one source's (or the gone replicas' shared) checkpoints for counting: good before failed;
+// within each, by rank inside their own source pod (so the newest of every gone replica comes
+// before the second newest of any), then newest first.
+function countingOrder(list: readonly RetentionCandidate[], stateOf: (c: RetentionCandidate) => CheckpointState): RetentionCandidate[] {
+  const rank = new Map<RetentionCandidate, number>();
+  const seen = new Map<string, number>();
+  for (const c of list) {
+    const k = JSON.stringify([stateOf(c), sourcePodOf(c) ?? '']);
+    const n = seen.get(k) ?? 0;
+    rank.set(c, n);
+    seen.set(k, n + 1);
+  }
+  const byRank = (a: RetentionCandidate, b: RetentionCandidate) => rank.get(a)! - rank.get(b)! || newestFirst(a, b);
+  return [...list.filter((c) => stateOf(c) === 'good').sort(byRank), ...list.filter((c) => stateOf(c) === 'failed').sort(byRank)];
+}
+
 export function chooseRetention(input: RetentionInput): RetentionDecision {
   const policy = input.policy ?? {};
   const max = Math.max(0, Math.floor(policy.maxCheckpointsPerContainer ?? DEFAULT_MAX_CHECKPOINTS_PER_CONTAINER));
   const cap = policy.maxTotalSize !== undefined && policy.maxTotalSize !== '' ? parseQuantity(policy.maxTotalSize) : undefined;
+  const living = input.living ?? NO_LIVING_PODS;
   const isProtected = (c: RetentionCandidate) =>
     input.livingRestoredFrom.has(checkpointKey(c.namespace, c.name)) || input.pinned.has(checkpointKey(c.namespace, c.name));
 
@@ -80,26 +116,43 @@ export function chooseRetention(input: RetentionInput): RetentionDecision {
   for (const c of unique.values()) state.set(c, c.state === 'inflight' && c.timestampMs < staleBefore ? 'failed' : c.state);
   const stateOf = (c: RetentionCandidate) => state.get(c)!;
   const all = [...unique.values()].sort(newestFirst);
+  const orphans = orphanStates({
+    checkpoints: all,
+    living,
+    workloadExists: (c) => c.workload === undefined || input.workloadExists(c.namespace, c.workload),
+    graceSeconds: policy.orphanGraceSeconds ?? DEFAULT_ORPHAN_GRACE_SECONDS,
+    now: input.now,
+  });
 
   const reasons = new Map<RetentionCandidate, DeleteReason>();
+  /** The newest good checkpoint of each living source pod: what its replacement would start from. */
+  const needed = new Set<RetentionCandidate>();
+  // Per (namespace, kind, identity, container), then per source pod: a living one each, the gone ones together.
   const groups = new Map<string, RetentionCandidate[]>();
   for (const c of all) {
-    const key = JSON.stringify([c.namespace, c.identity, c.containerName]);
-    const g = groups.get(key);
-    if (g) g.push(c);
-    else groups.set(key, [c]);
+    const alive = sourceAlive(c, living);
+    const source = sourcePodOf(c);
+    const sub = source === undefined ? 'identity' : alive ? source : 'gone';
+    const key = JSON.stringify([c.namespace, c.workload?.kind ?? '', c.identity, c.containerName, sub]);
+    const g = groups.get(key) ?? [];
+    // Newest first: the first good one met in a living source's group is its newest.
+    if (alive && stateOf(c) === 'good' && !g.some((o) => stateOf(o) === 'good')) needed.add(c);
+    g.push(c);
+    groups.set(key, g);
   }
 
   for (const group of groups.values()) {
-    const newestGood = group.find((c) => stateOf(c) === 'good');
+    const newestGood = new Map<string, RetentionCandidate>();
+    for (const c of group) if (stateOf(c) === 'good' && !newestGood.has(sourcePodOf(c) ?? '')) newestGood.set(sourcePodOf(c) ?? '', c);
     let settledKept = 0;
-    // Good ones first (newest first), then failed ones newer than every good one.
-    const ordered = [...group.filter((c) => stateOf(c) === 'good'), ...group.filter((c) => stateOf(c) === 'failed')];
-    for (const c of ordered) {
+    for (const c of countingOrder(group, stateOf)) {
       if (isProtected(c)) continue;
-      if (!policy.retainOrphan && c.workload !== undefined && !input.workloadExists(c.namespace, c.workload)) {
+      const good = newestGood.get(sourcePodOf(c) ?? '');
+      if (needed.has(c)) {
+        settledKept++;
+      } else if (!policy.retainOrphan && orphans.get(c)!.graceOver) {
         reasons.set(c, 'orphan');
-      } else if (stateOf(c) === 'failed' && newestGood !== undefined && newestFirst(c, newestGood) > 0) {
+      } else if (stateOf(c) === 'failed' && good !== undefined && newestFirst(c, good) > 0) {
         reasons.set(c, 'failed');
       } else if (settledKept >= max) {
         reasons.set(c, 'count');
@@ -115,7 +168,7 @@ export function chooseRetention(input: RetentionInput): RetentionDecision {
       const inNs = all.filter((c) => c.namespace === ns && !reasons.has(c));
       let total = inNs.reduce((sum, c) => sum + Math.max(0, c.sizeBytes), 0);
       const victims = inNs
-        .filter((c) => !isProtected(c) && stateOf(c) !== 'inflight')
+        .filter((c) => !isProtected(c) && !needed.has(c) && stateOf(c) !== 'inflight')
         .sort((a, b) => (stateOf(a) === stateOf(b) ? newestFirst(b, a) : stateOf(a) === 'failed' ? -1 : 1));
       for (const v of victims) {
         if (total <= cap) break;
@@ -125,11 +178,16 @@ export function chooseRetention(input: RetentionInput): RetentionDecision {
     }
   }
 
-  const decision: RetentionDecision = { delete: [], keep: [] };
+  const decision: RetentionDecision = { delete: [], keep: [], marks: [] };
   for (const c of all) {
     const reason = reasons.get(c);
-    if (reason === undefined) decision.keep.push(c);
-    else decision.delete.push({ checkpoint: c, reason });
+    if (reason !== undefined) {
+      decision.delete.push({ checkpoint: c, reason });
+      continue;
+    }
+    decision.keep.push(c);
+    const mark = orphans.get(c)!.mark;
+    if (mark !== undefined) decision.marks.push({ checkpoint: c, orphanedSince: mark });
   }
   return decision;
 }

@@ -11,7 +11,7 @@ import { CoordinationV1Api, RbacAuthorizationV1Api, type V1Pod } from '@kubernet
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_VERSION, GROUP, PLURALS, VERSION, type Checkpoint, type CheckpointRequest, type CheckpointSchedule } from '../../src/api/types.ts';
+import { ANNOTATIONS, API_VERSION, GROUP, PLURALS, VERSION, type Checkpoint, type CheckpointRequest, type CheckpointSchedule } from '../../src/api/types.ts';
 import { REQUEST_ANNOTATIONS, REQUEST_LABELS } from '../../src/controller/checkpoint-request.ts';
 import { CHECKPOINT_FINALIZER } from '../../src/rules/checkpoint-finalizer.ts';
 import { pushCheckpointImage } from '../../src/images/push-checkpoint-image.ts';
@@ -476,6 +476,114 @@ describe('kcr controller in a real cluster with real Redis', () => {
       client.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('orphan re-apply keeps checkpoints: a StatefulSet deleted with --cascade=orphan and re-applied keeps them; without its pod they are only marked within the grace; past a short grace an orphan goes', async () => {
+    await createSchedule('orphans', { suspend: true, selector: { matchLabels: { app: 'none' } } }); // orphanGraceSeconds: the default 3600
+    await createSchedule('short-grace', { suspend: true, selector: { matchLabels: { app: 'none' } }, retention: { orphanGraceSeconds: 3 } });
+    const statefulSet = (name: string) => ({
+      metadata: { name },
+      spec: {
+        serviceName: name, replicas: 1, selector: { matchLabels: { app: name } },
+        template: { metadata: { labels: { app: name } }, spec: { nodeName: node1, terminationGracePeriodSeconds: 1, containers: [{ name: 'app', image: 'registry.example/web:1' }] } },
+      },
+    });
+    const podOf = async (name: string): Promise<V1Pod | undefined> => {
+      try {
+        return await admin.core.readNamespacedPod({ name, namespace: ns });
+      } catch (err) {
+        if (apiCode(err) === 404) return undefined;
+        throw err;
+      }
+    };
+    const gone = async (read: () => Promise<unknown>): Promise<true | undefined> => {
+      try {
+        await read();
+        return undefined;
+      } catch (err) {
+        if (apiCode(err) === 404) return true;
+        throw err;
+      }
+    };
+    const checkpoints = async (prefix: string) =>
+      ((await admin.custom.listNamespacedCustomObject(custom(PLURALS.Checkpoint))) as { items: Checkpoint[] }).items.filter((c) => c.metadata.name!.startsWith(prefix));
+    /** Two good checkpoints of <set>-0, as its agent would have recorded them. */
+    const checkpointsOf = async (set: string, schedule: string, pod: V1Pod) => {
+      for (const n of [1, 2]) {
+        const name = `${set}-cp${n}`;
+        const created = (await admin.custom.createNamespacedCustomObject({
+          ...custom(PLURALS.Checkpoint),
+          body: {
+            apiVersion: API_VERSION, kind: 'Checkpoint', metadata: { name },
+            spec: {
+              containerName: 'app', podName: pod.metadata!.name, podUID: pod.metadata!.uid, identity: pod.metadata!.name,
+              workload: { kind: 'StatefulSet', name: set }, checkpointTimestamp: new Date(Date.now() - (3 - n) * 1000).toISOString(),
+              checkpointScheduleRef: { name: schedule }, sizeBytes: 1000,
+            },
+          },
+        })) as Checkpoint;
+        await admin.custom.replaceNamespacedCustomObjectStatus({ ...custom(PLURALS.Checkpoint), name, body: { ...created, status: { phase: 'ImageBuilt' } } });
+      }
+    };
+    const orphanDelete = async (set: string) => {
+      await admin.apps.deleteNamespacedStatefulSet({ name: set, namespace: ns, propagationPolicy: 'Orphan' });
+      await eventually(`StatefulSet ${set} gone`, () => gone(() => admin.apps.readNamespacedStatefulSet({ name: set, namespace: ns })), 30_000);
+      // The garbage collector orphans the pod: its owner reference goes, the pod runs on.
+      await eventually(`${set}-0 orphaned`, async () => ((await podOf(`${set}-0`))?.metadata?.ownerReferences?.length ?? 0) === 0 || undefined, 30_000);
+    };
+    const marks = async (prefix: string) => (await checkpoints(prefix)).map((c) => c.metadata.annotations?.[ANNOTATIONS.orphanedSince] ?? 'none');
+
+    // A: the StatefulSet goes, its pod stays: its checkpoints are not orphans at all (the old code deleted them in one pass).
+    await admin.apps.createNamespacedStatefulSet({ namespace: ns, body: statefulSet('db-a') });
+    await running('db-a-0');
+    const podA = (await podOf('db-a-0'))!;
+    await checkpointsOf('db-a', 'orphans', podA);
+    await orphanDelete('db-a');
+    await sleep(5000); // five retention passes (KCR_RETENTION_INTERVAL_MS=1000)
+    expect((await checkpoints('db-a-cp')).map((c) => c.metadata.name).sort()).toEqual(['db-a-cp1', 'db-a-cp2']);
+    expect(await marks('db-a-cp')).toEqual(['none', 'none']);
+    await admin.apps.createNamespacedStatefulSet({ namespace: ns, body: statefulSet('db-a') });
+    await eventually('db-a-0 adopted by the re-applied StatefulSet', async () =>
+      ((await podOf('db-a-0'))?.metadata?.ownerReferences?.some((o) => o.kind === 'StatefulSet' && o.name === 'db-a') ? true : undefined), 30_000);
+    expect((await podOf('db-a-0'))?.metadata?.uid).toBe(podA.metadata?.uid);
+    await sleep(3000);
+    expect((await checkpoints('db-a-cp')).map((c) => c.metadata.name).sort()).toEqual(['db-a-cp1', 'db-a-cp2']);
+
+    // B: the StatefulSet goes, and then its pod: orphaned, marked, kept within the grace; re-applied, the marks are cleared.
+    await admin.apps.createNamespacedStatefulSet({ namespace: ns, body: statefulSet('db-b') });
+    await running('db-b-0');
+    await checkpointsOf('db-b', 'orphans', (await podOf('db-b-0'))!);
+    await orphanDelete('db-b');
+    await admin.core.deleteNamespacedPod({ name: 'db-b-0', namespace: ns, gracePeriodSeconds: 0 });
+    await eventually('db-b-0 gone', async () => ((await podOf('db-b-0')) === undefined ? true : undefined), 30_000);
+    const marked = await eventually('db-b’s checkpoints marked orphaned', async () => {
+      const m = await marks('db-b-cp');
+      return m.length === 2 && m.every((v) => v !== 'none') ? m : undefined;
+    }, 15_000);
+    for (const m of marked) expect(Math.abs(Date.parse(m) - Date.now())).toBeLessThan(30_000);
+    await sleep(3000);
+    expect(await marks('db-b-cp')).toEqual(marked); // kept, and the mark did not move
+    await admin.apps.createNamespacedStatefulSet({ namespace: ns, body: statefulSet('db-b') });
+    await eventually('the marks cleared once db-b is back', async () => ((await marks('db-b-cp')).join() === 'none,none' ? true : undefined), 30_000);
+    expect((await checkpoints('db-b-cp')).map((c) => c.metadata.name).sort()).toEqual(['db-b-cp1', 'db-b-cp2']);
+
+    // C: the rule still deletes real orphans, after their grace (3 s here), not before.
+    await admin.apps.createNamespacedStatefulSet({ namespace: ns, body: statefulSet('db-c') });
+    await running('db-c-0');
+    await checkpointsOf('db-c', 'short-grace', (await podOf('db-c-0'))!);
+    await admin.apps.deleteNamespacedStatefulSet({ name: 'db-c', namespace: ns, propagationPolicy: 'Background' });
+    // A terminating pod is no longer alive: the grace starts when the garbage collector deletes db-c-0.
+    await eventually('db-c-0 terminating', async () => {
+      const p = await podOf('db-c-0');
+      return p === undefined || p.metadata?.deletionTimestamp ? true : undefined;
+    }, 30_000, 100);
+    const podGoingAt = Date.now();
+    expect((await checkpoints('db-c-cp')).length).toBe(2);
+    await eventually('db-c’s checkpoints deleted as orphans', async () => ((await checkpoints('db-c-cp')).length === 0 ? true : undefined), 30_000, 250);
+    // Marked at the first pass after the controller saw the pod go (at most a poll before this test did), deleted 3 s later.
+    expect(Date.now() - podGoingAt).toBeGreaterThanOrEqual(2000);
+
+    for (const set of ['db-a', 'db-b']) await admin.apps.deleteNamespacedStatefulSet({ name: set, namespace: ns });
   });
 
   it('the leader killed (SIGKILL): the other replica takes the lease and the schedule keeps firing, once per slot', async () => {

@@ -20,10 +20,13 @@ import type {
   CheckpointStatus,
   RestoreRequestSpec,
   RestoreRequestStatus,
+  RetentionPolicy,
 } from '../../src/api/types.ts';
 import { ANNOTATIONS, GROUP, PLURALS, VERSION } from '../../src/api/types.ts';
 import { CLAIM_ANNOTATION, CLAIM_HOLDER_ANNOTATION } from '../../src/rules/checkpoint-claim.ts';
 import { IN_PLACE_HISTORY_PREFIX } from '../../src/restore/in-place-restore.ts';
+import { DEFAULT_MAX_CHECKPOINTS_PER_CONTAINER } from '../../src/retention/choose.ts';
+import { DEFAULT_ORPHAN_GRACE_SECONDS } from '../../src/retention/orphan-grace.ts';
 import { controllerCreateRefusal } from '../../src/restore/service-account-token.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -319,6 +322,13 @@ describe('CRDs', () => {
     // Parents default to {} so the nested defaults show on every object.
     expect(get(schema('CheckpointSchedule', 'spec', 'retention'), 'default')).toEqual({});
     expect(get(schema('CheckpointSchedule', 'spec', 'restore'), 'default')).toEqual({});
+  });
+
+  it('mirrors RetentionPolicy in spec.retention, with the defaults retention applies', () => {
+    const retention = { maxCheckpointsPerContainer: true, maxTotalSize: true, retainOrphan: true, orphanGraceSeconds: true } satisfies Record<keyof RetentionPolicy, true>;
+    expect(Object.keys(schema('CheckpointSchedule', 'spec', 'retention').properties as Obj).sort()).toEqual(Object.keys(retention).sort());
+    expect(get(schema('CheckpointSchedule', 'spec', 'retention', 'maxCheckpointsPerContainer'), 'default')).toBe(DEFAULT_MAX_CHECKPOINTS_PER_CONTAINER);
+    expect(schema('CheckpointSchedule', 'spec', 'retention', 'orphanGraceSeconds')).toMatchObject({ type: 'integer', default: DEFAULT_ORPHAN_GRACE_SECONDS, minimum: 0 });
   });
 
   it('makes RestoreRequest spec immutable and Checkpoint source fields set-once', () => {
@@ -673,7 +683,7 @@ describe('ValidatingAdmissionPolicies', () => {
   it('kcr-objects-are-kcrs covers every annotation kcr acts on, and exempts only kcr’s ServiceAccounts and system:masters', () => {
     const p = find('ValidatingAdmissionPolicy', 'kcr-objects-are-kcrs');
     const vars = Object.fromEntries((get(p, 'spec', 'variables') as { name: string; expression: string }[]).map((v) => [v.name, v.expression]));
-    for (const key of [ANNOTATIONS.pinned, ANNOTATIONS.pinnedBy, ANNOTATIONS.targetNode, ANNOTATIONS.restoredFrom, ANNOTATIONS.identity, CLAIM_ANNOTATION, CLAIM_HOLDER_ANNOTATION]) {
+    for (const key of [ANNOTATIONS.pinned, ANNOTATIONS.pinnedBy, ANNOTATIONS.targetNode, ANNOTATIONS.restoredFrom, ANNOTATIONS.identity, ANNOTATIONS.orphanedSince, CLAIM_ANNOTATION, CLAIM_HOLDER_ANNOTATION]) {
       expect(vars.kcrKeys, key).toContain(`'${key}'`);
     }
     for (const prefix of [ANNOTATIONS.restoredFromContainerPrefix, IN_PLACE_HISTORY_PREFIX]) expect(vars.kcrPrefixes, prefix).toContain(`'${prefix}'`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint, CheckpointSchedule } from '../../../src/api/types.ts';
-import { checkpointState, groupForRetention, livingRestoredFrom, pinnedCheckpoints, workloadExistsIn } from '../../../src/controller/retention-input.ts';
+import { checkpointState, groupForRetention, livingPods, livingRestoredFrom, pinnedCheckpoints, workloadExistsIn } from '../../../src/controller/retention-input.ts';
 import { chooseRetention } from '../../../src/retention/choose.ts';
 
 const cp = (name: string, at: string, extra: Partial<Checkpoint['spec']> = {}, status: Checkpoint['status'] = { phase: 'ImageBuilt' }, annotations?: Record<string, string>): Checkpoint => ({
@@ -48,5 +48,35 @@ describe('retention inputs', () => {
     const exists = workloadExistsIn(() => false);
     expect(exists('ns', { kind: 'Pod', name: 'p' })).toBe(true);
     expect(exists('ns', { kind: 'Deployment', name: 'd' })).toBe(false);
+  });
+});
+
+describe('retention inputs: source pods, living pods, orphan marks', () => {
+  it('a candidate carries its source pod and its orphan mark (NaN when malformed)', () => {
+    const base = cp('a', '2026-01-01T00:00:00Z', { podName: 'web-0', podUID: 'u1', workload: { kind: 'StatefulSet', name: 'web' } });
+    const [g] = groupForRetention([base], [schedule]);
+    expect(g!.checkpoints[0]).toMatchObject({ podName: 'web-0', podUID: 'u1', workload: { kind: 'StatefulSet', name: 'web' } });
+    expect(g!.checkpoints[0]!.orphanedSinceMs).toBeUndefined();
+    const marked = (v: string) => groupForRetention([{ ...base, metadata: { ...base.metadata, annotations: { 'kcr.io/orphaned-since': v } } }], [schedule])[0]!.checkpoints[0]!;
+    expect(marked('2026-01-01T01:00:00.000Z').orphanedSinceMs).toBe(Date.parse('2026-01-01T01:00:00Z'));
+    expect(marked('yesterday').orphanedSinceMs).toBeNaN();
+  });
+
+  it('living pods: by uid, name and identity (kind included); terminating and finished pods are not alive', () => {
+    const rsOwner = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'api-5d8f7', uid: 'rs', controller: true };
+    const stsOwner = { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web', uid: 'sts', controller: true };
+    const living = livingPods([
+      { metadata: { name: 'api-5d8f7-x1', namespace: 'ns', uid: 'p1', ownerReferences: [rsOwner], labels: { 'pod-template-hash': '5d8f7' } }, status: { phase: 'Running' } },
+      { metadata: { name: 'web-0', namespace: 'ns', uid: 'p2', ownerReferences: [stsOwner] }, status: { phase: 'Pending' } },
+      // A StatefulSet pod after `kubectl delete sts --cascade=orphan`: no owner any more.
+      { metadata: { name: 'db-0', namespace: 'ns', uid: 'p3' }, status: { phase: 'Running' } },
+      { metadata: { name: 'going', namespace: 'ns', uid: 'p4', deletionTimestamp: '2026-01-01T00:00:00Z' }, status: { phase: 'Running' } },
+      { metadata: { name: 'done', namespace: 'ns', uid: 'p5' }, status: { phase: 'Succeeded' } },
+    ]);
+    expect([...living.uids].sort()).toEqual(['p1', 'p2', 'p3']);
+    expect([...living.names].sort()).toEqual(['ns/api-5d8f7-x1', 'ns/db-0', 'ns/web-0']);
+    expect([...living.identities].map((k) => JSON.parse(k) as string[]).sort()).toEqual([
+      ['ns', 'Deployment', 'api'], ['ns', 'Pod', 'db-0'], ['ns', 'StatefulSet', 'web-0'],
+    ]);
   });
 });
