@@ -9,7 +9,9 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  PatchStrategy,
   RbacAuthorizationV1Api,
+  setHeaderOptions,
 } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import type { ManifestSubset, TestCluster } from './kcr-in-cluster.ts';
@@ -110,4 +112,13 @@ export async function deleteNamespace(core: CoreV1Api, name: string): Promise<vo
   } catch (err) {
     if (apiCode(err) !== 404) throw err;
   }
+}
+
+/**
+ * Sets a kcr object's status through /status with a merge patch, as a status writer would: no
+ * resourceVersion, so a controller that just added its finalizer to the new object does not
+ * make the write fail with 409.
+ */
+export async function setStatus(c: Clients, target: { group: string; version: string; namespace: string; plural: string; name: string }, status: Record<string, unknown>): Promise<void> {
+  await c.custom.patchNamespacedCustomObjectStatus({ ...target, body: { status } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 }

@@ -20,7 +20,7 @@ import { SCHEDULE_FIRED_JOB, checkpointScheduleId } from '../../src/schedule/des
 import { nodeQueueName, SCHEDULE_QUEUE } from '../../src/schedule/names.ts';
 import { startRedis, type RedisServer } from '../support/redis.ts';
 import { startRegistry, type RegistryServer } from '../support/registry.ts';
-import { apiCode, clientsFor, createNamespace, deleteNamespace, eventually, installedKcr, testCluster, type Clients } from './cluster-clients.ts';
+import { apiCode, clientsFor, createNamespace, deleteNamespace, eventually, installedKcr, setStatus, testCluster, type Clients } from './cluster-clients.ts';
 import { KCR_NAMESPACE } from './kcr-in-cluster.ts';
 import { CONTROLLER_SERVICE_ACCOUNT, controllerKubeconfig, startLocalController, type LocalController } from './kcr-controller-process.ts';
 import { freePort } from './local-cluster.ts';
@@ -350,10 +350,7 @@ describe('kcr controller in a real cluster with real Redis', () => {
           spec: { containerName: 'app', podName: 'web-a', identity: 'web-a', checkpointTimestamp: at.toISOString(), checkpointScheduleRef: { name: 'keep-two' }, sizeBytes: pushed.sizeBytes },
         },
       })) as Checkpoint;
-      await admin.custom.replaceNamespacedCustomObjectStatus({
-        ...custom(PLURALS.Checkpoint), name,
-        body: { ...created, status: { phase: 'ImageBuilt', runtimeImage: pushed.reference } },
-      });
+      await setStatus(admin, { ...custom(PLURALS.Checkpoint), name: created.metadata.name! }, { phase: 'ImageBuilt', runtimeImage: pushed.reference });
       // c2 is what the living pod web-a was restored from.
       if (name === 'c2') {
         await admin.core.patchNamespacedPod({ name: 'web-a', namespace: ns, body: [{ op: 'add', path: '/metadata/annotations', value: { 'kcr.io/restored-from.app': 'c2' } }] });
@@ -401,7 +398,7 @@ describe('kcr controller in a real cluster with real Redis', () => {
           spec: { containerName: 'app', podName: 'web-z', identity: 'web-z', checkpointTimestamp: at.toISOString(), sizeBytes: pushed.sizeBytes },
         },
       })) as Checkpoint;
-      await admin.custom.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: PLURALS.Checkpoint, name, body: { ...created, status: { phase: 'ImageBuilt', runtimeImage: pushed.reference } } });
+      await setStatus(admin, { group: GROUP, version: VERSION, namespace, plural: PLURALS.Checkpoint, name: created.metadata.name! }, { phase: 'ImageBuilt', runtimeImage: pushed.reference });
       return { repository: pushed.repository, digest: pushed.manifestDigest };
     } finally {
       client.close();
@@ -522,7 +519,7 @@ describe('kcr controller in a real cluster with real Redis', () => {
             },
           },
         })) as Checkpoint;
-        await admin.custom.replaceNamespacedCustomObjectStatus({ ...custom(PLURALS.Checkpoint), name, body: { ...created, status: { phase: 'ImageBuilt' } } });
+        await setStatus(admin, { ...custom(PLURALS.Checkpoint), name: created.metadata.name! }, { phase: 'ImageBuilt' });
       }
     };
     const orphanDelete = async (set: string) => {

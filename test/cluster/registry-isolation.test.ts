@@ -10,7 +10,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { ANNOTATIONS, API_VERSION, PLURALS, type Checkpoint } from '../../src/api/types.ts';
 import { PULL_SECRETS_RECORD, PULL_SECRET_LABEL, PULL_SECRET_NAME, parsePullSecretRecord } from '../../src/registry-access/pull-secret-plan.ts';
 import { inspectImage } from '../support/checkpoint-image.ts';
-import { createNamespace, deleteNamespace, eventually } from './cluster-clients.ts';
+import { createNamespace, deleteNamespace, eventually, setStatus } from './cluster-clients.ts';
 import { openE2eWorld } from './e2e-stack.ts';
 import { E2eWorld, restoredFromOf } from './e2e-world.ts';
 import { KCR_NAMESPACE } from './kcr-in-cluster.ts';
@@ -143,11 +143,7 @@ describe("a Checkpoint in A naming B's image (a cluster admin's, the only one th
 
   async function createForged(cp: Checkpoint): Promise<void> {
     await a.admin.custom.createNamespacedCustomObject({ ...a.custom(PLURALS.Checkpoint), body: { ...cp, status: undefined } });
-    await a.admin.custom.replaceNamespacedCustomObjectStatus({ ...a.custom(PLURALS.Checkpoint), name: cp.metadata.name!, body: { ...cp, metadata: { ...cp.metadata, resourceVersion: undefined } } })
-      .catch(async () => {
-        const live = (await a.admin.custom.getNamespacedCustomObject({ ...a.custom(PLURALS.Checkpoint), name: cp.metadata.name! })) as Checkpoint;
-        await a.admin.custom.replaceNamespacedCustomObjectStatus({ ...a.custom(PLURALS.Checkpoint), name: cp.metadata.name!, body: { ...live, status: cp.status } });
-      });
+    await setStatus(a.admin, { ...a.custom(PLURALS.Checkpoint), name: cp.metadata.name! }, cp.status as unknown as Record<string, unknown>);
   }
 
   it("is never restored into A's pod, even when it is the newest", async () => {

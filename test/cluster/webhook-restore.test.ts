@@ -8,7 +8,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS, API_VERSION, GROUP, NAMESPACE_LABEL, PLURALS, VERSION } from '../../src/api/types.ts';
 import { CAPABILITY_LABELS } from '../../src/rules/restore-capability.ts';
-import { installedKcr, clientsFor, createNamespace, deleteNamespace, eventually, testCluster, type Clients } from './cluster-clients.ts';
+import { installedKcr, clientsFor, createNamespace, deleteNamespace, eventually, setStatus, testCluster, type Clients } from './cluster-clients.ts';
 import {
   KCR_NAMESPACE,
   metricSum,
@@ -83,12 +83,7 @@ async function readyCheckpoint(name: string, pod: V1Pod, workload: { kind: strin
     },
   });
   // status is a subresource: set it the way the agent does, through /status.
-  const current = (await c.custom.getNamespacedCustomObject({ ...base, name })) as Record<string, unknown>;
-  await c.custom.replaceNamespacedCustomObjectStatus({
-    ...base,
-    name,
-    body: { ...current, status: { phase: 'ImageBuilt', checkpointImage: runtimeImage.split('@')[0], runtimeImage } },
-  });
+  await setStatus(c, { ...base, name }, { phase: 'ImageBuilt', checkpointImage: runtimeImage.split('@')[0], runtimeImage });
   // The webhook decides from its informer-fed index: wait until it holds the checkpoint.
   const want = await countCheckpoints();
   await eventually('the webhook index to hold the checkpoint', async () =>
