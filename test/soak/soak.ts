@@ -95,11 +95,13 @@ async function soak(c: Clients, stack: StackState): Promise<void> {
     return cps.some((x) => x.spec.workload?.kind === 'StatefulSet') && cps.some((x) => x.spec.workload?.kind === 'Deployment');
   }, 180_000);
 
-  const kinds: Fault[] = ['kill-leader', 'kill-agent-mid-push', 'kill-webhook', 'restart-redis', 'stop-registry', 'delete-pods', 'cordon-node', 'delete-pods'];
-  while (Date.now() < endMs - 60_000) {
-    await sleep(Math.min(15_000 + random() * 20_000, Math.max(0, endMs - 60_000 - Date.now())));
-    if (Date.now() >= endMs - 60_000) break;
-    const fault: Fault = !wiped && faults >= 3 && random() < 0.3 ? 'wipe-redis' : pick(kinds);
+  // Every other fault deletes pods, so each disruption is followed by replacements to judge.
+  const disruptions: Fault[] = ['kill-leader', 'kill-agent-mid-push', 'kill-webhook', 'restart-redis', 'stop-registry', 'cordon-node'];
+  const faultsEndMs = endMs - Math.min(60_000, minutes * 15_000);
+  while (Date.now() < faultsEndMs) {
+    await sleep(Math.min(10_000 + random() * 15_000, Math.max(0, faultsEndMs - Date.now())));
+    if (Date.now() >= faultsEndMs) break;
+    const fault: Fault = faults % 2 === 1 ? 'delete-pods' : !wiped && faults >= 2 && random() < 0.3 ? 'wipe-redis' : pick(disruptions);
     if (fault === 'wipe-redis') wiped = true;
     faults++;
     log(`fault ${faults}: ${fault}`);
