@@ -127,7 +127,7 @@ export function startController(deps: ControllerDeps): RunningController {
         lastStaleCheck = Date.now();
         await failStaleRequests(keeper, { marginSeconds: s.requestStuckMarginSeconds, graceSeconds: s.requestLostGraceSeconds, suspects });
       }
-      await runRestoreRequests({ api, kcrNamespace: s.namespace, cache, events, logger, timeoutMs: s.restoreTimeoutSeconds * 1000 });
+      await runRestoreRequests({ api, kcrNamespace: s.namespace, cache, events, logger, repositories: s.checkpointRepositories, timeoutMs: s.restoreTimeoutSeconds * 1000 });
       await syncPullSecrets();
       // A LIST in kcr's namespace: at most once a resync interval, however often passes run.
       if (Date.now() - lastKeptSweep >= s.resyncMs) {
