@@ -328,6 +328,10 @@ export interface ControllerConfig extends CommonConfig {
   retentionIntervalMs: number;
   /** ttlSecondsAfterFinished of the requests kcr creates, and for users' requests without one. */
   requestTtlSeconds: number;
+  /** An unfinished CheckpointRequest fails this long past its spec.timeoutSeconds. */
+  requestStuckMarginSeconds: number;
+  /** A CheckpointRequest whose node, agent or job is gone fails once it looked so this long. */
+  requestLostGraceSeconds: number;
   /** dockerconfigjson Secret in kcr's namespace with the registry credentials (retention deletes images). */
   registrySecretName: string;
   /** Checkpoint images restore in place, and are deleted, only from under <registry>/<prefix>/<their namespace>/. */
@@ -377,6 +381,8 @@ export function parseControllerConfig(env: Env): ControllerConfig {
     resyncMs: int(env, 'KCR_CONTROLLER_RESYNC_MS', 5000, 100, 600_000),
     retentionIntervalMs: int(env, 'KCR_RETENTION_INTERVAL_MS', 30_000, 100, 86_400_000),
     requestTtlSeconds: int(env, 'KCR_REQUEST_TTL_SECONDS', 3600, 0, 365 * 86_400),
+    requestStuckMarginSeconds: int(env, 'KCR_REQUEST_STUCK_MARGIN_SECONDS', 300, 0, 86_400),
+    requestLostGraceSeconds: int(env, 'KCR_REQUEST_LOST_GRACE_SECONDS', 120, 0, 86_400),
     registrySecretName: str(env, 'KCR_REGISTRY_SECRET', 'kcr-registry'),
     checkpointRepositories: parseCheckpointRepositories(env),
     insecureRegistries: str(env, 'KCR_INSECURE_REGISTRIES', ''),

@@ -5,24 +5,15 @@
 import type { Operation as JsonPatchOperation } from 'fast-json-patch';
 import { ANNOTATIONS } from '../src/api/types.ts';
 import type { AdmissionRequest } from './admission.ts';
-import {
-  REJECTIONS,
-  archFits,
-  candidatesFor,
-  runtimeFits,
-  compareByPreference,
-  furthest,
-  type Rejection,
-} from '../src/rules/checkpoint-choice.ts';
+import { REJECTIONS, furthest, type Rejection } from '../src/rules/checkpoint-choice.ts';
+import { choosePodCheckpoints } from '../src/rules/pod-checkpoint-choice.ts';
 import { CLAIM_HOLDER_ANNOTATION, type Claimant } from '../src/rules/checkpoint-claim.ts';
 import type { CheckpointRepositories } from '../src/rules/checkpoint-image-ref.ts';
 import { podIdentity, type PodIdentity } from '../src/rules/identity.ts';
 import { optIn, type OptInSurface } from '../src/rules/opt-in.ts';
 import { restorePatch, type RestorePlan } from './patch.ts';
-import { ARCH_LABEL } from '../src/rules/restore-fit.ts';
-import { CAPABILITY_LABELS } from '../src/rules/restore-capability.ts';
 import type { RestoreIndex } from './restore-index.ts';
-import { array, isRecord, record, str, stringMap, type JsonRecord } from '../src/rules/shape.ts';
+import { array, isRecord, record, str, stringMap } from '../src/rules/shape.ts';
 import type { IndexedCheckpoint } from '../src/rules/indexed-objects.ts';
 
 export interface RestorePolicy {
@@ -164,21 +155,11 @@ function decideUnchecked({ request, index, policy, now }: DecisionInput): Decisi
 
   const claimant: Claimant = { holder: annotations[CLAIM_HOLDER_ANNOTATION] ?? request.uid, pod: podName };
   const fresh = containers.filter((c) => !recognised.has(c.name));
-  const candidates = new Map(fresh.map((c) => [c.name, candidatesFor(index, namespace, identity, claimant, c.name, c.image, policy.repositories, now)]));
-  const eligibleLists = [...candidates.values()].map((x) => x.eligible);
-  const architecture = targetArchitecture(spec, [...recognised.values()], eligibleLists);
-  const runtime = targetRuntime(spec, [...recognised.values()], eligibleLists, architecture, index);
-
-  const chosen = new Map<string, IndexedCheckpoint>();
+  const { chosen, rejections, architecture, runtime } = choosePodCheckpoints({
+    index, namespace, identity, claimant, containers: fresh, recognised: [...recognised.values()], spec, repositories: policy.repositories, now,
+  });
   let rejection: Rejection = 'no-checkpoint';
-  for (const c of fresh) {
-    const { eligible, rejection: why } = candidates.get(c.name) ?? { eligible: [], rejection: 'no-checkpoint' as const };
-    const archFit = eligible.filter((cp) => archFits(cp, architecture));
-    // Restored only where a node can take it: capable, of the checkpoint's runtime (rule 5).
-    const fit = archFit.find((cp) => runtimeFits(cp, runtime) && index.restoreNodeExists({ runtime: cp.runtime ?? runtime, architecture: architecture ?? cp.architecture }));
-    if (fit !== undefined) chosen.set(c.name, fit);
-    else rejection = furthest(rejection, archFit.length > 0 ? 'no-capable-node' : eligible.length > 0 ? 'arch-mismatch' : why);
-  }
+  for (const why of rejections.values()) rejection = furthest(rejection, why);
   if (chosen.size === 0 && recognised.size === 0) return unchanged(rejection, identity.identity);
   if (chosen.size > 0 && policy.requirePullSecret === true && !index.pullSecretUsable(namespace, now)) return unchanged('no-pull-secret', identity.identity);
 
@@ -203,56 +184,6 @@ function decideUnchecked({ request, index, policy, now }: DecisionInput): Decisi
     claims: [...chosen.values()].map((cp) => ({ checkpoint: cp.name, resourceVersion: cp.resourceVersion })),
     claimant,
   };
-}
-
-/**
- * The runtime the pod will restore on: the one its required node affinity names already (an
- * earlier call on this pod, or the user), else that of a container already restored, else that
- * of the best checkpoint (among the containers' best candidates) that some capable node can take.
- */
-function targetRuntime(spec: JsonRecord, recognised: IndexedCheckpoint[], eligible: IndexedCheckpoint[][], architecture: string | undefined, index: RestoreIndex): string | undefined {
-  const pinned = requiredRuntime(spec);
-  if (pinned !== undefined) return pinned;
-  const restoredRuntime = recognised.find((cp) => cp.runtime !== undefined)?.runtime;
-  if (restoredRuntime !== undefined) return restoredRuntime;
-  const ranked = eligible
-    .flatMap((list) => list.filter((cp) => archFits(cp, architecture) && cp.runtime !== undefined))
-    .sort(compareByPreference);
-  return ranked.find((cp) => index.restoreNodeExists({ runtime: cp.runtime, architecture: architecture ?? cp.architecture }))?.runtime;
-}
-
-/**
- * The architecture the pod will run on: the pod's own kubernetes.io/arch node selector,
- * else that of a container already restored, else that of the best checkpoint among the
- * containers' best candidates. Containers whose checkpoints disagree start fresh.
- */
-function targetArchitecture(
-  spec: JsonRecord,
-  recognised: IndexedCheckpoint[],
-  eligible: IndexedCheckpoint[][],
-): string | undefined {
-  const pinned = str(record(spec.nodeSelector)[ARCH_LABEL]);
-  if (pinned !== undefined) return pinned;
-  const restoredArch = recognised.find((cp) => cp.architecture !== undefined)?.architecture;
-  if (restoredArch !== undefined) return restoredArch;
-  const best = eligible
-    .map((list) => list[0])
-    .filter((cp): cp is IndexedCheckpoint => cp?.architecture !== undefined)
-    .sort(compareByPreference)[0];
-  return best?.architecture;
-}
-
-/** `restore.kcr.io/runtime In [one value]` in a required node-affinity term of the pod, if any. */
-function requiredRuntime(spec: JsonRecord): string | undefined {
-  const terms = array(record(record(record(spec.affinity).nodeAffinity).requiredDuringSchedulingIgnoredDuringExecution).nodeSelectorTerms);
-  for (const term of terms) {
-    for (const e of array(record(term).matchExpressions)) {
-      const r = record(e);
-      const values = array(r.values);
-      if (r.key === CAPABILITY_LABELS.runtime && r.operator === 'In' && values.length === 1 && typeof values[0] === 'string') return values[0];
-    }
-  }
-  return undefined;
 }
 
 function planOf(

@@ -1,7 +1,7 @@
 // The controller's moving parts wired together: informers feed the cache (all replicas, so a
 // standby is warm), the Lease decides who leads, and only the leader runs the schedule worker
-// (fires) and the reconcile pass (schedulers, unqueued requests, restore requests, failed and
-// in-place restores, TTL, status, retention).
+// (fires) and the reconcile pass (schedulers, unqueued and stuck requests, restore requests,
+// failed and in-place restores, TTL, status, retention).
 // Losing the lease stops the leading work; shutdown stops workers with a deadline and releases
 // the lease so the standby takes over at once.
 import type { Worker } from 'bullmq';
@@ -19,7 +19,8 @@ import { handleFire } from './fire-handler.ts';
 import type { KubeJson } from '../kube/kube-json.ts';
 import { sweepKeptManifests } from './kept-manifest-sweep.ts';
 import { ObjectCache } from './object-cache.ts';
-import { deleteExpiredRequests, queuePendingRequests } from './request-keeper.ts';
+import { deleteExpiredRequests, failStaleRequests, queuePendingRequests } from './request-keeper.ts';
+import type { Suspect } from './stale-request.ts';
 import { runRestoreRequests } from './restore-request-runner.ts';
 import { watchRestores } from './restore-watch.ts';
 import { RetentionRunner, type ManifestDeleter } from './retention-runner.ts';
@@ -32,7 +33,7 @@ import { untilNextPass } from './until-next-pass.ts';
 export type ControllerSettings = Pick<
   ControllerConfig,
   | 'namespace' | 'queuePrefix' | 'podName' | 'leaseName' | 'leaseDurationSeconds' | 'leaseRenewDeadlineMs' | 'leaseRetryPeriodMs'
-  | 'resyncMs' | 'retentionIntervalMs' | 'requestTtlSeconds' | 'shutdownDeadlineMs'
+  | 'resyncMs' | 'retentionIntervalMs' | 'requestTtlSeconds' | 'requestStuckMarginSeconds' | 'requestLostGraceSeconds' | 'shutdownDeadlineMs'
   | 'watchNamespaces' | 'restoreTimeoutSeconds' | 'restorePullTimeoutSeconds' | 'inPlaceRestoreMax' | 'inPlaceRestoreWindowSeconds'
   | 'checkpointRepositories' | 'registrySweepIntervalMs' | 'registrySweepGraceMs'
 >;
@@ -99,6 +100,9 @@ export function startController(deps: ControllerDeps): RunningController {
   let forceNext = false;
   let lastRetention = 0;
   let lastKeptSweep = 0;
+  let lastStaleCheck = 0;
+  /** Requests seen lost (node, agent or job gone) on earlier passes: the grace runs across passes. */
+  const suspects = new Map<string, Suspect>();
   let passTimer: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -128,7 +132,12 @@ export function startController(deps: ControllerDeps): RunningController {
       forceNext = false;
       if (!leading || myTerm !== term) return;
       await queuePendingRequests(keeper);
-      await runRestoreRequests({ api, kcrNamespace: s.namespace, cache, events, logger, timeoutMs: s.restoreTimeoutSeconds * 1000 });
+      // One Redis look per unfinished request: at most once a resync interval.
+      if (Date.now() - lastStaleCheck >= s.resyncMs) {
+        lastStaleCheck = Date.now();
+        await failStaleRequests(keeper, { marginSeconds: s.requestStuckMarginSeconds, graceSeconds: s.requestLostGraceSeconds, suspects });
+      }
+      await runRestoreRequests({ api, kcrNamespace: s.namespace, cache, events, logger, repositories: s.checkpointRepositories, timeoutMs: s.restoreTimeoutSeconds * 1000 });
       await syncPullSecrets();
       // A LIST in kcr's namespace: at most once a resync interval, however often passes run.
       if (Date.now() - lastKeptSweep >= s.resyncMs) {
@@ -218,13 +227,15 @@ export function startController(deps: ControllerDeps): RunningController {
     // A new leader rewrites every scheduler once: what the old one left may be stale.
     forceNext = true;
     lastRetention = 0;
+    // What an earlier term saw is no observation of this one: every grace starts anew.
+    suspects.clear();
     const t = openQueues();
     tq = t;
     worker = createScheduleWorker({
       connection: deps.workerConnection,
       prefix: s.queuePrefix,
       onFire: async (ref, fireTime) => {
-        await handleFire({ api, cache, queues: t.queues, events, logger, ttlSecondsAfterFinished: s.requestTtlSeconds }, ref, fireTime);
+        await handleFire({ api, cache, queues: t.queues, events, logger, ttlSecondsAfterFinished: s.requestTtlSeconds, stuckMarginSeconds: s.requestStuckMarginSeconds }, ref, fireTime);
       },
     });
     worker.on('error', (err) => logger.warn({ err }, 'schedule worker error'));

@@ -15,6 +15,7 @@ import type { ObjectCache } from './object-cache.ts';
 import { CONDITION_LAST_RUN, REASONS, setCondition } from './schedule-status.ts';
 import type { WorkloadLike } from './workload-schedules.ts';
 import { ANNOTATIONS } from '../api/types.ts';
+import { DEFAULT_STUCK_MARGIN_SECONDS, overdue, unfinished } from './stale-request.ts';
 
 export interface FireDeps {
   api: KubeJson;
@@ -23,6 +24,8 @@ export interface FireDeps {
   events: EventRecorder;
   logger: Logger;
   ttlSecondsAfterFinished: number;
+  /** A request unfinished past its timeout plus this margin no longer makes its container busy (stale-request.ts). */
+  stuckMarginSeconds?: number;
   now?: () => Date;
 }
 
@@ -66,12 +69,13 @@ async function resolveSchedule(deps: FireDeps, ref: ScheduleRef): Promise<{ fire
   return { fired: { ref, selector } };
 }
 
-function runningCheckpoints(cache: ObjectCache, namespace: string, ref: ScheduleRef, fireTime: Date): RunningCheckpoint[] {
+function runningCheckpoints(cache: ObjectCache, namespace: string, ref: ScheduleRef, fireTime: Date, now: Date, marginSeconds: number): RunningCheckpoint[] {
   const fireIso = fireTime.toISOString();
   const out: RunningCheckpoint[] = [];
   for (const r of cache.list<CheckpointRequest>('CheckpointRequest', namespace)) {
-    const phase = r.status?.phase;
-    if (phase === 'Completed' || phase === 'Failed' || r.metadata.deletionTimestamp) continue;
+    if (!unfinished(r)) continue;
+    // Stuck past its timeout: the reconcile pass fails it; this fire need not wait for that.
+    if (overdue(r, now, marginSeconds)) continue;
     // This very fire's own requests (a double fire) are not "the previous checkpoint".
     if (r.metadata.annotations?.[REQUEST_ANNOTATIONS.fireTime] === fireIso && r.metadata.labels?.[REQUEST_LABELS.scheduleUid] === ref.uid) continue;
     out.push({ namespace, podName: r.spec.podReference.name, containerName: r.spec.containerName });
@@ -136,7 +140,7 @@ export async function handleFire(deps: FireDeps, ref: ScheduleRef, fireTime: Dat
   const result = fanOut({
     schedule: source.fired,
     pods: cache.list<PodLike>('Pod', ref.namespace),
-    runningCheckpoints: runningCheckpoints(cache, ref.namespace, ref, fireTime),
+    runningCheckpoints: runningCheckpoints(cache, ref.namespace, ref, fireTime, now, deps.stuckMarginSeconds ?? DEFAULT_STUCK_MARGIN_SECONDS),
     now,
     fireTime,
   });

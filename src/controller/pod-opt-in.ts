@@ -3,7 +3,7 @@
 // objects trimmed as the webhook's index trims them. The controller asks before it acts on a pod
 // of its own accord (a RestoreRequest, an in-place restore after a crash). Pure over the cache.
 import { optIn, type OptInLookup } from '../rules/opt-in.ts';
-import { podIdentity } from '../rules/identity.ts';
+import { podIdentity, type PodIdentity } from '../rules/identity.ts';
 import { trimNamespace, trimSchedule, trimWorkload, type IndexedSchedule } from '../rules/indexed-objects.ts';
 import type { ObjectCache } from './object-cache.ts';
 
@@ -17,9 +17,14 @@ export interface OptInPod {
   };
 }
 
-/** The identity of a pod as the webhook computes it (ReplicaSets resolved by their pod-template-hash). */
+/** The identity of a pod as the webhook computes it (ReplicaSets resolved by their pod-template-hash), with its kind. */
+export function podIdentityOf(pod: OptInPod): PodIdentity | undefined {
+  return podIdentity(pod.metadata, pod.metadata?.namespace ?? '', { replicaSet: () => undefined });
+}
+
+/** The identity string of a pod (podIdentityOf). */
 export function identityOfPod(pod: OptInPod): string | undefined {
-  return podIdentity(pod.metadata, pod.metadata?.namespace ?? '', { replicaSet: () => undefined })?.identity;
+  return podIdentityOf(pod)?.identity;
 }
 
 function cacheLookup(cache: ObjectCache): OptInLookup {

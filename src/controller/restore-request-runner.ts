@@ -3,7 +3,6 @@
 // next pass, on this replica or another, picks up where this one stopped. A bare pod's manifest
 // goes into a ConfigMap in kcr's namespace before the pod is deleted, and a pod is recreated only
 // from that ConfigMap, once keptPodFor found it to be this request's.
-import { cachedNodeFacts } from './cached-node-facts.ts';
 import {
   ANNOTATIONS,
   API_VERSION,
@@ -21,7 +20,11 @@ import { crPath } from './fire-handler.ts';
 import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 import { untilNextPass } from './until-next-pass.ts';
 import type { ObjectCache } from './object-cache.ts';
-import { identityOfPod, podOptedIn } from './pod-opt-in.ts';
+import { podIdentityOf, podOptedIn } from './pod-opt-in.ts';
+import type { CheckpointRepositories } from '../rules/checkpoint-image-ref.ts';
+import { nodeRestoreFacts, type NodeRestoreFacts } from '../rules/restore-fit.ts';
+import { controllerOf } from '../rules/indexed-objects.ts';
+import { statefulSetImages } from '../restore/replacement-choice.ts';
 
 export interface RestoreRunnerDeps {
   api: KubeJson;
@@ -30,6 +33,8 @@ export interface RestoreRunnerDeps {
   cache: ObjectCache;
   events: EventRecorder;
   logger: Logger;
+  /** Checkpoint images restore only from under <registry>/<prefix>/<their namespace>/. */
+  repositories: CheckpointRepositories;
   now?: () => Date;
   timeoutMs?: number;
   pinSettleMs?: number;
@@ -41,6 +46,7 @@ const CHECKPOINT_FIRST_TIMEOUT_SECONDS = 120;
 export async function runRestoreRequests(deps: RestoreRunnerDeps): Promise<void> {
   const { cache, logger } = deps;
   const now = deps.now?.() ?? new Date();
+  const nodes = cache.list<Parameters<typeof nodeRestoreFacts>[0]>('Node').map(nodeRestoreFacts).filter((n): n is NodeRestoreFacts => n !== undefined);
   for (const r of cache.list<RestoreRequest>('RestoreRequest')) {
     const ns = r.metadata.namespace ?? '';
     const step = nextRestoreStep({
@@ -49,9 +55,14 @@ export async function runRestoreRequests(deps: RestoreRunnerDeps): Promise<void>
       pods: cache.list<RestorePod>('Pod', ns),
       checkpoints: cache.list<Checkpoint>('Checkpoint', ns),
       checkpointRequests: cache.list<CheckpointRequest>('CheckpointRequest', ns),
-      nodeCapability: cachedNodeFacts(cache),
-      identityOf: identityOfPod,
+      nodes,
+      identityOf: podIdentityOf,
       optedIn: (pod) => podOptedIn(cache, pod),
+      repositories: deps.repositories,
+      workloadImages: (pod) => {
+        const owner = controllerOf(pod.metadata);
+        return owner?.kind === 'StatefulSet' ? statefulSetImages(cache.get('StatefulSet', ns, owner.name)) : undefined;
+      },
       now,
       ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
       ...(deps.pinSettleMs !== undefined ? { pinSettleMs: deps.pinSettleMs } : {}),

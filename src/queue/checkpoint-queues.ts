@@ -18,6 +18,12 @@ export interface CheckpointJobOptions {
   keepFailedSeconds: number;
 }
 
+/**
+ * A checkpoint job as Redis shows it. 'stalled': active, but no worker holds its lock (the agent
+ * that took it died); 'missing': no such job; 'unknown': Redis could not be asked.
+ */
+export type CheckpointJobState = 'waiting' | 'active' | 'stalled' | 'delayed' | 'completed' | 'failed' | 'missing' | 'unknown';
+
 export const DEFAULT_CHECKPOINT_JOB_OPTIONS: CheckpointJobOptions = {
   attempts: 5,
   backoffMs: 5000,
@@ -64,6 +70,32 @@ export class CheckpointQueues {
       });
     } catch (err) {
       throw explainRedisError(this.#connection, err);
+    }
+  }
+
+  /** What Redis holds for the job; never throws (Redis unreachable: 'unknown'). */
+  async jobState(queueName: string, jobId: string): Promise<{ state: CheckpointJobState; failedReason?: string }> {
+    try {
+      const q = this.queue(queueName);
+      const state = await q.getJobState(jobId);
+      switch (state) {
+        case 'unknown':
+          return { state: 'missing' };
+        case 'waiting':
+        case 'prioritized':
+        case 'waiting-children':
+          return { state: 'waiting' };
+        case 'delayed':
+        case 'completed':
+          return { state };
+        case 'failed':
+          return { state, failedReason: (await q.getJob(jobId))?.failedReason ?? '' };
+        case 'active':
+          // A worker renews its job's lock while it runs; an expired lock means it died.
+          return { state: (await this.#connection.exists(`${q.toKey(jobId)}:lock`)) === 1 ? 'active' : 'stalled' };
+      }
+    } catch {
+      return { state: 'unknown' };
     }
   }
 

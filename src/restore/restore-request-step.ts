@@ -8,7 +8,15 @@
 // and restored at admission; a bare pod is recreated here from its manifest, kept in a ConfigMap
 // in kcr's namespace (kept-manifest.ts); the status only names that ConfigMap.
 // Pins are removed by the caller once the request is finished (see stalePins).
-import { nodeMisfit, type NodeRestoreFacts, type RestoreNeed } from '../rules/restore-fit.ts';
+//
+// Nothing is pinned or deleted before the checkpoints are known to fit the replacement: what the
+// webhook will give it is asked of the webhook's own choice (replacement-choice.ts: same
+// software, same workload kind, no clone of a living pod, a node that can restore it), once
+// before pinning and again right before the delete.
+import { nodeMisfit, nodeTakesRestore, type NodeRestoreFacts, type RestoreNeed } from '../rules/restore-fit.ts';
+import type { CheckpointRepositories } from '../rules/checkpoint-image-ref.ts';
+import type { PodIdentity } from '../rules/identity.ts';
+import { cordoned, replacementFit, type Unfit } from './replacement-choice.ts';
 import { ANNOTATIONS, type Checkpoint, type CheckpointRequest, type RestoreRequest, type RestoreRequestStatus } from '../api/types.ts';
 import { keptManifestName } from './kept-manifest.ts';
 import { controllerCreateRefusal, mountsServiceAccountToken, type ServiceAccountSpec } from './service-account-token.ts';
@@ -47,10 +55,14 @@ export interface RestoreWorld {
   checkpoints: readonly Checkpoint[];
   /** CheckpointRequests of the request's namespace. */
   checkpointRequests: readonly CheckpointRequest[];
-  /** What a node's labels say it can restore (restore.kcr.io/runtime, restore.kcr.io/capable, as its agent published them); undefined: no such node. */
-  nodeCapability: (name: string) => NodeRestoreFacts | undefined;
-  identityOf: (pod: RestorePod) => string | undefined;
+  /** What each node's labels say it can restore (restore.kcr.io/runtime, restore.kcr.io/capable, as its agent published them). */
+  nodes: readonly NodeRestoreFacts[];
+  identityOf: (pod: RestorePod) => PodIdentity | undefined;
   optedIn: (pod: RestorePod) => boolean;
+  /** Checkpoint images restore only from under <registry>/<prefix>/<the pod's namespace>/. */
+  repositories: CheckpointRepositories;
+  /** Container -> image the pod's controller gives a pod it creates now (a StatefulSet's template), when known. */
+  workloadImages?: (pod: RestorePod) => Record<string, string> | undefined;
   now: Date;
   timeoutMs?: number;
   pinSettleMs?: number;
@@ -70,11 +82,6 @@ const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function isGood(cp: Checkpoint): boolean {
   return cp.status?.phase === 'ImageBuilt' && typeof cp.status.runtimeImage === 'string' && cp.status.bad !== true;
-}
-
-function takenMs(cp: Checkpoint): number {
-  const t = Date.parse(cp.spec.checkpointTimestamp ?? cp.metadata.creationTimestamp ?? '');
-  return Number.isNaN(t) ? -Infinity : t;
 }
 
 function terminating(p: RestorePod): boolean {
@@ -142,25 +149,32 @@ function start(w: RestoreWorld, ns: string): RestoreStep {
   if (!w.optedIn(pod)) {
     return fail(w, `pod ${ns}/${podName} is not opted in to restore (pod annotation ${ANNOTATIONS.restore}: "true", namespace label, a CheckpointSchedule, or the workload annotation ${ANNOTATIONS.workloadSchedule}), or it opted out`);
   }
-  const target = spec.targetNode === undefined ? undefined : w.nodeCapability(spec.targetNode);
+  const target = spec.targetNode === undefined ? undefined : nodeNamed(w, spec.targetNode);
   if (spec.targetNode !== undefined && target === undefined) return fail(w, `spec.targetNode: node ${spec.targetNode} does not exist`);
   // The same fit check the webhook places by: capable, and (below) the checkpoint's runtime.
-  const unable = target === undefined ? undefined : nodeMisfit(target, { runtime: undefined, architecture: undefined });
+  const unable = target === undefined ? undefined : (nodeMisfit(target, { runtime: undefined, architecture: undefined }) ?? (target.unschedulable ? cordoned(target) : undefined));
   if (unable) return fail(w, `spec.targetNode: ${unable}`);
   if (spec.checkpointFirst === true && spec.checkpointRef) return fail(w, 'spec.checkpointRef and spec.checkpointFirst exclude each other: a fresh checkpoint or a chosen one');
   const bare = bareRefusal(pod);
   if (bare) return fail(w, bare);
-  const identity = w.identityOf(pod);
+  const podIdentity = w.identityOf(pod);
+  if (podIdentity === undefined) return fail(w, `pod ${ns}/${podName} has no identity to match checkpoints by`);
+  const identity = podIdentity.identity;
   const containers = (pod.spec?.containers ?? []).map((c) => c.name);
   const now = iso(w.now);
-  const base: RestoreRequestStatus = { startTime: now, sourcePodUID: pod.metadata?.uid ?? '', ...(identity !== undefined ? { identity } : {}) };
+  const base: RestoreRequestStatus = { startTime: now, sourcePodUID: pod.metadata?.uid ?? '', identity };
 
   if (spec.checkpointFirst === true) {
     if (pod.status?.phase !== 'Running') return fail(w, `pod ${ns}/${podName} is ${pod.status?.phase ?? 'not running'}: checkpointFirst needs a running pod`);
     // The checkpoint will be written by the runtime of the pod's node: it restores only on that runtime.
-    const source = pod.spec?.nodeName === undefined ? undefined : w.nodeCapability(pod.spec.nodeName);
-    const misfit = targetMisfit(target, { runtime: source?.runtime, architecture: source?.architecture }, `the checkpoint will be written on node ${pod.spec?.nodeName ?? '?'}`);
+    const source = pod.spec?.nodeName === undefined ? undefined : nodeNamed(w, pod.spec.nodeName);
+    const need: RestoreNeed = { runtime: source?.runtime, architecture: source?.architecture };
+    const whose = `the checkpoint will be written on node ${pod.spec?.nodeName ?? '?'}`;
+    const misfit = targetMisfit(target, need, whose);
     if (misfit) return fail(w, misfit);
+    if (target === undefined && !w.nodes.some((n) => nodeTakesRestore(n, need))) {
+      return fail(w, `no schedulable node can restore what node ${pod.spec?.nodeName ?? '?'} writes (runtime ${need.runtime ?? 'unknown'}, architecture ${need.architecture ?? 'unknown'}): pod ${podName} was left running`);
+    }
     const requests = containers.map((container) => ({ name: checkpointFirstName(r, container), container }));
     return {
       kind: 'checkpoint',
@@ -179,22 +193,60 @@ function start(w: RestoreWorld, ns: string): RestoreStep {
     }
     if (!containers.includes(cp.spec.containerName)) return fail(w, `spec.checkpointRef: pod ${podName} has no container ${cp.spec.containerName}, which Checkpoint ${name} is of`);
     if (!isGood(cp)) return fail(w, `spec.checkpointRef: Checkpoint ${name} cannot be restored: ${cp.status?.bad ? `marked bad (${cp.status.badReason ?? 'a restore from it failed'})` : `its phase is ${cp.status?.phase ?? 'unset'}`}`);
+    // Pinned, it is what the webhook gives the replacement first, if the rules let it.
+    const unfit = replacementFit(replacementWorld(w, pod, podIdentity), [name]).pinsUnfit[0];
+    if (unfit) return fail(w, `spec.checkpointRef: ${unfitMessage(w, unfit)}`);
     chosen = [cp];
   } else {
-    chosen = [];
-    for (const c of containers) {
-      const best = w.checkpoints
-        .filter((cp) => cp.metadata.namespace === ns && cp.spec.identity === identity && cp.spec.containerName === c && isGood(cp))
-        .sort((a, b) => takenMs(b) - takenMs(a))[0];
-      if (best) chosen.push(best);
-    }
-    if (chosen.length === 0) return fail(w, `no good checkpoint of pod ${podName} (identity ${identity ?? 'unknown'}) to restore from`);
-  }
-  for (const cp of chosen) {
-    const misfit = targetMisfit(target, { runtime: cp.spec.runtime?.name, architecture: cp.spec.architecture }, `Checkpoint ${cp.metadata.name}`);
-    if (misfit) return fail(w, misfit);
+    // What the webhook would give the replacement: per container the best checkpoint that fits.
+    const fit = replacementFit(replacementWorld(w, pod, podIdentity), []);
+    const unfit = fit.containersUnfit[0];
+    if (unfit) return fail(w, unfitMessage(w, unfit));
+    chosen = [...fit.chosen.values()].map((c) => w.checkpoints.find((x) => x.metadata.namespace === ns && x.metadata.name === c.name)).filter((c): c is Checkpoint => c !== undefined);
+    const foreign = fit.otherKind[0];
+    if (chosen.length === 0 && foreign) return fail(w, unfitMessage(w, foreign));
+    if (chosen.length === 0) return fail(w, `no good checkpoint of pod ${podName} (identity ${identity}) to restore from`);
   }
   return pin(w, { ...base }, chosen.map((c) => c.metadata.name ?? ''));
+}
+
+function nodeNamed(w: RestoreWorld, name: string): NodeRestoreFacts | undefined {
+  return w.nodes.find((n) => n.name === name);
+}
+
+/** The webhook's view of the replacement of `pod`, as replacementFit asks it. */
+function replacementWorld(w: RestoreWorld, pod: RestorePod, identity: PodIdentity) {
+  const ns = w.request.metadata.namespace ?? '';
+  const target = w.request.spec.targetNode;
+  return {
+    namespace: ns,
+    pod,
+    identity,
+    pods: w.pods,
+    checkpoints: w.checkpoints,
+    nodes: w.nodes,
+    targetNode: target === undefined ? undefined : nodeNamed(w, target),
+    // The controller's template if it is known, else the pod's own software (a restored pod runs a checkpoint image).
+    images: { ...originalImagesOrOwn(pod, w.checkpoints), ...w.workloadImages?.(pod) },
+    repositories: w.repositories,
+    now: w.now,
+  };
+}
+
+/** The failure message of a checkpoint the replacement would not start from, naming the rule. */
+function unfitMessage(w: RestoreWorld, u: Unfit): string {
+  const podRef = `pod ${w.request.metadata.namespace ?? ''}/${w.request.spec.podReference.name}`;
+  if (u.rule === 'no-capable-node' && w.request.spec.targetNode !== undefined) return `spec.targetNode: ${u.message}${u.checkpoint ? ` (Checkpoint ${u.checkpoint})` : ''}`;
+  const what = u.checkpoint === undefined ? `no checkpoint of container ${u.container}` : `Checkpoint ${u.checkpoint}`;
+  return `${what} does not fit the replacement of ${podRef} (${u.rule}): ${u.message}`;
+}
+
+/** Why the pinned checkpoints would not be restored into the replacement of the still-running `pod` (undefined: they would). */
+function pinsUnfit(w: RestoreWorld, pod: RestorePod, pins: readonly string[]): string | undefined {
+  const identity = w.identityOf(pod);
+  if (identity === undefined) return `pod ${w.request.metadata.namespace ?? ''}/${w.request.spec.podReference.name} has no identity to match checkpoints by`;
+  const unfit = replacementFit(replacementWorld(w, pod, identity), pins).pinsUnfit[0];
+  return unfit === undefined ? undefined : unfitMessage(w, unfit);
 }
 
 /** Why the target node cannot restore what `need` says (undefined when it can, or there is no target). */
@@ -237,6 +289,8 @@ function checkpointing(w: RestoreWorld, ns: string): RestoreStep {
   if (!pod || terminating(pod) || pod.metadata?.uid !== st.sourcePodUID) {
     return fail(w, `pod ${ns}/${w.request.spec.podReference.name} went away while it was being checkpointed`);
   }
+  const unfit = pinsUnfit(w, pod, done);
+  if (unfit) return fail(w, `${unfit}; pod ${w.request.spec.podReference.name} was left running`);
   return pin(w, st, done);
 }
 
@@ -255,6 +309,10 @@ function restoring(w: RestoreWorld, ns: string): RestoreStep {
     if (!Number.isNaN(pinnedAt) && w.now.getTime() - pinnedAt < (w.pinSettleMs ?? DEFAULT_PIN_SETTLE_MS)) return { kind: 'wait' };
     const bare = bareRefusal(old);
     if (bare) return fail(w, bare);
+    if (chosen.size === 0) return fail(w, `the status names no pinned checkpoint to restore from; pod ${podName} was left untouched`);
+    // Asked again right before the delete: a rollout, a replica or a claim may have come since the pins.
+    const unfit = pinsUnfit(w, old, [...chosen]);
+    if (unfit) return fail(w, `${unfit}; pod ${podName} was left untouched`);
     const status: RestoreRequestStatus = {
       ...st,
       message: controllerOwned(old)
@@ -279,7 +337,7 @@ function restoring(w: RestoreWorld, ns: string): RestoreStep {
       p.metadata?.uid !== source &&
       !terminating(p) &&
       !(Date.parse(String(p.metadata?.creationTimestamp ?? '')) < since) &&
-      (p.metadata?.name === podName || (identity !== undefined && w.identityOf(p) === identity)),
+      (p.metadata?.name === podName || (identity !== undefined && w.identityOf(p)?.identity === identity)),
   );
   const restored = candidates.find((p) => Object.entries(p.metadata?.annotations ?? {}).some(([k, v]) => k.startsWith(ANNOTATIONS.restoredFromContainerPrefix) && chosen.has(v)));
   if (restored) {
@@ -323,6 +381,13 @@ function originalImages(pod: RestorePod, checkpoints: readonly Checkpoint[]): Re
     if (original !== undefined) out[c.name] = original;
   }
   return out;
+}
+
+/** Container -> the software it runs: its image, or the original image of the checkpoint image it runs. */
+function originalImagesOrOwn(pod: RestorePod, checkpoints: readonly Checkpoint[]): Record<string, string> {
+  const own: Record<string, string> = {};
+  for (const c of pod.spec?.containers ?? []) if (c.image !== undefined) own[c.name] = c.image;
+  return { ...own, ...originalImages(pod, checkpoints) };
 }
 
 function runningReady(p: RestorePod): boolean {

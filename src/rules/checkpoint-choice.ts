@@ -7,6 +7,12 @@ import type { PodIdentity } from './identity.ts';
 import type { RestoreIndex } from '../../webhooks/restore-index.ts';
 import type { IndexedCheckpoint, IndexedPod } from './indexed-objects.ts';
 
+/**
+ * What the choice reads: the webhook's RestoreIndex; the controller hands in one built from its
+ * cache, seen as the webhook will see it when the replacement of a RestoreRequest's pod comes.
+ */
+export type ChoiceIndex = Pick<RestoreIndex, 'checkpointsFor' | 'podByUid' | 'podByName' | 'podsRestoredFrom' | 'holderSeen' | 'restoreNodeExists'>;
+
 /** Why a container gets no checkpoint, in the order a candidate gets further: the last wins. */
 export const REJECTIONS = ['no-checkpoint', 'foreign-image', 'image-changed', 'source-alive', 'checkpoint-in-use', 'arch-mismatch', 'no-capable-node'] as const;
 export type Rejection = (typeof REJECTIONS)[number];
@@ -56,14 +62,14 @@ export function sameIdentityKind(identity: PodIdentity, cp: IndexedCheckpoint): 
 }
 
 /** The pod the checkpoint was taken from is still running (by uid, else by name). */
-export function sourceAlive(index: RestoreIndex, cp: IndexedCheckpoint): boolean {
+export function sourceAlive(index: ChoiceIndex, cp: IndexedCheckpoint): boolean {
   if (cp.podUID !== undefined) return isLiving(index.podByUid(cp.podUID));
   if (cp.podName !== undefined) return isLiving(index.podByName(cp.namespace, cp.podName));
   return false;
 }
 
 /** A living pod already started from this checkpoint: using it again would clone that pod. */
-export function restoredIntoLivingPod(index: RestoreIndex, cp: IndexedCheckpoint): boolean {
+export function restoredIntoLivingPod(index: ChoiceIndex, cp: IndexedCheckpoint): boolean {
   for (const pod of index.podsRestoredFrom(cp.namespace, cp.name)) if (isLiving(pod)) return true;
   return false;
 }
@@ -75,9 +81,43 @@ export interface Candidates {
   rejection: Rejection;
 }
 
+/**
+ * Why one checkpoint may not start one container (image `image`) of a new pod of `identity`;
+ * undefined when it may. The first three are not rejections a pod is told about: such a
+ * checkpoint is no candidate at all (another namespace's, unfinished or bad, another kind's).
+ */
+export type Misfit = 'other-namespace' | 'not-ready' | 'other-kind' | 'foreign-image' | 'image-changed' | 'source-alive' | 'checkpoint-in-use';
+
+export function checkpointMisfit(
+  index: ChoiceIndex,
+  namespace: string,
+  identity: PodIdentity,
+  claimant: Claimant,
+  image: string,
+  repositories: CheckpointRepositories,
+  now: Date,
+  cp: IndexedCheckpoint,
+): Misfit | undefined {
+  // The index groups by namespace already; checked again because restoring across namespaces must never happen.
+  if (cp.namespace !== namespace) return 'other-namespace';
+  if (!isReady(cp)) return 'not-ready';
+  if (!sameIdentityKind(identity, cp)) return 'other-kind';
+  // A status naming another namespace's image (or another registry's) is never trusted.
+  if (!inNamespaceRepositories(cp.runtimeImage, repositories, namespace)) return 'foreign-image';
+  if (!imageMatches(image, cp)) return 'image-changed';
+  if (sourceAlive(index, cp)) return 'source-alive';
+  if (restoredIntoLivingPod(index, cp) || claimBlocks(cp.claim, claimant, now, (h) => index.holderSeen(namespace, h))) return 'checkpoint-in-use';
+  return undefined;
+}
+
+/** The rejection a misfit counts as; undefined for checkpoints that are no candidates. */
+export function misfitRejection(m: Misfit): Rejection | undefined {
+  return m === 'other-namespace' || m === 'not-ready' || m === 'other-kind' ? undefined : m;
+}
+
 /** Eligible checkpoints for one container of a new pod, ignoring architecture (decided pod-wide). */
 export function candidatesFor(
-  index: RestoreIndex,
+  index: ChoiceIndex,
   namespace: string,
   identity: PodIdentity,
   claimant: Claimant,
@@ -89,26 +129,13 @@ export function candidatesFor(
   const eligible: IndexedCheckpoint[] = [];
   let rejection: Rejection = 'no-checkpoint';
   for (const cp of index.checkpointsFor(namespace, identity.identity, container)) {
-    // The index groups by namespace already; checked again because restoring across namespaces must never happen.
-    if (cp.namespace !== namespace || !isReady(cp) || !sameIdentityKind(identity, cp)) continue;
-    // A status naming another namespace's image (or another registry's) is never trusted.
-    if (!inNamespaceRepositories(cp.runtimeImage, repositories, namespace)) {
-      rejection = furthest(rejection, 'foreign-image');
+    const misfit = checkpointMisfit(index, namespace, identity, claimant, image, repositories, now, cp);
+    if (misfit === undefined) {
+      eligible.push(cp);
       continue;
     }
-    if (!imageMatches(image, cp)) {
-      rejection = furthest(rejection, 'image-changed');
-      continue;
-    }
-    if (sourceAlive(index, cp)) {
-      rejection = furthest(rejection, 'source-alive');
-      continue;
-    }
-    if (restoredIntoLivingPod(index, cp) || claimBlocks(cp.claim, claimant, now, (h) => index.holderSeen(namespace, h))) {
-      rejection = furthest(rejection, 'checkpoint-in-use');
-      continue;
-    }
-    eligible.push(cp);
+    const why = misfitRejection(misfit);
+    if (why !== undefined) rejection = furthest(rejection, why);
   }
   return { eligible, rejection };
 }

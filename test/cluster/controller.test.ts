@@ -124,6 +124,8 @@ async function startController(identity: string, redisUrl = redis.url, env: Reco
       // The registry sweep, quick: an unreferenced manifest goes 3 s after it is first seen.
       KCR_REGISTRY_SWEEP_INTERVAL_SECONDS: '1',
       KCR_REGISTRY_SWEEP_GRACE_SECONDS: '3',
+      // A request whose job is gone fails 3 s after the leader first sees it so (default 120 s).
+      KCR_REQUEST_LOST_GRACE_SECONDS: '3',
       ...env,
     },
   });
@@ -281,11 +283,69 @@ describe('kcr controller in a real cluster with real Redis', () => {
     expect(Date.parse(s)).toBeGreaterThanOrEqual(Date.parse(firstFire));
   });
 
-  it('Redis loses its data (FLUSHALL): the schedulers are rebuilt from the CRs', async () => {
+  it('a request whose job was deleted from Redis fails (JobLost, an Event); the next fire checkpoints that container, the others stay busy', async () => {
+    const mine = (r: CheckpointRequest) => r.metadata.labels?.[REQUEST_LABELS.scheduleUid] === schedule.metadata.uid;
+    const fireOf = (r: CheckpointRequest) => r.metadata.annotations?.[REQUEST_ANNOTATIONS.fireTime] ?? '';
+    // The fire after the first one (completed above) queued all three; no agent runs in this file, so they stay Pending.
+    const queued = await eventually('a later fire with three queued requests', async () => {
+      const pending = (await listRequests()).filter((r) => mine(r) && fireOf(r) !== firstFire && r.status?.phase === 'Pending' && r.status.nodeName);
+      const slot = pending[0] ? fireOf(pending[0]) : undefined;
+      const same = pending.filter((r) => fireOf(r) === slot);
+      return same.length === 3 ? same : undefined;
+    }, 90_000, 500);
+    const slot = fireOf(queued[0]!);
+    const lost = queued.find((r) => r.spec.podReference.name === 'web-b')!;
+    const jobId = lost.metadata.annotations![REQUEST_ANNOTATIONS.jobId]!;
+    expect(await queue(nodeQueueName(node2)).getJob(jobId)).toBeTruthy();
+    await queue(nodeQueueName(node2)).remove(jobId);
+    expect(await queue(nodeQueueName(node2)).getJob(jobId)).toBeUndefined();
+
+    const failed = await eventually('the request with the deleted job Failed', async () => {
+      const r = (await listRequests()).find((x) => x.metadata.name === lost.metadata.name);
+      return r?.status?.phase === 'Failed' ? r : undefined;
+    }, 30_000, 250);
+    expect(failed.status?.message).toMatch(new RegExp(`^JobLost: its job is no longer in node ${node2}'s queue`));
+    expect(failed.status?.completionTime).toBeTruthy();
+    const ev = await eventually('JobLost Event on the request', async () => {
+      const list = await admin.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${lost.metadata.name}` });
+      return list.items.find((e) => e.reason === 'JobLost');
+    }, 20_000);
+    expect(ev.type).toBe('Warning');
+    // The others' jobs are still there: they are still the previous checkpoint, still running.
+    for (const r of queued.filter((x) => x !== lost)) expect((await listRequests()).find((x) => x.metadata.name === r.metadata.name)?.status?.phase).toBe('Pending');
+
+    const next = await eventually('the next fire', async () => {
+      const later = (await listRequests()).filter((r) => mine(r) && Date.parse(fireOf(r)) > Date.parse(slot));
+      return later.length > 0 ? later : undefined;
+    }, 90_000, 500);
+    await sleep(2000);
+    const nextSlot = fireOf(next[0]!);
+    const ofNext = (await listRequests()).filter((r) => mine(r) && fireOf(r) === nextSlot);
+    // web-b/app is checkpointed again; web-a's two containers are skipped as busy.
+    expect(ofNext.map((r) => `${r.spec.podReference.name}/${r.spec.containerName}`)).toEqual(['web-b/app']);
+    const again = ofNext[0]!;
+    await eventually('its job on node 2', async () => (await queue(nodeQueueName(node2)).getJob(again.metadata.annotations![REQUEST_ANNOTATIONS.jobId]!)) ?? undefined, 15_000);
+    const lastRun = await eventually('LastRun condition of that fire', async () => {
+      const c = (await getSchedule('every-minute')).status?.conditions?.find((x) => x.type === 'LastRun');
+      return c?.message.includes('2 skipped: previous checkpoint still running') ? c : undefined;
+    }, 15_000);
+    expect(lastRun.reason).toBe('SkippedBusy');
+  });
+
+  it('Redis loses its data (FLUSHALL): the schedulers are rebuilt from the CRs, and no request is left stuck on a lost job', async () => {
+    const unfinished = (await listRequests()).filter((r) => r.status?.phase !== 'Completed' && r.status?.phase !== 'Failed' && r.status?.nodeName);
+    expect(unfinished.length).toBeGreaterThan(0);
     await redis.flushAll();
     expect(await queue(SCHEDULE_QUEUE).getJobScheduler(checkpointScheduleId(ns, 'every-minute'))).toBeFalsy();
     const sched = await eventually('scheduler rebuilt', async () => (await queue(SCHEDULE_QUEUE).getJobScheduler(checkpointScheduleId(ns, 'every-minute'))) ?? undefined, 20_000, 250);
     expect(sched.pattern).toBe('* * * * *');
+    // Every request queued before the flush lost its job with it: each fails instead of blocking its container forever.
+    const after = await eventually('the requests of the lost jobs Failed', async () => {
+      const now = await listRequests();
+      const them = unfinished.map((u) => now.find((r) => r.metadata.uid === u.metadata.uid));
+      return them.every((r) => r === undefined || r.status?.phase === 'Failed' || r.status?.phase === 'Completed') ? them : undefined;
+    }, 30_000, 250);
+    for (const r of after) if (r?.status?.phase === 'Failed') expect(r.status.message).toMatch(/^JobLost: /);
   });
 
   it('an invalid time zone: Ready=False InvalidSchedule on the schedule, a Warning Event, no scheduler', async () => {

@@ -119,6 +119,31 @@ describe('RestoreRequest', () => {
     await eventually('the kept manifest to be deleted', () => w.admin.core.readNamespacedConfigMap({ name: kept, namespace: KCR_NAMESPACE }).then(() => undefined, (err: unknown) => (apiCode(err) === 404 ? true : undefined)), 30_000);
   }, 300_000);
 
+  it('after a rollout (an OnDelete StatefulSet whose template moved to another image) the request fails naming image-changed, before it touches the pod', async () => {
+    const { pod, cps } = await podWithCheckpoints('rolled', 1);
+    await w.admin.apps.patchNamespacedStatefulSet({
+      name: 'rolled',
+      namespace: w.ns,
+      body: [
+        { op: 'replace', path: '/spec/updateStrategy', value: { type: 'OnDelete' } },
+        { op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'busybox:1.36' },
+      ],
+    });
+    // The controller's informer sees the new template first.
+    await new Promise((r) => setTimeout(r, 2000));
+    await w.createRestore('rolled-back', { podReference: { name: 'rolled-0' } });
+    const { request, phases } = await w.restoreFinished('rolled-back', 60_000);
+    expect(request.status?.phase).toBe('Failed');
+    expect(phases).not.toContain('Restoring');
+    expect(request.status?.message).toMatch(new RegExp(`Checkpoint ${cps[0]!.metadata.name} does not fit the replacement of pod ${w.ns}/rolled-0 \\(image-changed\\): container app will run busybox:1\\.36, but the checkpoint was taken of ${IMAGE.replace('.', '\\.')}`));
+    expect((await w.eventsFor('RestoreRequest', 'rolled-back')).some((e) => e.type === 'Warning' && e.reason === 'RestoreFailed')).toBe(true);
+    // Untouched: the same pod runs, nothing was pinned.
+    const still = await w.pod('rolled-0');
+    expect(still?.metadata?.uid).toBe(pod.metadata?.uid);
+    expect(still !== undefined && runningReady(still)).toBe(true);
+    expect((await w.checkpoint(cps[0]!.metadata.name!))?.metadata.annotations?.[ANNOTATIONS.pinned]).toBeUndefined();
+  }, 300_000);
+
   it('bad input fails with a message naming the problem, or is refused by the API server', async () => {
     const { cps } = await podWithCheckpoints('bad', 1);
     // A checkpoint of another namespace: the pipeline file's or any other; one that only exists elsewhere.

@@ -106,14 +106,18 @@ const checkpoint: Checkpoint = {
   status: { phase: 'ImageBuilt', runtimeImage: RUNTIME },
 };
 
+/** A node whose agent published that it restores CRI-O checkpoints: somewhere a replacement can be restored. */
+const capableNode = { metadata: { name: 'node-1', labels: { 'restore.kcr.io/capable': 'true', 'restore.kcr.io/runtime': 'cri-o', 'kubernetes.io/arch': 'amd64' } } };
+
 function cacheWith(...objects: Array<[string, unknown]>): ObjectCache {
   const cache = new ObjectCache();
+  cache.upsert('Node', capableNode);
   for (const [kind, o] of objects) cache.upsert(kind, o);
   return cache;
 }
 
 async function run(cache: ObjectCache, api: KubeJson, events = recorder().events) {
-  await runRestoreRequests({ api, kcrNamespace: 'kcr-system', cache, events, logger: silentLogger(), now: () => NOW });
+  await runRestoreRequests({ api, kcrNamespace: 'kcr-system', cache, events, logger: silentLogger(), repositories: { registry: 'reg', prefix: 'kcr' }, now: () => NOW });
 }
 
 const statusPatches = (calls: Call[]) => calls.filter((c) => c.verb === 'patch' && c.path.endsWith('/status')).map((c) => (c.body as { status: RestoreRequest['status'] }).status!);
@@ -185,6 +189,28 @@ describe('a bare pod\'s restore', () => {
     const { api, configMaps } = fakeApi(new Map([[`${CM_PATH}/${KEPT}`, mine], [`${CM_PATH}/kcr-redis-config`, redis]]));
     await run(cacheWith(['RestoreRequest', request({ keptManifest: 'kcr-redis-config' })]), api);
     expect([...configMaps.keys()]).toEqual([`${CM_PATH}/kcr-redis-config`]);
+  });
+});
+
+describe('a checkpoint that no longer fits', () => {
+  it('fails the request before the delete, naming the rule: no ConfigMap, no delete, an Event, the pins dropped', async () => {
+    const { api, calls } = fakeApi();
+    const { events, seen } = recorder();
+    // The pod was rolled to app:2 by hand since the pins; the checkpoint is of app:1.
+    const rolled = { ...bare, spec: { ...bare.spec, containers: [{ name: 'app', image: 'app:2' }] } };
+    const pinned = { ...checkpoint, metadata: { ...checkpoint.metadata, annotations: { 'kcr.io/pinned': 'true', 'kcr.io/pinned-by': UID } } };
+    const r = request({});
+    await run(cacheWith(['RestoreRequest', r], ['Pod', rolled], ['Checkpoint', pinned]), api, events);
+    expect(calls.some((c) => c.verb === 'delete' && c.path.includes('/pods/'))).toBe(false);
+    expect(calls.some((c) => c.verb === 'create')).toBe(false);
+    const [status] = statusPatches(calls);
+    expect(status).toMatchObject({ phase: 'Failed' });
+    expect(status!.message).toMatch(/Checkpoint c does not fit the replacement of pod apps\/solo \(image-changed\): container app will run app:2, but the checkpoint was taken of app:1.*left untouched/);
+    expect(seen).toEqual([expect.objectContaining({ type: 'Warning', reason: 'RestoreFailed' })]);
+    // The next pass sees it Failed and drops its pin.
+    const { api: api2, calls: calls2 } = fakeApi();
+    await run(cacheWith(['RestoreRequest', { ...r, status: status! }], ['Pod', rolled], ['Checkpoint', pinned]), api2);
+    expect(calls2.filter((c) => c.verb === 'patch' && c.path.endsWith('/checkpoints/c'))).toHaveLength(1);
   });
 });
 

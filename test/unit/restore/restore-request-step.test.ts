@@ -4,6 +4,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS, API_VERSION, type Checkpoint, type CheckpointRequest, type RestoreRequest } from '../../../src/api/types.ts';
 import { checkpointFirstName, nextRestoreStep, recreatable, stalePins, type RestorePod, type RestoreWorld } from '../../../src/restore/restore-request-step.ts';
+import { podIdentity } from '../../../src/rules/identity.ts';
+import type { NodeRestoreFacts } from '../../../src/rules/restore-fit.ts';
 
 const NS = 'apps';
 const NOW = new Date('2026-12-01T10:00:00Z');
@@ -46,6 +48,20 @@ function cp(name: string, over: { ns?: string; identity?: string; container?: st
   };
 }
 
+const REPOSITORIES = { registry: 'reg', prefix: 'kcr' };
+
+// node-1 and node-2 as agents publish them; node-3 has restore off; node-4 runs containerd; node-5 is not
+// labelled yet; node-6 is arm64; node-7 is capable but cordoned.
+const NODES: NodeRestoreFacts[] = [
+  { name: 'node-1', runtime: 'cri-o', capable: 'true', architecture: 'amd64' },
+  { name: 'node-2', runtime: 'cri-o', capable: 'true', architecture: 'amd64' },
+  { name: 'node-3', runtime: 'cri-o', capable: 'false', architecture: 'amd64' },
+  { name: 'node-4', runtime: 'containerd', capable: 'true', architecture: 'amd64' },
+  { name: 'node-5', runtime: undefined, capable: undefined, architecture: 'amd64' },
+  { name: 'node-6', runtime: 'cri-o', capable: 'true', architecture: 'arm64' },
+  { name: 'node-7', runtime: 'cri-o', capable: 'true', architecture: 'amd64', unschedulable: true },
+];
+
 function world(over: Partial<RestoreWorld> = {}): RestoreWorld {
   const p = pod();
   return {
@@ -54,18 +70,10 @@ function world(over: Partial<RestoreWorld> = {}): RestoreWorld {
     pods: [p],
     checkpoints: [cp('old', { takenS: -600 }), cp('new', { takenS: -60 })],
     checkpointRequests: [],
-    // node-1 and node-2 as agents publish them; node-3 has restore off; node-4 runs containerd; node-5 is not labelled yet.
-    nodeCapability: (n) =>
-      ({
-        'node-1': { name: 'node-1', runtime: 'cri-o', capable: 'true', architecture: 'amd64' },
-        'node-2': { name: 'node-2', runtime: 'cri-o', capable: 'true', architecture: 'amd64' },
-        'node-3': { name: 'node-3', runtime: 'cri-o', capable: 'false', architecture: 'amd64' },
-        'node-4': { name: 'node-4', runtime: 'containerd', capable: 'true', architecture: 'amd64' },
-        'node-5': { name: 'node-5', runtime: undefined, capable: undefined, architecture: 'amd64' },
-        'node-6': { name: 'node-6', runtime: 'cri-o', capable: 'true', architecture: 'arm64' },
-      })[n],
-    identityOf: (x) => x.metadata?.name,
+    nodes: NODES,
+    identityOf: (x) => podIdentity(x.metadata, NS, { replicaSet: () => undefined }),
     optedIn: (x) => x.metadata?.annotations?.[ANNOTATIONS.restore] === 'true',
+    repositories: REPOSITORIES,
     now: NOW,
     ...over,
   };
@@ -116,6 +124,152 @@ describe('refusals name the problem', () => {
   });
 });
 
+/** A Checkpoint as the agent records it, with any spec or status field overridden. */
+function made(name: string, spec: Partial<Checkpoint['spec']> = {}, status: Partial<NonNullable<Checkpoint['status']>> = {}): Checkpoint {
+  const base = cp(name);
+  return { ...base, spec: { ...base.spec, ...spec }, status: { ...base.status!, ...status } };
+}
+
+/** A Deployment's pod (ReplicaSet web-5d4f, identity web). */
+function replica(name: string, uid: string, over: { annotations?: Record<string, string>; image?: string } = {}): RestorePod {
+  return {
+    metadata: {
+      name,
+      namespace: NS,
+      uid,
+      labels: { 'pod-template-hash': '5d4f' },
+      annotations: { [ANNOTATIONS.restore]: 'true', ...over.annotations },
+      ownerReferences: [{ kind: 'ReplicaSet', name: 'web-5d4f', controller: true }],
+      creationTimestamp: iso(at(-3600)),
+    },
+    spec: { nodeName: 'node-1', containers: [{ name: 'app', image: over.image ?? 'app:1' }] },
+    status: { phase: 'Running', containerStatuses: [{ name: 'app', ready: true }] },
+  };
+}
+
+const ofDeployment = (name: string, fromUid: string, takenS: number) =>
+  made(name, { identity: 'web', podUID: fromUid, podName: fromUid, workload: { kind: 'Deployment', name: 'web' }, checkpointTimestamp: iso(at(takenS)) });
+
+describe('the webhook’s fit rules, asked before anything is pinned or deleted', () => {
+  const a = replica('web-5d4f-aaaaa', 'uid-a');
+  const b = replica('web-5d4f-bbbbb', 'uid-b');
+  const deployment = (over: Partial<RestoreWorld> = {}) => world({ request: rr({ podReference: { name: a.metadata!.name! } }), pod: a, pods: [a, b], ...over });
+
+  it.each<[string, Partial<RestoreWorld>, RegExp]>([
+    ['image after a rollout: the pod runs app:2, every checkpoint is of app:1', { pod: pod({ image: 'app:2' }), pods: [pod({ image: 'app:2' })] },
+      /Checkpoint new does not fit the replacement of pod apps\/web-0 \(image-changed\): container app will run app:2, but the checkpoint was taken of app:1/],
+    ['image after a rollout of the StatefulSet (OnDelete): the pod still runs app:1, its replacement gets app:2', { workloadImages: () => ({ app: 'app:2' }) },
+      /\(image-changed\): container app will run app:2, but the checkpoint was taken of app:1/],
+    ['a checkpointRef of other software', { request: rr({ checkpointRef: { name: 'v0' } }), checkpoints: [made('v0', { originalImage: 'app:0' })] },
+      /spec\.checkpointRef: Checkpoint v0 does not fit the replacement of pod apps\/web-0 \(image-changed\)/],
+    ['a checkpoint of another workload kind with the same name (a Deployment called web-0)', { checkpoints: [made('dep', { workload: { kind: 'Deployment', name: 'web-0' } })] },
+      /Checkpoint dep does not fit the replacement of pod apps\/web-0 \(other-kind\): it was taken of a Deployment named web-0, and pod web-0 belongs to a StatefulSet/],
+    ['a checkpointRef of another workload kind', { request: rr({ checkpointRef: { name: 'dep' } }), checkpoints: [made('dep', { workload: { kind: 'Deployment', name: 'web-0' } })] },
+      /spec\.checkpointRef: Checkpoint dep does not fit .*\(other-kind\)/],
+    ['a checkpoint whose image is another namespace’s', { checkpoints: [made('theirs', {}, { runtimeImage: `reg/kcr/other/web-0@sha256:${'b'.repeat(64)}` })] },
+      /Checkpoint theirs does not fit .*\(foreign-image\): its image reg\/kcr\/other\/web-0@sha256:b+ is not under reg\/kcr\/apps\//],
+    ['a checkpoint restored into another living pod', { checkpoints: [made('new')], pods: [pod(), pod({ uid: 'pod-9', name: 'web-0-clone', annotations: { [`${ANNOTATIONS.restoredFromContainerPrefix}app`]: 'new' } })] },
+      /\(checkpoint-in-use\): living pod web-0-clone was restored from it/],
+    ['a checkpoint of an architecture no node has', { checkpoints: [made('s390', { architecture: 's390x' })] },
+      /\(no-capable-node\): no schedulable node can restore it \(restore\.kcr\.io\/capable=true, restore\.kcr\.io\/runtime=any, kubernetes\.io\/arch=s390x\)/],
+    ['a pod pinned to arm64 by its own node selector, checkpoints of amd64', { pod: pod({ spec: { nodeSelector: { 'kubernetes.io/arch': 'arm64' } } }), checkpoints: [made('new', { architecture: 'amd64' })] },
+      /\(arch-mismatch\): it was taken on amd64, the pod runs on arm64/],
+    ['no node restores anything', { nodes: NODES.filter((n) => n.capable !== 'true') }, /\(no-capable-node\): no schedulable node can restore it/],
+    ['a cordoned target node', { request: rr({ targetNode: 'node-7' }) }, /spec\.targetNode: node node-7 is cordoned \(spec\.unschedulable\)/],
+    ['a Deployment pod whose only checkpoint is of a replica still running', { ...deployment(), checkpoints: [ofDeployment('of-b', 'uid-b', -60)] },
+      /Checkpoint of-b does not fit the replacement of pod apps\/web-5d4f-aaaaa \(source-alive\): the pod it was taken from \(uid-b\) still runs: its memory restored into another pod would clone it/],
+    ['a checkpointRef of a replica still running', { ...deployment({ request: rr({ podReference: { name: 'web-5d4f-aaaaa' }, checkpointRef: { name: 'of-b' } }) }), checkpoints: [ofDeployment('of-b', 'uid-b', -60), ofDeployment('of-a', 'uid-a', -600)] },
+      /spec\.checkpointRef: Checkpoint of-b does not fit .*\(source-alive\)/],
+    ['checkpointFirst when no node can restore what the pod’s node writes', { request: rr({ checkpointFirst: true }), nodes: NODES.filter((n) => n.name === 'node-1' || n.name === 'node-4').map((n) => (n.name === 'node-1' ? { ...n, capable: 'false' } : n)) },
+      /no schedulable node can restore what node node-1 writes \(runtime cri-o, architecture amd64\): pod web-0 was left running/],
+  ])('%s: Failed, nothing pinned, the pod untouched', (_name, over, message) => {
+    expect(failure(world(over))).toMatch(message);
+  });
+
+  it('a Deployment pod gets the newest checkpoint that fits: its own, not a living replica’s newer one', () => {
+    const s = nextRestoreStep(deployment({ checkpoints: [ofDeployment('of-b', 'uid-b', -60), ofDeployment('of-a', 'uid-a', -600)] }));
+    expect(s).toMatchObject({ kind: 'pin', checkpoints: ['of-a'], status: { identity: 'web' } });
+  });
+
+  it('a checkpoint of a replica that is gone is restored into the replacement of another', () => {
+    const s = nextRestoreStep(deployment({ checkpoints: [ofDeployment('of-gone', 'uid-gone', -60)] }));
+    expect(s).toMatchObject({ kind: 'pin', checkpoints: ['of-gone'] });
+  });
+
+  it('a restored pod (running its checkpoint image) is matched by the software the checkpoint was taken of', () => {
+    const restored = pod({ image: cp('old').status!.runtimeImage!, annotations: { [`${ANNOTATIONS.restoredFromContainerPrefix}app`]: 'old' } });
+    expect(nextRestoreStep(world({ pod: restored, pods: [restored] }))).toMatchObject({ kind: 'pin', checkpoints: ['new'] });
+  });
+
+  it('a container without any checkpoint starts fresh; one whose checkpoints all misfit fails the request', () => {
+    const two = (image: string) => {
+      const p = pod();
+      return { ...p, spec: { ...p.spec, containers: [{ name: 'app', image: 'app:1' }, { name: 'side', image }] } };
+    };
+    const side = made('side-cp', { containerName: 'side', originalImage: 'side:1' });
+    expect(nextRestoreStep(world({ pod: two('side:1'), pods: [two('side:1')], checkpoints: [cp('new')] }))).toMatchObject({ kind: 'pin', checkpoints: ['new'] });
+    expect(nextRestoreStep(world({ pod: two('side:1'), pods: [two('side:1')], checkpoints: [cp('new'), side] }))).toMatchObject({ kind: 'pin', checkpoints: ['new', 'side-cp'] });
+    expect(failure(world({ pod: two('side:2'), pods: [two('side:2')], checkpoints: [cp('new'), side] }))).toMatch(/Checkpoint side-cp does not fit .*\(image-changed\): container side will run side:2/);
+  });
+
+  describe('asked again right before the delete', () => {
+    const restoring = rr({}, { phase: 'Restoring', startTime: iso(at(-10)), sourcePodUID: 'pod-1', identity: 'web-0', checkpoint: { name: 'new' }, checkpoints: ['new'], pinnedAt: iso(at(-5)) });
+    const pinnedNew = () => made('new', {}, {});
+
+    it('still fitting: the pod is deleted', () => {
+      expect(nextRestoreStep(world({ request: restoring, checkpoints: [pinnedNew()] }))).toMatchObject({ kind: 'delete-pod', podUid: 'pod-1' });
+    });
+
+    it.each<[string, Partial<RestoreWorld>, RegExp]>([
+      ['the StatefulSet rolled out a new image since the pins', { workloadImages: () => ({ app: 'app:2' }) }, /\(image-changed\).*; pod web-0 was left untouched/],
+      ['another pod was restored from it since', { pods: [pod(), pod({ uid: 'pod-9', name: 'web-0-clone', annotations: { [`${ANNOTATIONS.restoredFromContainerPrefix}app`]: 'new' } })] }, /\(checkpoint-in-use\).*left untouched/],
+      ['every node that could restore it went', { nodes: [] }, /\(no-capable-node\).*left untouched/],
+      ['the pinned checkpoint was deleted', { checkpoints: [] }, /Checkpoint new does not fit .*it no longer exists in namespace apps; pod web-0 was left untouched/],
+    ])('%s: Failed, the pod not deleted', (_name, over, message) => {
+      const s = nextRestoreStep(world({ request: restoring, checkpoints: [pinnedNew()], ...over }));
+      expect(s.kind).toBe('finish');
+      if (s.kind === 'finish') {
+        expect(s.status.phase).toBe('Failed');
+        expect(s.status.message).toMatch(message);
+      }
+    });
+  });
+
+  it('checkpointFirst: a fresh checkpoint that does not fit the target is not pinned, and the pod was left running', () => {
+    const request = rr({ checkpointFirst: true, targetNode: 'node-2' }, { phase: 'Checkpointing', startTime: iso(at(-5)), sourcePodUID: 'pod-1', identity: 'web-0', checkpointRequests: [checkpointFirstName(rr(), 'app')] });
+    const child: CheckpointRequest = {
+      apiVersion: API_VERSION,
+      kind: 'CheckpointRequest',
+      metadata: { name: checkpointFirstName(rr(), 'app'), namespace: NS },
+      spec: { podReference: { name: 'web-0' }, containerName: 'app' },
+      status: { phase: 'Completed', checkpoint: { name: 'fresh' } },
+    };
+    // The agent found the archive written by containerd (the node's runtime label was stale).
+    const fresh = made('fresh', { runtime: { name: 'containerd' }, checkpointTimestamp: iso(at(-1)) });
+    expect(failure(world({ request, checkpointRequests: [child], checkpoints: [fresh] }))).toMatch(
+      /spec\.targetNode: node node-2 runs cri-o, but the checkpoint was written by containerd.*\(Checkpoint fresh\); pod web-0 was left running/,
+    );
+  });
+
+  it('property: a pod whose software no checkpoint was taken of is never pinned or deleted', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ name: fc.constantFrom('a', 'b', 'c'), image: fc.constantFrom('app:0', 'app:2', 'app:3'), takenS: fc.integer({ min: -1000, max: 0 }) }), { maxLength: 5 }),
+        fc.constantFrom(undefined, 'Restoring' as const),
+        fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined }),
+        (cps, phase, ref) => {
+          const checkpoints = cps.map((c) => made(c.name, { originalImage: c.image, checkpointTimestamp: iso(at(c.takenS)) }));
+          const request = phase
+            ? rr({}, { phase, startTime: iso(at(-10)), sourcePodUID: 'pod-1', identity: 'web-0', checkpoints: cps.map((c) => c.name), pinnedAt: iso(at(-5)) })
+            : rr(ref ? { checkpointRef: { name: ref } } : {});
+          const s = nextRestoreStep(world({ request, checkpoints }));
+          expect(['pin', 'delete-pod', 'create-pod', 'checkpoint']).not.toContain(s.kind);
+        },
+      ),
+    );
+  });
+});
+
 describe('restore from a checkpoint (controller-owned pod)', () => {
   it('pins the newest good checkpoint by default, the chosen one when named, with the target node', () => {
     const s = nextRestoreStep(world({ checkpoints: [cp('old', { takenS: -600 }), cp('new', { takenS: -60 }), cp('newest-bad', { takenS: -1, bad: true })] }));
@@ -156,17 +310,18 @@ describe('restore from a checkpoint (controller-owned pod)', () => {
 
 describe('bare pods and live migration', () => {
   const KEPT = 'kcr-restore-rr-uid-12345678';
+  const SOLO_IMAGE = `reg/kcr/apps/solo@sha256:${'1'.repeat(64)}`;
   const bareRestoring = (over: Partial<RestoreRequest['status']> = {}) =>
     rr({ podReference: { name: 'solo' } }, { phase: 'Restoring', startTime: iso(at(-10)), sourcePodUID: 'pod-1', identity: 'solo', checkpoints: ['c'], pinnedAt: iso(at(-5)), ...over });
   const soloCheckpoint = () => {
     const c = cp('c', { identity: 'solo' });
-    c.status!.runtimeImage = 'reg/kcr/apps/solo@sha256:1';
+    c.status!.runtimeImage = SOLO_IMAGE;
     return c;
   };
   const TOKEN_VOLUME = { name: 'kube-api-access-x1', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } };
 
   it('a bare pod is deleted with its manifest kept (in kcr\'s namespace, named in the status, never in it), and recreated from there once gone', () => {
-    const bare = pod({ owner: false, name: 'solo', image: 'reg/kcr/apps/solo@sha256:1' });
+    const bare = pod({ owner: false, name: 'solo', image: SOLO_IMAGE });
     const restoring = bareRestoring();
     const c = soloCheckpoint();
     const del = nextRestoreStep(world({ request: restoring, pod: bare, pods: [bare], checkpoints: [c] }));
