@@ -94,6 +94,11 @@ export interface WebhookConfig extends CommonConfig {
   /** How long shutdown waits for in-flight admissions before dropping connections. */
   shutdownDeadlineMs: number;
   /**
+   * An informer (pods, Checkpoints, …) whose watch is disconnected longer than this makes the
+   * webhook not ready and every decision "unchanged" (stale-index) until it reconnects.
+   */
+  staleIndexSeconds: number;
+  /**
    * Extra serving-certificate SANs beyond the Service's DNS names (KCR_WEBHOOK_EXTRA_SANS,
    * comma-separated), split by kind: needed when the API server dials a URL, e.g. 127.0.0.1.
    */
@@ -146,6 +151,7 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
     // Below the webhook configuration's 3 s timeout, so the API server still gets an answer.
     claimTimeoutMs: int(env, 'KCR_WEBHOOK_CLAIM_TIMEOUT_MS', 1000, 50, 2500),
     shutdownDeadlineMs: int(env, 'KCR_WEBHOOK_SHUTDOWN_DEADLINE_MS', 10_000, 0, 120_000),
+    staleIndexSeconds: int(env, 'KCR_WEBHOOK_STALE_INDEX_SECONDS', 30, 5, 3600),
     extraDnsNames: extra.dnsNames,
     extraIpAddresses: extra.ipAddresses,
   };
