@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { RuntimeConfigPaths } from './agent/node-capability.ts';
 import type { CheckpointRepositories } from './rules/checkpoint-image-ref.ts';
+import { DEFAULT_JOB_RETENTION, type JobRetention } from './queue/job-retention.ts';
 import { PULL_SECRET_NAME } from './registry-access/pull-secret-plan.ts';
 
 // Configuration is parsed once, here, from the environment and the command line.
@@ -93,6 +94,11 @@ export interface WebhookConfig extends CommonConfig {
   /** How long shutdown waits for in-flight admissions before dropping connections. */
   shutdownDeadlineMs: number;
   /**
+   * An informer (pods, Checkpoints, …) whose watch is disconnected longer than this makes the
+   * webhook not ready and every decision "unchanged" (stale-index) until it reconnects.
+   */
+  staleIndexSeconds: number;
+  /**
    * Extra serving-certificate SANs beyond the Service's DNS names (KCR_WEBHOOK_EXTRA_SANS,
    * comma-separated), split by kind: needed when the API server dials a URL, e.g. 127.0.0.1.
    */
@@ -145,6 +151,7 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
     // Below the webhook configuration's 3 s timeout, so the API server still gets an answer.
     claimTimeoutMs: int(env, 'KCR_WEBHOOK_CLAIM_TIMEOUT_MS', 1000, 50, 2500),
     shutdownDeadlineMs: int(env, 'KCR_WEBHOOK_SHUTDOWN_DEADLINE_MS', 10_000, 0, 120_000),
+    staleIndexSeconds: int(env, 'KCR_WEBHOOK_STALE_INDEX_SECONDS', 30, 5, 3600),
     extraDnsNames: extra.dnsNames,
     extraIpAddresses: extra.ipAddresses,
   };
@@ -153,7 +160,14 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
 export interface AgentConfig extends CommonConfig {
   /** The node this agent runs on (NODE_NAME from the downward API): it works that node's queue. */
   nodeName: string;
+  /** redis:// or rediss://, without a password (KCR_REDIS_URL). */
   redisUrl: string;
+  /** Mounted file holding Redis' password (the Secret kcr-redis, key password); read at start. */
+  redisPasswordFile: string | undefined;
+  /** PEM CA that Redis' TLS certificate is checked against (rediss:// only); default the system's. */
+  redisCaFile: string | undefined;
+  /** Caps on finished jobs the agent's worker applies to jobs that carry none. */
+  jobRetention: JobRetention;
   /** BullMQ key prefix, shared with the controller. */
   queuePrefix: string;
   /** Checkpoints taken at once on this node (each freezes a container). */
@@ -192,7 +206,8 @@ export function parseAgentConfig(env: Env): AgentConfig {
   return {
     ...parseCommonConfig(env),
     nodeName: need('NODE_NAME', 'the node this agent runs on; the DaemonSet sets it from spec.nodeName'),
-    redisUrl: need('KCR_REDIS_URL', 'redis://host:port of the queue'),
+    ...parseRedisAccess(env, need('KCR_REDIS_URL', 'redis://host:port of the queue')),
+    jobRetention: parseJobRetention(env),
     queuePrefix: str(env, 'KCR_QUEUE_PREFIX', 'kcr'),
     concurrency: int(env, 'KCR_AGENT_CONCURRENCY', 2, 1, 64),
     checkpointDir: str(env, 'KCR_CHECKPOINT_DIR', '/var/lib/kubelet/checkpoints'),
@@ -311,8 +326,14 @@ export function parseImageStoreConfig(env: Env): ImageStoreConfig {
 }
 
 export interface ControllerConfig extends CommonConfig {
-  /** redis://[:password@]host:port[/db] (KCR_REDIS_URL). */
+  /** redis://host:port[/db] or rediss://…, without a password (KCR_REDIS_URL). */
   redisUrl: string;
+  /** Mounted file holding Redis' password (the Secret kcr-redis, key password); read at start. */
+  redisPasswordFile: string | undefined;
+  /** PEM CA that Redis' TLS certificate is checked against (rediss:// only); default the system's. */
+  redisCaFile: string | undefined;
+  /** Caps on the finished jobs kept in Redis (KCR_JOBS_KEEP_*), so Redis never fills up. */
+  jobRetention: JobRetention;
   /** BullMQ prefix of every kcr queue (KCR_QUEUE_PREFIX). */
   queuePrefix: string;
   /** Lease holder identity (KCR_POD_NAME; the hostname outside a pod). */
@@ -360,8 +381,6 @@ export interface ControllerConfig extends CommonConfig {
 }
 
 export function parseControllerConfig(env: Env): ControllerConfig {
-  const redisUrl = str(env, 'KCR_REDIS_URL', 'redis://127.0.0.1:6379');
-  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`KCR_REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl.replace(/\/\/[^@]*@/, '//***@'))}`);
   const leaseDurationSeconds = int(env, 'KCR_LEASE_DURATION_SECONDS', 15, 2, 3600);
   const renew = int(env, 'KCR_LEASE_RENEW_DEADLINE_MS', Math.round(leaseDurationSeconds * 1000 * (2 / 3)), 100, 3_600_000);
   if (renew >= leaseDurationSeconds * 1000) {
@@ -369,7 +388,8 @@ export function parseControllerConfig(env: Env): ControllerConfig {
   }
   return {
     ...parseCommonConfig(env),
-    redisUrl,
+    ...parseRedisAccess(env, str(env, 'KCR_REDIS_URL', 'redis://127.0.0.1:6379')),
+    jobRetention: parseJobRetention(env),
     queuePrefix: str(env, 'KCR_QUEUE_PREFIX', 'kcr'),
     podName: str(env, 'KCR_POD_NAME', str(env, 'HOSTNAME', `kcr-controller-${process.pid}`)),
     leaseName: str(env, 'KCR_LEASE_NAME', 'kcr-controller'),
@@ -397,5 +417,48 @@ export function parseControllerConfig(env: Env): ControllerConfig {
     pullSecretVerifyMs: int(env, 'KCR_PULL_SECRET_VERIFY_SECONDS', 600, 5, 86_400) * 1000,
     registrySweepIntervalMs: int(env, 'KCR_REGISTRY_SWEEP_INTERVAL_SECONDS', 3600, 0, 7 * 86_400) * 1000,
     registrySweepGraceMs: int(env, 'KCR_REGISTRY_SWEEP_GRACE_SECONDS', 3600, 0, 30 * 86_400) * 1000,
+  };
+}
+
+/**
+ * Where Redis is and how to prove who we are: the URL names the server only; the password comes
+ * from a mounted Secret file (never the URL, an env value or an argument, where it would show
+ * in `kubectl describe`, /proc and crash reports); TLS with rediss://, optionally a private CA.
+ */
+function parseRedisAccess(env: Env, url: string): { redisUrl: string; redisPasswordFile: string | undefined; redisCaFile: string | undefined } {
+  const masked = JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'));
+  if (!/^rediss?:\/\//.test(url)) throw new ConfigError(`KCR_REDIS_URL must start with redis:// or rediss://, got ${masked}`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`KCR_REDIS_URL is not a URL: ${masked}`);
+  }
+  if (parsed.password !== '') {
+    throw new ConfigError('KCR_REDIS_URL must not carry a password (it would sit in the environment in clear): put it in a file named by KCR_REDIS_PASSWORD_FILE (the Secret kcr-redis, key password)');
+  }
+  if (optional(env, 'KCR_REDIS_PASSWORD') !== undefined) {
+    throw new ConfigError('KCR_REDIS_PASSWORD is not read: kcr takes Redis\' password only from a file, KCR_REDIS_PASSWORD_FILE (the mounted Secret kcr-redis, key password)');
+  }
+  const caFile = optional(env, 'KCR_REDIS_CA_FILE');
+  if (caFile !== undefined && parsed.protocol !== 'rediss:') {
+    throw new ConfigError(`KCR_REDIS_CA_FILE is set but KCR_REDIS_URL is not rediss:// (TLS), got ${masked}`);
+  }
+  return { redisUrl: url, redisPasswordFile: optional(env, 'KCR_REDIS_PASSWORD_FILE'), redisCaFile: caFile };
+}
+
+/** Caps on finished BullMQ jobs and event streams (src/queue/job-retention.ts), per queue. */
+export function parseJobRetention(env: Env): JobRetention {
+  const d = DEFAULT_JOB_RETENTION;
+  return {
+    completed: {
+      count: int(env, 'KCR_JOBS_KEEP_COMPLETED', d.completed.count, 0, 1_000_000),
+      ageSeconds: int(env, 'KCR_JOBS_KEEP_COMPLETED_SECONDS', d.completed.ageSeconds, 1, 30 * 86_400),
+    },
+    failed: {
+      count: int(env, 'KCR_JOBS_KEEP_FAILED', d.failed.count, 0, 1_000_000),
+      ageSeconds: int(env, 'KCR_JOBS_KEEP_FAILED_SECONDS', d.failed.ageSeconds, 1, 30 * 86_400),
+    },
+    eventsMaxLen: int(env, 'KCR_JOBS_EVENTS_MAX_LEN', d.eventsMaxLen, 10, 1_000_000),
   };
 }

@@ -57,6 +57,12 @@ export const REASONS = [
   'claim-conflict',
   /** Token mode: kcr has not given the namespace its kcr-pull Secret (yet), so the pod could not pull the checkpoint. */
   'no-pull-secret',
+  /**
+   * The webhook's pod or Checkpoint watch (any informer of its index) has been disconnected
+   * longer than KCR_WEBHOOK_STALE_INDEX_SECONDS: the index may miss a source pod that is back or
+   * a checkpoint gone bad, so the pod starts fresh (the webhook reports not ready meanwhile).
+   */
+  'stale-index',
   'error',
 ] as const;
 export type Reason = (typeof REASONS)[number];

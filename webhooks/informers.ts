@@ -3,14 +3,17 @@
 // never waits on the API server. "Synced" means every informer delivered its
 // initial list; /readyz reports it. An informer that fails is restarted with
 // exponential backoff (client-node's ListWatch stops on errors other than 410
-// and client timeouts).
-import { ListWatch, Watch, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+// and client timeouts). Each informer's connection is tracked against the clock: one
+// disconnected longer than the bound makes the index stale (index-staleness.ts).
+import { ListWatch, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { GROUP, PLURALS, VERSION } from '../src/api/types.ts';
 import { PULL_SECRETS_RECORD } from '../src/registry-access/pull-secret-plan.ts';
 import { getJson } from '../src/kube/raw.ts';
 import type { Logger } from '../src/log.ts';
 import type { IndexedKind, RestoreIndex } from './restore-index.ts';
 import type { Readiness } from './server.ts';
+import { staleFeeds, type FeedConnection, type StaleFeed } from './index-staleness.ts';
+import { ObservedWatch, type ConnectionSignal } from './observed-watch.ts';
 
 /** One informer and the index kind its objects go to. */
 export interface IndexFeed {
@@ -18,6 +21,11 @@ export interface IndexFeed {
   name: string;
   kind: IndexedKind;
   informer: Informer<KubernetesObject>;
+  /**
+   * Reports the informer's watch stream opening and ending (ObservedWatch). Without it, a
+   * start that delivered its list counts as connected and an 'error' as disconnected.
+   */
+  connection?: ConnectionSignal;
 }
 
 export type IndexSink = Pick<RestoreIndex, 'upsert' | 'remove'>;
@@ -32,11 +40,20 @@ export interface InformerSetOptions {
   index: IndexSink;
   logger: Logger;
   backoff?: Backoff;
+  /** The clock connection times are read from. */
+  now?: () => Date;
+  /** An informer disconnected longer than this makes the index stale (KCR_WEBHOOK_STALE_INDEX_SECONDS). */
+  staleAfterMs?: number;
 }
+
+export const DEFAULT_STALE_AFTER_MS = 30_000;
 
 interface FeedState {
   feed: IndexFeed;
   synced: boolean;
+  connected: boolean;
+  /** When it last connected or disconnected; undefined until its first connection. */
+  since: Date | undefined;
   /** Consecutive failed starts, for the backoff. */
   failures: number;
   /** Incremented on each start; events from older attempts are ignored. */
@@ -56,6 +73,10 @@ export class InformerSet implements Readiness {
   readonly #index: IndexSink;
   readonly #logger: Logger;
   readonly #backoff: Backoff;
+  readonly #now: () => Date;
+  readonly #staleAfterMs: number;
+  /** The stale feeds the last stale() saw, to log changes once. */
+  #lastStale = '';
   #stopped = false;
   #started = false;
   #waiters: Array<() => void> = [];
@@ -64,8 +85,10 @@ export class InformerSet implements Readiness {
     this.#index = opts.index;
     this.#logger = opts.logger;
     this.#backoff = opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
+    this.#now = opts.now ?? (() => new Date());
+    this.#staleAfterMs = opts.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
     this.#states = opts.feeds.map((feed) => ({
-      feed, synced: false, failures: 0, attempt: 0, erroredAttempt: -1, restartTimer: undefined,
+      feed, synced: false, connected: false, since: undefined, failures: 0, attempt: 0, erroredAttempt: -1, restartTimer: undefined,
     }));
   }
 
@@ -85,6 +108,34 @@ export class InformerSet implements Readiness {
 
   unsynced(): string[] {
     return this.#states.filter((s) => !s.synced).map((s) => s.feed.name);
+  }
+
+  /**
+   * Informers disconnected longer than the bound: while there is one, the webhook is not ready
+   * and restores nothing (it cannot tell a source pod that is gone from one it did not hear of).
+   */
+  stale(): string[] {
+    return this.staleFeeds().map((f) => f.name);
+  }
+
+  /** Each informer's watch connection and since when (for tests and diagnostics). */
+  connections(): FeedConnection[] {
+    return this.#states.map((s) => ({ name: s.feed.name, connected: s.connected, since: s.since }));
+  }
+
+  staleFeeds(): StaleFeed[] {
+    const stale = staleFeeds(this.#now(), this.connections(), this.#staleAfterMs);
+    const key = stale.map((f) => f.name).join(',');
+    if (key !== this.#lastStale) {
+      if (stale.length > 0) {
+        this.#logger.warn({ stale: stale.map((f) => ({ informer: f.name, disconnectedSeconds: Math.round(f.disconnectedMs / 1000) })), boundSeconds: this.#staleAfterMs / 1000 },
+          'restore index is stale: not ready and no restores until the watches reconnect');
+      } else {
+        this.#logger.info({ informers: this.#states.length }, 'restore index current again: every watch is connected');
+      }
+      this.#lastStale = key;
+    }
+    return stale;
   }
 
   /** Resolves once every informer delivered its initial list (or at stop). */
@@ -117,6 +168,32 @@ export class InformerSet implements Readiness {
     feed.informer.on('update', apply('upsert'));
     feed.informer.on('delete', apply('remove'));
     feed.informer.on('error', (err?: unknown) => this.#onError(state, state.attempt, err));
+    // Not 'connect': ListWatch emits it before it tries (observed-watch.ts).
+    feed.connection?.onConnection((up) => {
+      if (this.#stopped) return;
+      if (up) this.#connected(state);
+      else this.#disconnected(state);
+    });
+  }
+
+  #connected(state: FeedState): void {
+    if (state.connected) return;
+    const was = state.since;
+    state.connected = true;
+    state.since = this.#now();
+    if (was !== undefined) {
+      const disconnectedMs = state.since.getTime() - was.getTime();
+      // A watch ending and coming back is routine; say so only after a real break.
+      const level = disconnectedMs > this.#staleAfterMs / 10 ? 'info' : 'debug';
+      this.#logger[level]({ informer: state.feed.name, disconnectedMs }, 'informer watch reconnected');
+    }
+  }
+
+  #disconnected(state: FeedState): void {
+    // Before the first connection there is nothing to go stale: "not synced" covers it.
+    if (!state.connected) return;
+    state.connected = false;
+    state.since = this.#now();
   }
 
   #run(state: FeedState): void {
@@ -126,6 +203,7 @@ export class InformerSet implements Readiness {
       () => {
         if (this.#stopped || attempt !== state.attempt || state.erroredAttempt === attempt) return;
         state.failures = 0;
+        this.#connected(state);
         if (!state.synced) {
           state.synced = true;
           this.#logger.info({ informer: state.feed.name }, 'informer cache synced');
@@ -140,7 +218,9 @@ export class InformerSet implements Readiness {
   }
 
   #onError(state: FeedState, attempt: number, err: unknown): void {
-    if (this.#stopped || state.erroredAttempt === attempt || state.restartTimer) return;
+    if (this.#stopped) return;
+    this.#disconnected(state);
+    if (state.erroredAttempt === attempt || state.restartTimer) return;
     state.erroredAttempt = attempt;
     state.failures += 1;
     const base = Math.min(this.#backoff.initialMs * 2 ** (state.failures - 1), this.#backoff.maxMs);
@@ -182,13 +262,18 @@ export function kubeIndexFeeds(kc: KubeConfig, options: { pullSecretRecordIn?: s
     [PLURALS.Checkpoint, 'Checkpoint', `${kcr}/${PLURALS.Checkpoint}`],
     [PLURALS.CheckpointSchedule, 'CheckpointSchedule', `${kcr}/${PLURALS.CheckpointSchedule}`],
   ];
-  const made = feeds.map(([name, kind, path]) => ({ name, kind, informer: makeInformer(kc, path, listOf(kc, path)) }));
+  // makeInformer(kc, path, list) is this ListWatch with a plain Watch.
+  const made: IndexFeed[] = feeds.map(([name, kind, path]) => {
+    const watch = new ObservedWatch(kc);
+    return { name, kind, informer: new ListWatch(path, watch, listOf(kc, path), false), connection: watch };
+  });
   if (options.pullSecretRecordIn !== undefined) {
     // By name: the webhook's Role reads this one ConfigMap only (resourceNames allow list/watch with this field selector).
     const path = `/api/v1/namespaces/${options.pullSecretRecordIn}/configmaps`;
     const fieldSelector = `metadata.name=${PULL_SECRETS_RECORD}`;
-    const informer = new ListWatch(path, new Watch(kc), listOf(kc, `${path}?fieldSelector=${encodeURIComponent(fieldSelector)}`), false, undefined, fieldSelector);
-    made.push({ name: 'pull-secret-record', kind: 'PullSecretRecord', informer });
+    const watch = new ObservedWatch(kc);
+    const informer = new ListWatch(path, watch, listOf(kc, `${path}?fieldSelector=${encodeURIComponent(fieldSelector)}`), false, undefined, fieldSelector);
+    made.push({ name: 'pull-secret-record', kind: 'PullSecretRecord', informer, connection: watch });
   }
   return made;
 }

@@ -13,11 +13,13 @@ import { InvalidReviewError, parseAdmissionReview, uidOf } from './review.ts';
 import { decideAndClaim, type DecideAndClaimDeps } from './checkpoint-claims.ts';
 import { listen } from '../src/net/listen.ts';
 
-/** Whether the informer caches hold the cluster's state yet. */
+/** Whether the informer caches hold the cluster's state, now. */
 export interface Readiness {
   synced(): boolean;
   /** Names of the caches still waiting for their initial list. */
   unsynced(): string[];
+  /** Names of the caches whose watch has been disconnected longer than the bound. */
+  stale(): string[];
 }
 
 /** What deciding and claiming need (index, decision, policy, clock, claims), and the adapter's own. */
@@ -68,7 +70,7 @@ function podName(request: AdmissionRequest): string | undefined {
 /** Reasons not worth a line per pod: the pod is not kcr's business, or it is a re-invocation. */
 const QUIET_REASONS: ReadonlySet<string> = new Set(['not-opted-in', 'opted-out', 'already-restored', 'not-pod', 'not-create', 'dry-run', 'excluded-namespace']);
 
-/** What the adapter answers: the decision, or "unchanged" for its own reasons (not synced). */
+/** What the adapter answers: the decision, or "unchanged" for its own reasons (not synced, stale). */
 type Answer = Decision | { kind: 'unchanged'; reason: string };
 
 export function buildAdmissionResponse(uid: string, decision: Answer): AdmissionReview {
@@ -95,10 +97,12 @@ export function createWebhookApp(deps: WebhookAppDeps): express.Express {
   app.get('/readyz', (_req, res) => {
     if (deps.draining?.()) {
       sendJson(res, 503, { status: 'shutting down', unsynced: [] });
-    } else if (deps.readiness.synced()) {
-      sendJson(res, 200, { status: 'ok' });
-    } else {
+    } else if (!deps.readiness.synced()) {
       sendJson(res, 503, { status: 'not ready', unsynced: deps.readiness.unsynced() });
+    } else {
+      const stale = deps.readiness.stale();
+      if (stale.length > 0) sendJson(res, 503, { status: 'stale index', unsynced: [], stale });
+      else sendJson(res, 200, { status: 'ok' });
     }
   });
 
@@ -154,11 +158,14 @@ export function createWebhookApp(deps: WebhookAppDeps): express.Express {
     res.locals.request = request;
 
     // Before the caches hold the cluster, "the source pod is gone" cannot be told from
-    // "not listed yet": restoring then could clone a running pod, so the pod starts fresh.
-    const decision: Answer = deps.readiness.synced()
-      ? await decideAndClaim(deps, request, (err, d) => logger.warn({ namespace: d.namespace, pod: podName(request), uid: request.uid,
-        code: (err as { code?: unknown } | null)?.code, err }, 'could not claim the checkpoint; the pod starts fresh'))
-      : { kind: 'unchanged', reason: 'index-not-synced' };
+    // "not listed yet": restoring then could clone a running pod, so the pod starts fresh. The
+    // same while a watch has been away too long: the cache may have missed that pod coming back.
+    const decision: Answer = !deps.readiness.synced()
+      ? { kind: 'unchanged', reason: 'index-not-synced' }
+      : deps.readiness.stale().length > 0
+        ? { kind: 'unchanged', reason: 'stale-index' }
+        : await decideAndClaim(deps, request, (err, d) => logger.warn({ namespace: d.namespace, pod: podName(request), uid: request.uid,
+          code: (err as { code?: unknown } | null)?.code, err }, 'could not claim the checkpoint; the pod starts fresh'));
     const review = buildAdmissionResponse(request.uid, decision);
     sendJson(res, 200, review);
 

@@ -7,6 +7,8 @@ import type { AgentConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { createCheckpointWorker } from '../queue/checkpoint-queues.ts';
 import { createRedisConnection } from '../queue/connection.ts';
+import { redisAccessOptions } from '../queue/redis-access.ts';
+import { logRedisAvailability } from '../queue/redis-availability-log.ts';
 import { closeWithDeadline } from '../queue/shutdown.ts';
 import { parseInsecureRegistries } from '../images/registry-endpoint.ts';
 import { checkpointContainer, type KubeletAccess } from '../kubelet/checkpoint-call.ts';
@@ -31,7 +33,9 @@ export interface RunningAgent {
 export async function startAgent(options: { config: AgentConfig; kc: KubeConfig; log: Logger; now?: () => Date }): Promise<RunningAgent> {
   const { config, kc, log } = options;
   const now = options.now ?? (() => new Date());
-  const connection = createRedisConnection(config.redisUrl, 'worker');
+  // The password comes from the mounted Secret file, never the URL (a bad file stops the start).
+  const connection = createRedisConnection(config.redisUrl, 'worker', await redisAccessOptions({ passwordFile: config.redisPasswordFile, caFile: config.redisCaFile }));
+  logRedisAvailability(connection, 'worker', log);
   const registrySecret = { namespace: config.namespace, name: config.registrySecretName };
   const apiKube = createAgentKube(kc, { registrySecret, host: config.nodeName });
   // A mounted .dockerconfigjson (KCR_REGISTRY_AUTH_FILE) wins over reading the Secret; either is
@@ -55,6 +59,7 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
     connection,
     prefix: config.queuePrefix,
     concurrency: config.concurrency,
+    retention: config.jobRetention,
     process: (data: CheckpointJobData, job: Job<CheckpointJobData>) =>
       processCheckpointJob(
         data,
@@ -73,8 +78,12 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
         },
       ),
   });
-  // Without a listener an 'error' (Redis restarting) would crash the process.
-  worker.on('error', (err) => log.warn({ err: err.message, node: config.nodeName }, 'queue worker error'));
+  // Without a listener an 'error' (Redis restarting) would crash the process. While Redis is
+  // away every retry errors: logRedisAvailability reported why once, these go to debug.
+  worker.on('error', (err) => {
+    if (connection.status === 'ready') log.warn({ err: err.message, node: config.nodeName }, 'queue worker error');
+    else log.debug({ err: err.message, node: config.nodeName }, 'queue worker error while Redis is unavailable');
+  });
   worker.on('failed', (job, err) =>
     log.debug({ job: job?.id, attemptsMade: job?.attemptsMade, err: err.message, node: config.nodeName }, 'checkpoint job attempt failed'),
   );

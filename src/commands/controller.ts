@@ -13,12 +13,12 @@ import { parseInsecureRegistries } from '../images/registry-endpoint.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { createLogger } from '../log.ts';
 import { createRedisConnection } from '../queue/connection.ts';
+import { redisAccessOptions } from '../queue/redis-access.ts';
+import { logRedisAvailability } from '../queue/redis-availability-log.ts';
 import { PullSecretKeeper } from '../controller/pull-secret-keeper.ts';
 import { tokenModeCredentials } from '../controller/registry-token-secrets.ts';
 import { kubeEventRecorder } from '../controller/events.ts';
 import { writerCredential } from '../registry-access/registry-identity.ts';
-import type { Redis } from 'ioredis';
-import type { Logger } from '../log.ts';
 
 function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -32,21 +32,6 @@ function waitForSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-/** Logs Redis going away and coming back once per change, with where and why (never the URL's password). */
-function watchRedis(client: Redis, role: string, logger: Logger): void {
-  let down = false;
-  const where = `${client.options.host ?? '?'}:${client.options.port ?? '?'}`;
-  client.on('error', (err: Error & { code?: string }) => {
-    if (down) return;
-    down = true;
-    logger.error({ redis: where, role, code: err.code }, `Redis at ${where} is unreachable: ${err.message}`);
-  });
-  client.on('ready', () => {
-    if (down) logger.info({ redis: where, role }, `Redis at ${where} is reachable again`);
-    down = false;
-  });
-}
-
 export async function run(argv: string[], env: Env = process.env): Promise<void> {
   if (argv.length > 0) {
     throw new Error(`kcr controller takes no arguments (got ${argv.join(' ')}); configure it with KCR_* environment variables`);
@@ -56,10 +41,12 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
   const logger = createLogger('controller', config.logLevel, destination);
   const kc = loadKubeConfig({ kubeconfig: config.kubeconfig });
   const api = kubeJson(kc);
-  const producer = createRedisConnection(config.redisUrl, 'producer');
-  const workerConnection = createRedisConnection(config.redisUrl, 'worker');
-  watchRedis(producer, 'producer', logger);
-  watchRedis(workerConnection, 'worker', logger);
+  // The password comes from the mounted Secret file, never the URL (a bad file stops the start).
+  const access = await redisAccessOptions({ passwordFile: config.redisPasswordFile, caFile: config.redisCaFile });
+  const producer = createRedisConnection(config.redisUrl, 'producer', access);
+  const workerConnection = createRedisConnection(config.redisUrl, 'worker', access);
+  logRedisAvailability(producer, 'producer', logger);
+  logRedisAvailability(workerConnection, 'worker', logger);
 
   const events = kubeEventRecorder(api, logger, { host: config.podName });
   const registry = config.checkpointRepositories.registry;

@@ -21,7 +21,7 @@ import { GROUP, PLURALS, VERSION } from '../api/types.ts';
 import { kubeJson } from '../kube/kube-json.ts';
 import { kubeClaimApi, type ClaimApi } from '../../webhooks/checkpoint-claims.ts';
 import { decide as restoreDecision, type Decision, type DecisionInput } from '../../webhooks/decision.ts';
-import { InformerSet, kubeIndexFeeds, type Backoff, type IndexFeed } from '../../webhooks/informers.ts';
+import { DEFAULT_STALE_AFTER_MS, InformerSet, kubeIndexFeeds, type Backoff, type IndexFeed } from '../../webhooks/informers.ts';
 import { createWebhookMetrics, type WebhookMetrics } from '../../webhooks/metrics.ts';
 import { RestoreIndex } from '../../webhooks/restore-index.ts';
 import { closeWebhookServer, createWebhookApp, startWebhookServer } from '../../webhooks/server.ts';
@@ -33,7 +33,7 @@ import { createLogger, type Logger } from '../log.ts';
 export type WebhookServingConfig = Pick<
   WebhookConfig,
   'host' | 'port' | 'maxBodyBytes' | 'maxInFlight' | 'pullSecretName' | 'registryAuth' | 'excludedNamespaces' | 'baseImageVolumes' | 'claimTtlSeconds' | 'checkpointRepositories'
->;
+> & Partial<Pick<WebhookConfig, 'staleIndexSeconds'>>;
 
 export interface StartWebhookOptions {
   config: WebhookServingConfig;
@@ -71,7 +71,11 @@ export interface RunningWebhook {
 export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWebhook> {
   const { config, logger } = opts;
   const index = new RestoreIndex();
-  const informers = new InformerSet({ feeds: opts.feeds, index, logger, ...(opts.backoff ? { backoff: opts.backoff } : {}) });
+  const clock = opts.clock ?? (() => new Date());
+  const informers = new InformerSet({
+    feeds: opts.feeds, index, logger, now: clock, staleAfterMs: (config.staleIndexSeconds ?? DEFAULT_STALE_AFTER_MS / 1000) * 1000,
+    ...(opts.backoff ? { backoff: opts.backoff } : {}),
+  });
   const metrics = createWebhookMetrics({ indexSizes: () => index.sizes(), defaultMetrics: opts.defaultMetrics ?? true });
   let draining = false;
   const app = createWebhookApp({
@@ -79,7 +83,7 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     decide: opts.decide ?? restoreDecision,
     metrics,
     logger,
-    clock: opts.clock ?? (() => new Date()),
+    clock,
     policy: {
       excludedNamespaces: config.excludedNamespaces,
       baseImageVolumes: config.baseImageVolumes,

@@ -12,6 +12,8 @@ import type { Logger } from '../log.ts';
 import { CheckpointQueues } from '../queue/checkpoint-queues.ts';
 import { createScheduleWorker } from '../queue/schedule-worker.ts';
 import { createScheduleQueue, SchedulerStore } from '../queue/scheduler-store.ts';
+import { DEFAULT_JOB_RETENTION } from '../queue/job-retention.ts';
+import { SCHEDULE_QUEUE } from '../schedule/names.ts';
 import { closeWithDeadline } from '../queue/shutdown.ts';
 import { InformerSet, type IndexFeed } from '../../webhooks/informers.ts';
 import { kubeEventRecorder, type EventRecorder } from './events.ts';
@@ -36,7 +38,7 @@ export type ControllerSettings = Pick<
   | 'resyncMs' | 'retentionIntervalMs' | 'requestTtlSeconds' | 'requestStuckMarginSeconds' | 'requestLostGraceSeconds' | 'shutdownDeadlineMs'
   | 'watchNamespaces' | 'restoreTimeoutSeconds' | 'restorePullTimeoutSeconds' | 'inPlaceRestoreMax' | 'inPlaceRestoreWindowSeconds'
   | 'checkpointRepositories' | 'registrySweepIntervalMs' | 'registrySweepGraceMs'
->;
+> & Partial<Pick<ControllerConfig, 'jobRetention'>>;
 
 export interface ControllerDeps {
   settings: ControllerSettings;
@@ -83,11 +85,12 @@ export function startController(deps: ControllerDeps): RunningController {
   }
   let tq: TermQueues | undefined;
   const openQueues = (): TermQueues => {
-    const scheduleQueue = createScheduleQueue(producer, s.queuePrefix);
+    const retention = s.jobRetention ?? DEFAULT_JOB_RETENTION;
+    const scheduleQueue = createScheduleQueue(producer, s.queuePrefix, SCHEDULE_QUEUE, retention);
     return {
       scheduleQueue,
-      store: new SchedulerStore({ queue: scheduleQueue, client: producer, prefix: s.queuePrefix }),
-      queues: new CheckpointQueues({ connection: producer, prefix: s.queuePrefix }),
+      store: new SchedulerStore({ queue: scheduleQueue, client: producer, prefix: s.queuePrefix, retention }),
+      queues: new CheckpointQueues({ connection: producer, prefix: s.queuePrefix, retention }),
     };
   };
   const closeQueues = async (t: TermQueues | undefined) => {
@@ -234,11 +237,13 @@ export function startController(deps: ControllerDeps): RunningController {
     worker = createScheduleWorker({
       connection: deps.workerConnection,
       prefix: s.queuePrefix,
+      retention: s.jobRetention ?? DEFAULT_JOB_RETENTION,
       onFire: async (ref, fireTime) => {
         await handleFire({ api, cache, queues: t.queues, events, logger, ttlSecondsAfterFinished: s.requestTtlSeconds, stuckMarginSeconds: s.requestStuckMarginSeconds }, ref, fireTime);
       },
     });
-    worker.on('error', (err) => logger.warn({ err }, 'schedule worker error'));
+    // While Redis is away every retry errors; the composition root logged why once.
+    worker.on('error', (err) => (deps.workerConnection.status === 'ready' ? logger.warn({ err }, 'schedule worker error') : logger.debug({ err }, 'schedule worker error while Redis is unavailable')));
     worker.on('failed', (job, err) => logger.warn({ err, job: job?.id }, 'fired schedule failed; BullMQ retries it'));
     const tick = () => {
       if (!leading) return;

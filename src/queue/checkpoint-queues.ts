@@ -1,9 +1,11 @@
 // Per-node checkpoint queues. The controller adds one job per container with a deterministic job
-// id (BullMQ adds a job id only once while it is kept); each node's agent works its own queue
-// with a concurrency limit, so a node never freezes too many containers at once.
+// id (BullMQ adds a job id only once while it is kept; past the caps of job-retention.ts the
+// CheckpointRequest's deterministic name still stops a double fire); each node's agent works its
+// own queue with a concurrency limit, so a node never freezes too many containers at once.
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { explainRedisError } from './connection.ts';
+import { DEFAULT_JOB_RETENTION, jobCaps, queueRetentionOptions, workerCaps, type JobRetention } from './job-retention.ts';
 import type { CheckpointJob, CheckpointJobData } from '../schedule/fan-out.ts';
 import { nodeQueueName } from '../schedule/names.ts';
 
@@ -13,9 +15,6 @@ export const DEFAULT_NODE_CONCURRENCY = 2;
 export interface CheckpointJobOptions {
   attempts: number;
   backoffMs: number;
-  /** Completed jobs (and so their ids) are kept this long: a double fire within it is ignored. */
-  keepCompletedSeconds: number;
-  keepFailedSeconds: number;
 }
 
 /**
@@ -27,8 +26,6 @@ export type CheckpointJobState = 'waiting' | 'active' | 'stalled' | 'delayed' | 
 export const DEFAULT_CHECKPOINT_JOB_OPTIONS: CheckpointJobOptions = {
   attempts: 5,
   backoffMs: 5000,
-  keepCompletedSeconds: 24 * 3600,
-  keepFailedSeconds: 7 * 24 * 3600,
 };
 
 /** Producer side, in the controller: a Queue per node, made on first use. */
@@ -36,12 +33,14 @@ export class CheckpointQueues {
   readonly #connection: Redis;
   readonly #prefix: string;
   readonly #jobOptions: CheckpointJobOptions;
+  readonly #retention: JobRetention;
   readonly #queues = new Map<string, Queue>();
 
-  constructor(options: { connection: Redis; prefix: string; jobOptions?: Partial<CheckpointJobOptions> }) {
+  constructor(options: { connection: Redis; prefix: string; jobOptions?: Partial<CheckpointJobOptions>; retention?: JobRetention }) {
     this.#connection = options.connection;
     this.#prefix = options.prefix;
     this.#jobOptions = { ...DEFAULT_CHECKPOINT_JOB_OPTIONS, ...options.jobOptions };
+    this.#retention = options.retention ?? DEFAULT_JOB_RETENTION;
   }
 
   queue(queueName: string): Queue {
@@ -49,7 +48,7 @@ export class CheckpointQueues {
     if (!q) {
       // skipWaitingForReady: with a producer connection (no offline queue) a call fails at once
       // while Redis is down instead of waiting for it forever.
-      q = new Queue(queueName, { connection: this.#connection, prefix: this.#prefix, skipWaitingForReady: true });
+      q = new Queue(queueName, { connection: this.#connection, prefix: this.#prefix, skipWaitingForReady: true, ...queueRetentionOptions(this.#retention) });
       // Errors reach callers through rejected calls; keep the emitter from throwing.
       q.on('error', () => {});
       this.#queues.set(queueName, q);
@@ -65,8 +64,7 @@ export class CheckpointQueues {
         jobId: job.jobId,
         attempts: o.attempts,
         backoff: { type: 'exponential', delay: o.backoffMs },
-        removeOnComplete: { age: o.keepCompletedSeconds },
-        removeOnFail: { age: o.keepFailedSeconds },
+        ...jobCaps(this.#retention),
       });
     } catch (err) {
       throw explainRedisError(this.#connection, err);
@@ -117,7 +115,10 @@ export function createCheckpointWorker(options: {
   /** How long a job may run without renewing its lock before it counts as stalled. */
   lockDurationMs?: number;
   autorun?: boolean;
+  /** Caps for jobs that came without their own (e.g. queued by an older controller). */
+  retention?: JobRetention;
 }): Worker<CheckpointJobData> {
+  const retention = options.retention ?? DEFAULT_JOB_RETENTION;
   return new Worker<CheckpointJobData>(
     nodeQueueName(options.nodeName),
     async (job) => {
@@ -129,6 +130,7 @@ export function createCheckpointWorker(options: {
       prefix: options.prefix,
       concurrency: options.concurrency ?? DEFAULT_NODE_CONCURRENCY,
       autorun: options.autorun ?? true,
+      ...workerCaps(retention),
       ...(options.lockDurationMs !== undefined ? { lockDuration: options.lockDurationMs } : {}),
     },
   );

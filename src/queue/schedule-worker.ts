@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { SCHEDULE_FIRED_JOB, type ScheduleRef } from '../schedule/desired.ts';
 import { SCHEDULE_QUEUE } from '../schedule/names.ts';
 import { cachedRepeatStrategy } from './repeat-strategy.ts';
+import { DEFAULT_JOB_RETENTION, workerCaps, type JobRetention } from './job-retention.ts';
 import type { ScheduleJobData } from './scheduler-store.ts';
 
 export type OnFire = (ref: ScheduleRef, fireTime: Date, job: Job) => Promise<void>;
@@ -25,6 +26,8 @@ export interface ScheduleWorkerOptions {
    * others would wait BullMQ's default 5 s, so kcr uses 1.
    */
   drainDelaySeconds?: number;
+  /** Caps for fired jobs whose template carries none (a scheduler an older kcr wrote). */
+  retention?: JobRetention;
 }
 
 /** The slot a scheduler job was made for (BullMQ stores it as prevMillis); falls back to its timestamp. */
@@ -51,6 +54,7 @@ export function createScheduleWorker(options: ScheduleWorkerOptions): Worker {
     concurrency: options.concurrency ?? 50,
     autorun: options.autorun ?? true,
     drainDelay: options.drainDelaySeconds ?? 1,
+    ...workerCaps(options.retention ?? DEFAULT_JOB_RETENTION),
     // The worker schedules each scheduler's next slot when it takes a fired job.
     settings: { repeatStrategy: cachedRepeatStrategy() },
   });

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { SCHEDULE_QUEUE } from '../schedule/names.ts';
 import { explainRedisError } from './connection.ts';
 import { cachedRepeatStrategy } from './repeat-strategy.ts';
+import { DEFAULT_JOB_RETENTION, keepFailed, queueRetentionOptions, STACK_TRACES_KEPT, type JobRetention } from './job-retention.ts';
 import type { DesiredScheduler, ScheduleRef } from '../schedule/desired.ts';
 import { planReconcile, type ExistingScheduler, type ReconcilePlan } from '../schedule/plan.ts';
 
@@ -38,6 +39,8 @@ export interface SchedulerStoreOptions {
     attempts?: number;
     backoffMs?: number;
   };
+  /** How long failed fired jobs are kept (completed ones are dropped at once). */
+  retention?: JobRetention;
 }
 
 export class SchedulerStore {
@@ -47,6 +50,7 @@ export class SchedulerStore {
   readonly #concurrency: number;
   readonly #attempts: number;
   readonly #backoffMs: number;
+  readonly #retention: JobRetention;
 
   constructor(options: SchedulerStoreOptions) {
     this.#queue = options.queue;
@@ -55,6 +59,7 @@ export class SchedulerStore {
     this.#concurrency = Math.max(1, options.concurrency ?? 200);
     this.#attempts = options.firedJobOptions?.attempts ?? 3;
     this.#backoffMs = options.firedJobOptions?.backoffMs ?? 2000;
+    this.#retention = options.retention ?? DEFAULT_JOB_RETENTION;
   }
 
   /** Schedulers in Redis with the fingerprint kcr stored (undefined for foreign or legacy ones). */
@@ -119,16 +124,22 @@ export class SchedulerStore {
         attempts: this.#attempts,
         backoff: { type: 'exponential', delay: this.#backoffMs },
         // A fired job's outcome lives in the schedule's status; dropping it at once is cheaper.
+        // The template is stored with the scheduler: a changed cap reaches it when the scheduler
+        // is next rewritten (a new leader rewrites them all).
         removeOnComplete: true,
-        removeOnFail: { age: 24 * 3600, count: 5000 },
+        removeOnFail: keepFailed(this.#retention),
+        stackTraceLimit: STACK_TRACES_KEPT,
       },
     });
   }
 }
 
 /** The scheduler queue; with a producer connection its calls fail fast while Redis is down. */
-export function createScheduleQueue(connection: Redis, prefix: string, name: string = SCHEDULE_QUEUE): Queue {
-  const queue = new Queue(name, { connection, prefix, skipWaitingForReady: true, settings: { repeatStrategy: cachedRepeatStrategy() } });
+export function createScheduleQueue(connection: Redis, prefix: string, name: string = SCHEDULE_QUEUE, retention: JobRetention = DEFAULT_JOB_RETENTION): Queue {
+  const queue = new Queue(name, {
+    connection, prefix, skipWaitingForReady: true, settings: { repeatStrategy: cachedRepeatStrategy() },
+    ...queueRetentionOptions(retention),
+  });
   queue.on('error', () => {});
   return queue;
 }

@@ -1,7 +1,8 @@
 // kcr's whole stack on top of the local cluster, as long-lived local processes (the demo and
 // `npm run cluster:up -- --kcr`):
 //
-//   redis-server          queue backend (AOF on, noeviction), 127.0.0.1:<free port>
+//   redis-server          queue backend (AOF on, noeviction, a password as the Secret kcr-redis
+//                         gives it), 127.0.0.1:<free port>
 //   docker-registry       checkpoint images, plain HTTP on 127.0.0.1:<free port>, token auth
 //                         (auth.token) trusting kcr's token service, as manifests/ sets it up
 //   kcr token-service     the registry's token realm, 127.0.0.1:<free port>; its keys are the
@@ -110,7 +111,8 @@ export interface StackState {
   /** The API server this stack belongs to. */
   server: string;
   startedAt: string;
-  redis: { url: string; dataDir: string };
+  /** passwordFile: Redis' password, as the pods mount the Secret kcr-redis (KCR_REDIS_PASSWORD_FILE). */
+  redis: { url: string; dataDir: string; passwordFile: string };
   /**
    * authFile: a dockerconfigjson for the harness's own reads (skopeo), with kcr's writer
    * credential (kcr's components never get it from here: they read kcr-registry).
@@ -173,17 +175,21 @@ export async function webhookAdmissions(replicaUrls: readonly string[], labels: 
   return Promise.all(replicaUrls.map(async (u) => metricSum((await httpGet(`${u}/metrics`)).body, 'kcr_webhook_admissions_total', labels)));
 }
 
-function redisPing(port: number): Promise<boolean> {
+function redisPing(port: number, password: string): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = createConnection({ host: '127.0.0.1', port });
+    let data = '';
     sock.setTimeout(2000, () => sock.destroy());
     sock.on('error', () => resolve(false));
     sock.on('close', () => resolve(false));
+    // AUTH's reply, then PING's.
     sock.on('data', (b) => {
-      resolve(b.toString().startsWith('+PONG'));
+      data += b.toString();
+      if (data.split('\r\n').length < 3) return;
+      resolve(data.split('\r\n')[1] === '+PONG');
       sock.end();
     });
-    sock.on('connect', () => sock.write('*1\r\n$4\r\nPING\r\n'));
+    sock.on('connect', () => sock.write(`*2\r\n$4\r\nAUTH\r\n$${Buffer.byteLength(password)}\r\n${password}\r\n*1\r\n$4\r\nPING\r\n`));
   });
 }
 
@@ -226,14 +232,23 @@ async function startRedisProcess(ctx: Ctx): Promise<void> {
   const port = await freePort();
   const dataDir = join(ctx.dir, 'redis');
   mkdirSync(dataDir, { recursive: true });
+  // As in the cluster: a password file (the Secret kcr-redis) for kcr's components, and the
+  // requirepass file redis/start-redis.sh would generate from it, so it is in no argument.
+  // Outside dataDir: a restart "without its data" keeps the password.
+  const password = randomBytes(24).toString('hex');
+  const passwordFile = join(ctx.dir, 'redis-password');
+  const authConf = join(ctx.dir, 'redis-auth.conf');
+  writeSecretFile(passwordFile, `${password}\n`);
+  writeSecretFile(authConf, `requirepass "${password}"\n`);
   // The production settings of redis/: AOF on, noeviction (BullMQ needs every key it wrote).
   const p = ctx.launch('redis', 'redis-server', [
     '--bind', '127.0.0.1', '--port', String(port), '--dir', dataDir,
     '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction',
     '--protected-mode', 'no', '--daemonize', 'no', '--loglevel', 'notice',
+    '--include', authConf,
   ]);
-  ctx.state.redis = { url: `redis://127.0.0.1:${port}`, dataDir };
-  await waitReady(p, 'PING', () => redisPing(port), ctx.opts.readyTimeoutMs);
+  ctx.state.redis = { url: `redis://127.0.0.1:${port}`, dataDir, passwordFile };
+  await waitReady(p, 'PING', () => redisPing(port, password), ctx.opts.readyTimeoutMs);
   ctx.log(`redis ready at redis://127.0.0.1:${port} (pid ${p.pid})`);
 }
 
@@ -459,6 +474,7 @@ async function startController(ctx: Ctx): Promise<void> {
       KUBECONFIG: kubeconfig,
       KCR_POD_NAME: `kcr-controller-local-${i}`,
       KCR_REDIS_URL: ctx.state.redis.url,
+      KCR_REDIS_PASSWORD_FILE: ctx.state.redis.passwordFile,
       KCR_HEALTH_PORT: String(port),
       ...registryEnv(ctx),
       ...ctx.opts.controllerEnv,
@@ -524,6 +540,7 @@ async function startAgents(ctx: Ctx): Promise<void> {
       NODE_NAME: node.name,
       KCR_POD_NAME: `kcr-agent-${node.name}`,
       KCR_REDIS_URL: ctx.state.redis.url,
+      KCR_REDIS_PASSWORD_FILE: ctx.state.redis.passwordFile,
       KCR_CHECKPOINT_DIR: node.checkpointDir,
       // The agent calls its kubelet directly; the kubelets' serving certificates come from this CA.
       KCR_KUBELET_CA: ensureClusterPki(ctx.opts.cluster.pkiDir).kubeletCaCert,
@@ -584,7 +601,7 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     kcrDir,
     server: options.cluster.server,
     startedAt: new Date().toISOString(),
-    redis: { url: '', dataDir: '' },
+    redis: { url: '', dataDir: '', passwordFile: '' },
     registry: { host: '', url: '', storageDir: '', authFile: '', tokenUrl: '', tokenKeyDir: '' },
     webhook: { url: '', replicaUrls: [] },
     nodes: [],

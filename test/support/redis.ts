@@ -7,12 +7,16 @@
 //   await redis.stop();                        // SIGTERM (SIGKILL after 5 s), removes the temp dir
 //
 // Options: { appendOnly?: boolean } turns AOF on (the production setting) for tests that restart
-// Redis on the same dir; { dir?: string } reuses a data dir (then stop() leaves it in place).
+// Redis on the same dir; { dir?: string } reuses a data dir (then stop() leaves it in place);
+// { password?: string } makes Redis require it (requirepass from an included file, as
+// redis/start-redis.sh does; the URL stays without it); { tls?: { cert, key } } serves TLS only
+// (redis.url is then rediss://).
 // Runs with maxmemory-policy noeviction, as BullMQ requires.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,6 +25,8 @@ export interface RedisServer {
   host: string;
   port: number;
   dir: string;
+  /** The password Redis requires, when started with one. */
+  password: string | undefined;
   /** FLUSHALL over a raw RESP connection (no client library needed). */
   flushAll(): Promise<void>;
   stop(): Promise<void>;
@@ -30,6 +36,9 @@ export interface RedisOptions {
   appendOnly?: boolean;
   dir?: string;
   port?: number;
+  password?: string;
+  /** PEM certificate and key: Redis then listens with TLS only (no client certificates asked). */
+  tls?: { cert: string; key: string };
 }
 
 export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
@@ -48,6 +57,19 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     '--daemonize', 'no',
     '--loglevel', 'warning',
   ];
+  if (options.password !== undefined) {
+    // Out of the process's arguments, as in the cluster.
+    const auth = join(dir, 'kcr-test-auth.conf');
+    await writeFile(auth, `requirepass "${options.password}"\n`, { mode: 0o600 });
+    args.push('--include', auth);
+  }
+  if (options.tls !== undefined) {
+    await writeFile(join(dir, 'kcr-test-tls.crt'), options.tls.cert);
+    await writeFile(join(dir, 'kcr-test-tls.key'), options.tls.key, { mode: 0o600 });
+    args.splice(args.indexOf('--port'), 2, '--port', '0', '--tls-port', String(port), '--tls-cert-file', join(dir, 'kcr-test-tls.crt'),
+      '--tls-key-file', join(dir, 'kcr-test-tls.key'), '--tls-auth-clients', 'no');
+  }
+  const endpoint: Endpoint = { host, port, password: options.password, tls: options.tls !== undefined };
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (b: Buffer) => {
@@ -82,7 +104,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
         : undefined;
 
   try {
-    await waitFor(async () => (await command(host, port, ['PING'])).startsWith('+PONG'), 10_000, gone, () => output);
+    await waitFor(async () => (await command(endpoint, ['PING'])).startsWith('+PONG'), 10_000, gone, () => output);
   } catch (err) {
     child.kill('SIGKILL');
     await exited;
@@ -91,12 +113,13 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   }
 
   return {
-    url: `redis://${host}:${port}`,
+    url: `${options.tls !== undefined ? 'rediss' : 'redis'}://${host}:${port}`,
     host,
     port,
     dir,
+    password: options.password,
     async flushAll() {
-      const reply = await command(host, port, ['FLUSHALL']);
+      const reply = await command(endpoint, ['FLUSHALL']);
       if (!reply.startsWith('+OK')) throw new Error(`FLUSHALL failed: ${reply}`);
     },
     async stop() {
@@ -106,22 +129,36 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   };
 }
 
-/** Sends one RESP command and returns the first reply line. */
-function command(host: string, port: number, parts: string[]): Promise<string> {
+interface Endpoint {
+  host: string;
+  port: number;
+  password: string | undefined;
+  tls: boolean;
+}
+
+const resp = (parts: string[]) => `*${parts.length}\r\n` + parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('');
+
+/** Sends one RESP command (after AUTH when there is a password) and returns the reply to it, from its first line on. */
+function command(at: Endpoint, parts: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const sock = createConnection({ host, port });
+    // The test's own certificate: nothing to verify against here.
+    const sock = at.tls
+      ? tlsConnect({ host: at.host, port: at.port, rejectUnauthorized: false })
+      : createConnection({ host: at.host, port: at.port });
+    const replies = at.password === undefined ? 1 : 2;
     let data = '';
     sock.setTimeout(5000, () => sock.destroy(new Error('redis command timed out')));
     sock.on('error', reject);
-    sock.on('data', (b) => {
+    sock.on('data', (b: Buffer) => {
       data += b.toString();
-      if (data.includes('\r\n')) {
+      const lines = data.split('\r\n');
+      if (lines.length > replies) {
         sock.end();
-        resolve(data);
+        resolve(lines.slice(replies - 1).join('\r\n'));
       }
     });
-    sock.on('connect', () => {
-      sock.write(`*${parts.length}\r\n` + parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join(''));
+    sock.on(at.tls ? 'secureConnect' : 'connect', () => {
+      sock.write((at.password === undefined ? '' : resp(['AUTH', at.password])) + resp(parts));
     });
   });
 }

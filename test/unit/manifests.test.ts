@@ -517,6 +517,36 @@ describe('controller, agent and Redis wiring', () => {
     }
   });
 
+  it('the controller and the agent read the Redis password from the mounted Secret kcr-redis, never from an env value or the URL', () => {
+    for (const [kind, name] of [['Deployment', 'kcr-controller'], ['DaemonSet', 'kcr-agent']] as const) {
+      const pod = get(find(kind, name), 'spec', 'template', 'spec') as Obj;
+      const env = get(pod, 'containers', 0, 'env') as { name: string; value?: string; valueFrom?: Obj }[];
+      const file = env.find((e) => e.name === 'KCR_REDIS_PASSWORD_FILE')?.value;
+      expect(file, `${name}: KCR_REDIS_PASSWORD_FILE`).toBe('/etc/kcr/redis/password');
+      // The URL names the server only.
+      expect(env.find((e) => e.name === 'KCR_REDIS_URL')?.value).not.toContain('@');
+      // No password as an env value, literal or from a Secret (it would show in /proc/<pid>/environ of every child).
+      for (const e of env) {
+        expect(e.name, `${name}: ${e.name}`).not.toMatch(/PASSWORD$|^REDISCLI_AUTH$/);
+        expect(get(e, 'valueFrom', 'secretKeyRef', 'name'), `${name}: ${e.name}`).not.toBe('kcr-redis');
+      }
+      const mount = (get(pod, 'containers', 0, 'volumeMounts') as { name: string; mountPath: string; readOnly?: boolean }[]).find((m) => m.mountPath === '/etc/kcr/redis');
+      expect(mount?.readOnly, `${name} mounts /etc/kcr/redis read-only`).toBe(true);
+      const volume = (get(pod, 'volumes') as { name: string; secret?: { secretName: string; items?: { key: string; path: string }[]; defaultMode?: number } }[])
+        .find((v) => v.name === mount!.name)!;
+      expect(volume.secret?.secretName).toBe('kcr-redis');
+      expect(volume.secret?.items).toEqual([{ key: 'password', path: 'password' }]);
+      // Readable by the container's user only: the owner (root) or the pod's fsGroup, never others.
+      const mode = volume.secret?.defaultMode ?? 0o644;
+      expect(mode & 0o007, `${name}: others cannot read the password`).toBe(0);
+      const user = get(pod, 'securityContext', 'runAsUser');
+      if (user !== 0) {
+        expect(mode & 0o040, `${name}: the group may read it`).toBe(0o040);
+        expect(get(pod, 'securityContext', 'fsGroup'), `${name}: fsGroup owns the Secret's files`).toBe(get(pod, 'securityContext', 'runAsGroup'));
+      }
+    }
+  });
+
   it('the agent knows its node and mounts the kubelet checkpoint folder read-write', () => {
     const pod = get(find('DaemonSet', 'kcr-agent'), 'spec', 'template', 'spec') as Obj;
     const env = get(pod, 'containers', 0, 'env') as { name: string; valueFrom?: Obj }[];
@@ -756,12 +786,58 @@ describe('redis.conf', () => {
     expect(conf.get('appendfsync')).toBe('everysec');
   });
 
-  it('is the file the redis StatefulSet mounts', () => {
+  it('is the file the redis StatefulSet mounts, started through start-redis.sh', () => {
     const sts = find('StatefulSet', 'kcr-redis');
     expect(get(sts, 'spec', 'replicas')).toBe(1);
-    expect(get(sts, 'spec', 'template', 'spec', 'containers', 0, 'command')).toEqual(['redis-server', '/etc/redis/redis.conf']);
+    expect(get(sts, 'spec', 'template', 'spec', 'containers', 0, 'command')).toEqual(['/bin/sh', '/etc/redis/start-redis.sh']);
     expect(get(sts, 'spec', 'template', 'spec', 'securityContext', 'runAsNonRoot')).toBe(true);
     expect(get(sts, 'spec', 'volumeClaimTemplates', 0, 'spec', 'resources', 'requests', 'storage')).toBeDefined();
+  });
+
+  it('holds no password and keeps protected mode on (a Redis started from it without one answers loopback only)', () => {
+    expect(conf.has('requirepass')).toBe(false);
+    expect(conf.has('masterauth')).toBe(false);
+    expect(conf.get('protected-mode')).toBe('yes');
+  });
+});
+
+describe('Redis requires the password of the Secret kcr-redis', () => {
+  const script = readFileSync(join(ROOT, 'redis', 'start-redis.sh'), 'utf8');
+  const code = script.split('\n').filter((l) => !l.trim().startsWith('#'));
+  const pod = get(find('StatefulSet', 'kcr-redis'), 'spec', 'template', 'spec') as Obj;
+
+  it('start-redis.sh is in the generated ConfigMap beside redis.conf', () => {
+    const k = docs.find((d) => kindOf(d) === 'Kustomization' && relative(ROOT, d.file) === 'redis/kustomization.yaml')!.obj;
+    expect(get(k, 'configMapGenerator', 0, 'name')).toBe('kcr-redis-config');
+    expect(get(k, 'configMapGenerator', 0, 'files')).toEqual(['redis.conf', 'start-redis.sh']);
+  });
+
+  it('the password reaches redis-server through an included file, never its arguments', () => {
+    expect(code.join('\n')).toMatch(/^exec redis-server "\$conf" --include "\$auth" "\$@"$/m);
+    expect(code.join('\n')).not.toMatch(/--requirepass|redis-server[^\n]*\$password/);
+    // printf is a shell builtin: no process gets the password as an argument while the file is written.
+    expect(code.join('\n')).toMatch(/^printf 'requirepass "%s"\\n' "\$password" > "\$auth"$/m);
+    expect(code.join('\n')).toMatch(/^umask 077$/m);
+  });
+
+  it('mounts the Secret, and writes the generated file to memory only', () => {
+    const mounts = get(pod, 'containers', 0, 'volumeMounts') as { name: string; mountPath: string; readOnly?: boolean }[];
+    const volumes = get(pod, 'volumes') as { name: string; secret?: { secretName: string; items?: unknown; defaultMode?: number }; emptyDir?: { medium?: string } }[];
+    const at = (path: string) => volumes.find((v) => v.name === mounts.find((m) => m.mountPath === path)?.name);
+    expect(at('/etc/kcr/redis')?.secret?.secretName).toBe('kcr-redis');
+    expect(at('/etc/kcr/redis')?.secret?.items).toEqual([{ key: 'password', path: 'password' }]);
+    expect((at('/etc/kcr/redis')?.secret?.defaultMode ?? 0o644) & 0o007).toBe(0);
+    expect(get(pod, 'securityContext', 'fsGroup')).toBe(get(pod, 'securityContext', 'runAsUser'));
+    expect(at('/run/kcr-redis')?.emptyDir?.medium).toBe('Memory');
+    expect(script).toContain('${KCR_REDIS_PASSWORD_FILE:-/etc/kcr/redis/password}');
+    expect(script).toContain('${KCR_REDIS_AUTH_CONF:-/run/kcr-redis/auth.conf}');
+  });
+
+  it('the readiness probe authenticates through REDISCLI_AUTH, not -a, and checks for PONG', () => {
+    const probe = (get(pod, 'containers', 0, 'readinessProbe', 'exec', 'command') as string[]).join(' ');
+    expect(probe).toContain('REDISCLI_AUTH="$(cat /etc/kcr/redis/password)"');
+    expect(probe).not.toMatch(/\s-a\s|--pass/);
+    expect(probe).toContain('grep -q PONG');
   });
 });
 
@@ -800,6 +876,7 @@ describe(`kubectl kustomize${skipNote}`, () => {
     }
     const cm = objs.find((o) => o.kind === 'ConfigMap' && String(get(o, 'metadata', 'name')).startsWith('kcr-redis-config'))!;
     expect(get(cm, 'data', 'redis.conf')).toContain('maxmemory-policy noeviction');
+    expect(get(cm, 'data', 'start-redis.sh')).toContain('exec redis-server');
     const sts = objs.find((o) => o.kind === 'StatefulSet')!;
     expect(get(sts, 'spec', 'template', 'spec', 'volumes', 0, 'configMap', 'name')).toBe(get(cm, 'metadata', 'name'));
   }, 60_000);
