@@ -128,8 +128,10 @@ async function soak(c: Clients, stack: StackState): Promise<void> {
   const requests = await requestSamples(c);
   const counts = soakCounts(samples, freshRecords(stack), requests, Date.now());
   const seenCheckpoints = new Set(samples.flatMap((s) => s.checkpoints.filter((x) => x.ready).map((x) => x.name))).size;
-  const growth = Math.max(0, ...[...rss.values()].filter((r) => r.warm !== undefined && r.last !== undefined).map((r) => (r.last! - r.warm!) / 1024));
-  const result = `RESULT minutes=${minutes} faults=${faults} checkpoints=${seenCheckpoints} restores=${counts.restores} fresh_with_reason=${counts.freshWithReason} lost=${counts.lost} duplicates=${counts.duplicates} clones=${counts.clones} stuck=${counts.stuck} missing_images=${missing} rss_growth_mib=${growth.toFixed(1)}`;
+  const growths = [...rss.values()].filter((r) => r.warm !== undefined && r.last !== undefined).map((r) => (r.last! - r.warm!) / 1024);
+  // The largest, which may be below 0 (a process that gave memory back); n/a when none lived through.
+  const growth = growths.length > 0 ? Math.max(...growths).toFixed(1) : 'n/a';
+  const result = `RESULT minutes=${minutes} faults=${faults} checkpoints=${seenCheckpoints} restores=${counts.restores} fresh_with_reason=${counts.freshWithReason} lost=${counts.lost} duplicates=${counts.duplicates} clones=${counts.clones} stuck=${counts.stuck} missing_images=${missing} rss_growth_mib=${growth}`;
   console.log(result);
   if (counts.lost + counts.duplicates + counts.clones + counts.stuck + missing > 0) process.exitCode = 1;
 }
