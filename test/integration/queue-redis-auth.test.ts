@@ -4,7 +4,6 @@
 // into any process's arguments.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +19,7 @@ import { closeWithDeadline } from '../../src/queue/shutdown.ts';
 import { fanOut } from '../../src/schedule/fan-out.ts';
 import { createCa, issueCert } from '../cluster/pki.ts';
 import { startRedis, type RedisServer } from '../support/redis.ts';
+import { freePort } from '../support/free-port.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PASSWORD = 'kcr-test-0123456789abcdef';
@@ -151,16 +151,6 @@ describe('Redis over TLS (rediss://, KCR_REDIS_CA_FILE)', () => {
 });
 
 describe('redis/start-redis.sh', () => {
-  function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const srv = createServer();
-      srv.on('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const addr = srv.address();
-        srv.close(() => (addr !== null && typeof addr !== 'string' ? resolve(addr.port) : reject(new Error('no port'))));
-      });
-    });
-  }
 
   /** The script as the StatefulSet runs it, with the paths moved into a temp dir and a free port. */
   function start(secretText: string | undefined, port: number) {
