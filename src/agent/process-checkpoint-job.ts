@@ -2,6 +2,10 @@
 // own kubelet, or through the node proxy) -> archive streamed into the registry -> Checkpoint recorded (only after
 // the manifest is stored) -> CheckpointRequest Completed -> older local archives deleted.
 //
+// Archives: the kubelet's archive is recorded in the node's ledger as this container's the
+// moment the kubelet reports it, and clean-up deletes only what the ledger records for this
+// very container. Jobs whose archive names could collide (archive-turns.ts) take turns.
+//
 // Retries: a transient failure is thrown back to BullMQ, which retries with exponential backoff;
 // a permanent one marks the request Failed at once, emits an Event and throws UnrecoverableError
 // so BullMQ does not retry. The last attempt's failure also marks the request Failed. A retry
@@ -22,8 +26,11 @@ import { parseRuntimeVersion } from '../rules/restore-capability.ts';
 import { archiveMismatch, ArchiveFactsError, type ArchiveFacts } from './archive-facts.ts';
 import type { AgentKube } from './agent-kube.ts';
 import type { ArchiveFolder } from './archive-folder.ts';
+import { EMPTY_LEDGER, withArchive, withoutArchives, type LedgerEntry } from './archive-ledger.ts';
+import type { ArchiveLedgerFile } from './archive-ledger-file.ts';
 import { archiveFileName, archivePrefix, archiveTime, ArchivePathError } from './archive-path.ts';
-import { archivesToDelete } from './archive-retention.ts';
+import { archiveRetention } from './archive-retention.ts';
+import type { ArchiveTurns, Turn } from './archive-turns.ts';
 import { buildCheckpoint, checkpointName, containerImage, imageBuiltStatus, nodeArchitecture, originalSoftware } from './checkpoint-object.ts';
 import { classifyFailure, type ClassifiedFailure } from './classify-failure.ts';
 import type { ImagePushers } from './image-pusher.ts';
@@ -35,6 +42,10 @@ export interface CheckpointJobDeps {
   kubelet: (call: CheckpointCall, node: V1Node) => Promise<string>;
   images: ImagePushers;
   archives: ArchiveFolder;
+  /** The node's record of the archives this agent got from the kubelet, and whose they are. */
+  ledger: ArchiveLedgerFile;
+  /** Shared by all jobs of this agent: jobs whose archive names could collide take turns. */
+  turns: ArchiveTurns;
   /** Newest archives kept per container on the node after a successful push. */
   keepArchives: number;
   /** `namespace/name` of the registry Secret (named in messages, never its content). */
@@ -64,7 +75,9 @@ function rfc3339(d: Date): string {
 export async function processCheckpointJob(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJobDeps): Promise<JobOutcome> {
   const log = deps.log.child({ namespace: data.namespace, pod: data.podName, container: data.containerName, uid: data.podUid, node: deps.node, request: data.requestName });
   try {
-    return await run(data, attempt, deps, log);
+    const prefix = archivePrefix(data.podName, data.namespace, data.containerName);
+    if (deps.turns.busy(prefix)) log.info({ archivePrefix: prefix }, 'waiting: a checkpoint whose archive names could collide with this one runs on this node');
+    return await deps.turns.run(prefix, (turn) => run(data, attempt, deps, log, turn));
   } catch (err) {
     const failure = classifyFailure(err, {
       node: deps.node,
@@ -81,7 +94,7 @@ export async function processCheckpointJob(data: CheckpointJobData, attempt: Att
   }
 }
 
-async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJobDeps, log: Logger): Promise<JobOutcome> {
+async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJobDeps, log: Logger, turn: Turn): Promise<JobOutcome> {
   const { kube } = deps;
   const ns = data.namespace;
   const request = await kube.getRequest(ns, data.requestName);
@@ -137,17 +150,21 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
     throw new AgentFailure('ArchiveMismatch', `status.archive ${JSON.stringify(earlier)} is not an archive of container ${data.containerName} of pod ${ns}/${data.podName}: refused, nothing pushed`);
   }
   let archiveFile: string;
-  if (earlier !== undefined && (await deps.archives.exists(earlier))) {
+  const owner = (): LedgerEntry => ({ namespace: ns, pod: data.podName, podUid, container: data.containerName, requestUid, recordedAt: rfc3339(deps.now()) });
+  const fromEarlier = earlier !== undefined && (await deps.archives.exists(earlier));
+  if (fromEarlier) {
     archiveFile = earlier;
     log.info({ archive: archiveFile }, 'pushing the archive an earlier attempt took');
   } else {
-    const reported = await deps.kubelet({
-      node: deps.node,
-      namespace: ns,
-      pod: data.podName,
-      container: data.containerName,
-      timeoutSeconds: request.spec.timeoutSeconds ?? data.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
-    }, node);
+    const reported = await turn.kubelet(() =>
+      deps.kubelet({
+        node: deps.node,
+        namespace: ns,
+        pod: data.podName,
+        container: data.containerName,
+        timeoutSeconds: request.spec.timeoutSeconds ?? data.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+      }, node),
+    );
     archiveFile = archiveFileName(reported);
     log.info({ archive: archiveFile }, 'kubelet wrote the checkpoint archive');
     if (!(await deps.archives.exists(archiveFile))) {
@@ -155,10 +172,14 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
         `the kubelet wrote ${reported}, but ${deps.archives.path(archiveFile)} does not exist here: KCR_CHECKPOINT_DIR must be the node's /var/lib/kubelet/checkpoints (a hostPath mount)`,
       );
     }
+    await recordArchive(deps, archiveFile, owner(), 'replace', log);
     await kube.patchRequestStatus(ns, data.requestName, { archive: archiveFile });
   }
   // Only the archive of the container asked for is pushed: one naming another pod is refused.
   const facts = await checkedFacts(deps, archiveFile, { namespace: ns, pod: data.podName, container: data.containerName, podUid });
+  // An earlier attempt recorded it when the kubelet reported it; if that record was lost (a
+  // failed write, a ledger set aside), the archive's own contents have just said whose it is.
+  if (fromEarlier) await recordArchive(deps, archiveFile, owner(), 'if-absent', log);
   const runtime = { name: facts.runtime, ...versionOf(facts.runtime, node) };
   // Asked after the kubelet: for a container the pod lacks, its 404 says so (ContainerNotFound).
   const running = containerImage(pod, data.containerName);
@@ -306,14 +327,62 @@ async function completeRequest(request: CheckpointRequest, checkpoint: string, i
   await emit(deps, request, 'Normal', 'CheckpointCreated', message);
 }
 
-/** Keeps the newest archives of this container on the node; a failure here never fails the job. */
+/**
+ * Notes the archive as this owner's in the node's ledger. 'replace': the kubelet has just written
+ * it for this job, whoever it was recorded for before. A failure costs only its later clean-up
+ * (an unrecorded archive is never deleted), so it never fails the job.
+ */
+async function recordArchive(deps: CheckpointJobDeps, name: string, entry: LedgerEntry, mode: 'replace' | 'if-absent', log: Logger): Promise<void> {
+  try {
+    await deps.ledger.exclusive(async () => {
+      const read = await deps.ledger.read();
+      let ledger = EMPTY_LEDGER;
+      if (read.ok) {
+        ledger = read.ledger;
+      } else {
+        // What it recorded is unknown: those archives are never deleted; new ones are recorded afresh.
+        const keptAt = await deps.ledger.setAside();
+        log.warn({ ledger: deps.ledger.path, keptAt, why: read.why }, 'the archive ledger was unreadable; set aside and started anew (archives it recorded stay on the node)');
+      }
+      const prior = ledger.get(name);
+      if (mode === 'if-absent' && prior !== undefined) return;
+      if (prior !== undefined && (prior.namespace !== entry.namespace || prior.pod !== entry.pod || prior.container !== entry.container)) {
+        log.info({ archive: name, previous: { namespace: prior.namespace, pod: prior.pod, container: prior.container, uid: prior.podUid } }, 'the kubelet wrote an archive name recorded for another container; it is recorded for this one now');
+      }
+      await deps.ledger.write(withArchive(ledger, name, entry));
+    });
+  } catch (err) {
+    log.warn({ archive: name, err: err instanceof Error ? err.message : String(err) }, 'could not record the archive in the ledger; retention will leave it on the node');
+  }
+}
+
+/**
+ * Keeps the newest archives of this container on the node, choosing only among those the ledger
+ * records for it; an unreadable ledger deletes nothing. A failure here never fails the job.
+ */
 async function cleanUpArchives(request: CheckpointRequest, justPushed: string, deps: CheckpointJobDeps, log: Logger): Promise<void> {
   try {
-    const owner = { pod: request.spec.podReference.name, namespace: request.metadata.namespace!, container: request.spec.containerName };
-    const inUse = new Set([...(deps.inUse ?? []), ...(deps.keepArchives > 0 ? [justPushed] : [])]);
-    const doomed = archivesToDelete(await deps.archives.list(), owner, deps.keepArchives, inUse);
-    for (const name of doomed) await deps.archives.remove(name);
-    if (doomed.length > 0) log.info({ deleted: doomed }, 'deleted older checkpoint archives on this node');
+    await deps.ledger.exclusive(async () => {
+      const read = await deps.ledger.read();
+      if (!read.ok) {
+        log.warn({ ledger: deps.ledger.path, why: read.why }, 'the archive ledger is unreadable; no archive deleted');
+        return;
+      }
+      const owner = { pod: request.spec.podReference.name, namespace: request.metadata.namespace!, container: request.spec.containerName };
+      const inUse = new Set([...(deps.inUse ?? []), ...(deps.keepArchives > 0 ? [justPushed] : [])]);
+      const plan = archiveRetention(read.ledger, await deps.archives.list(), owner, deps.keepArchives, inUse);
+      const failed = new Set<string>();
+      for (const name of plan.remove) {
+        await deps.archives.remove(name).catch((err: unknown) => {
+          failed.add(name);
+          log.warn({ archive: name, err: err instanceof Error ? err.message : String(err) }, 'could not delete an older checkpoint archive');
+        });
+      }
+      const forget = plan.forget.filter((n) => !failed.has(n));
+      if (forget.length > 0) await deps.ledger.write(withoutArchives(read.ledger, forget));
+      const deleted = plan.remove.filter((n) => !failed.has(n));
+      if (deleted.length > 0) log.info({ deleted }, 'deleted older checkpoint archives on this node');
+    });
   } catch (err) {
     log.warn({ err: err instanceof Error ? err.message : String(err) }, 'deleting older checkpoint archives failed');
   }

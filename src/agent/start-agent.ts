@@ -17,6 +17,8 @@ import { kubeletEndpoint } from '../kubelet/kubelet-endpoint.ts';
 import type { CheckpointJobData } from '../schedule/fan-out.ts';
 import { createAgentKube, type AgentKube } from './agent-kube.ts';
 import { ArchiveFolder } from './archive-folder.ts';
+import { ArchiveLedgerFile } from './archive-ledger-file.ts';
+import { ArchiveTurns } from './archive-turns.ts';
 import { startHealthServer, type HealthServer } from './health-server.ts';
 import { publishNodeCapability } from './node-capability.ts';
 import { createImagePushers } from './image-pusher.ts';
@@ -53,6 +55,9 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
   const archives = new ArchiveFolder(config.checkpointDir);
   const access = await kubeletAccessFor(config, log);
   const inUse = new Set<string>();
+  // One ledger and one set of turns for every job of this agent (it runs KCR_AGENT_CONCURRENCY at once).
+  const ledger = new ArchiveLedgerFile(config.checkpointDir);
+  const turns = new ArchiveTurns({ now });
 
   const worker = createCheckpointWorker({
     nodeName: config.nodeName,
@@ -70,6 +75,8 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
           kubelet: (call, node) => checkpointContainer(kc, call, access(call.node, node)),
           images,
           archives,
+          ledger,
+          turns,
           keepArchives: config.keepArchives,
           registrySecret: `${registrySecret.namespace}/${registrySecret.name}`,
           now,

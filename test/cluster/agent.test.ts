@@ -6,7 +6,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { copyFile, readdir } from 'node:fs/promises';
+import { copyFile, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -37,6 +37,8 @@ let redis: RedisServer;
 let queues: CheckpointQueues;
 let producer: ReturnType<typeof createRedisConnection>;
 let ns: string;
+/** Namespaces a test made besides `ns`, deleted at the end. */
+const moreNamespaces: string[] = [];
 let root: string;
 let agent: ChildProcess;
 let agentLog = '';
@@ -62,57 +64,58 @@ async function putRegistrySecret(password: string): Promise<void> {
   }
 }
 
-function podOn(name: string, memoryBytes = 256 * 1024): V1Pod {
+function podOn(name: string, memoryBytes = 256 * 1024, where: { namespace: string; container: string } = { namespace: ns, container: 'app' }): V1Pod {
   return {
-    metadata: { name, namespace: ns, annotations: { 'sim.kcr.io/memory-bytes': String(memoryBytes) } },
-    spec: { nodeSelector: { 'kubernetes.io/hostname': node }, containers: [{ name: 'app', image: 'docker.io/library/counter:1.0' }], terminationGracePeriodSeconds: 1 },
+    metadata: { name, namespace: where.namespace, annotations: { 'sim.kcr.io/memory-bytes': String(memoryBytes) } },
+    spec: { nodeSelector: { 'kubernetes.io/hostname': node }, containers: [{ name: where.container, image: 'docker.io/library/counter:1.0' }], terminationGracePeriodSeconds: 1 },
   };
 }
 
-async function runningPod(name: string): Promise<V1Pod> {
+async function runningPod(name: string, namespace = ns): Promise<V1Pod> {
   return eventually(`pod ${name} Running`, async () => {
-    const p = await clients.core.readNamespacedPod({ name, namespace: ns });
+    const p = await clients.core.readNamespacedPod({ name, namespace });
     return p.status?.phase === 'Running' && p.status.containerStatuses?.[0]?.imageID ? p : undefined;
   });
 }
 
-const obj = (plural: string, name: string) => ({ group: GROUP, version: VERSION, namespace: ns, plural, name });
+const obj = (plural: string, name: string, namespace = ns) => ({ group: GROUP, version: VERSION, namespace, plural, name });
 
-async function createRequest(name: string, pod: string, container = 'app'): Promise<CheckpointRequest> {
+async function createRequest(name: string, pod: string, container = 'app', namespace = ns): Promise<CheckpointRequest> {
   return (await clients.custom.createNamespacedCustomObject({
     group: GROUP,
     version: VERSION,
-    namespace: ns,
+    namespace,
     plural: PLURALS.CheckpointRequest,
-    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'CheckpointRequest', metadata: { name, namespace: ns }, spec: { podReference: { name: pod }, containerName: container, timeoutSeconds: 30 } },
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'CheckpointRequest', metadata: { name, namespace }, spec: { podReference: { name: pod }, containerName: container, timeoutSeconds: 30 } },
   })) as CheckpointRequest;
 }
 
-async function getRequest(name: string): Promise<CheckpointRequest> {
-  return (await clients.custom.getNamespacedCustomObject(obj(PLURALS.CheckpointRequest, name))) as CheckpointRequest;
+async function getRequest(name: string, namespace = ns): Promise<CheckpointRequest> {
+  return (await clients.custom.getNamespacedCustomObject(obj(PLURALS.CheckpointRequest, name, namespace))) as CheckpointRequest;
 }
 
-/** Enqueues the job the controller would for `request` (fast retries for the test). */
+/** Enqueues the job the controller would for `request` (fast retries for the test), in the pod's namespace. */
 async function enqueue(request: string, pod: V1Pod, container = 'app'): Promise<void> {
+  const namespace = pod.metadata!.namespace ?? ns;
   const data: CheckpointJobData = {
     requestName: request,
-    namespace: ns,
+    namespace,
     podName: pod.metadata!.name!,
     podUid: pod.metadata!.uid!,
     containerName: container,
     nodeName: node,
     timeoutSeconds: 30,
-    schedule: { kind: 'CheckpointSchedule', namespace: ns, name: '', uid: '' },
+    schedule: { kind: 'CheckpointSchedule', namespace, name: '', uid: '' },
     fireTime: new Date().toISOString(),
   };
   await queues.enqueue({ queueName: nodeQueueName(node), jobId: `${request}_${++jobSeq}`, requestName: request, data });
 }
 
-async function finished(name: string, timeoutMs = 60_000): Promise<CheckpointRequest> {
+async function finished(name: string, timeoutMs = 60_000, namespace = ns): Promise<CheckpointRequest> {
   return eventually(
     `CheckpointRequest ${name} to finish`,
     async () => {
-      const r = await getRequest(name);
+      const r = await getRequest(name, namespace);
       return r.status?.phase === 'Completed' || r.status?.phase === 'Failed' ? r : undefined;
     },
     timeoutMs,
@@ -207,6 +210,7 @@ afterAll(async () => {
   await queues?.close();
   producer?.disconnect();
   if (ns) await deleteNamespace(clients.core, ns);
+  for (const n of moreNamespaces) await deleteNamespace(clients.core, n);
   await nodes?.stop();
   await Promise.all([reg?.stop(), redis?.stop()]);
   if (root) rmSync(root, { recursive: true, force: true });
@@ -295,6 +299,48 @@ describe('kcr agent', () => {
     const latest = await getRequest('counter-again-2');
     const cp = (await clients.custom.getNamespacedCustomObject(obj(PLURALS.Checkpoint, latest.status!.checkpoint!.name))) as Checkpoint;
     expect(files).toEqual([cp.spec.checkpointData]);
+  });
+
+  it('two pods whose archive names collide (team/a-x and team-a/x) take turns: each pushes its own archive, and retention keeps each one’s newest', async () => {
+    // `team-<h1>` and `team-<h1>-<h2>`: pod app, container `<h2>-x` in the first, `x` in the second.
+    const short = await createNamespace(clients.core, 'team');
+    moreNamespaces.push(short);
+    const long = await createNamespace(clients.core, short);
+    moreNamespaces.push(long);
+    const owners = [
+      { namespace: short, container: `${long.slice(short.length + 1)}-x` },
+      { namespace: long, container: 'x' },
+    ];
+    const prefix = `checkpoint-app_${long}-x-`;
+    for (const o of owners) await clients.core.createNamespacedPod({ namespace: o.namespace, body: podOn('app', 256 * 1024, o) });
+    const pods = await Promise.all(owners.map((o) => runningPod('app', o.namespace)));
+    const dir = nodes.nodes[0]!.checkpointDir;
+    let latest: string[] = [];
+    for (const round of [1, 2]) {
+      const name = `app-round-${round}`;
+      for (const o of owners) await createRequest(name, 'app', o.container, o.namespace);
+      // Both at once: the agent works two jobs at a time (KCR_AGENT_CONCURRENCY 2).
+      await Promise.all(owners.map((o, i) => enqueue(name, pods[i]!, o.container)));
+      const done = await Promise.all(owners.map((o) => finished(name, 60_000, o.namespace)));
+      expect(done.map((r) => r.status?.phase), agentLog.slice(-3000)).toEqual(['Completed', 'Completed']);
+      const cps = await Promise.all(
+        done.map(async (r, i) => (await clients.custom.getNamespacedCustomObject(obj(PLURALS.Checkpoint, r.status!.checkpoint!.name, owners[i]!.namespace))) as Checkpoint),
+      );
+      latest = cps.map((cp) => cp.spec.checkpointData!);
+      // One prefix, two files: the kubelet never wrote both in one second.
+      for (const a of latest) expect(a.startsWith(prefix)).toBe(true);
+      expect(new Set(latest).size).toBe(2);
+      // Each image is its own container's archive, byte for byte.
+      for (const cp of cps) {
+        expect(cp.spec.containerName).toBe(owners.find((o) => o.namespace === cp.metadata.namespace)!.container);
+        const raw = (await skopeoInspect(cp.status!.runtimeImage!, true)) as { layers: Array<{ digest: string }> };
+        expect(raw.layers[0]!.digest).toBe(await sha256File(join(dir, cp.spec.checkpointData!)));
+      }
+    }
+    // Retention (keep 1) removed each owner's round-1 archive and neither owner's round-2 one.
+    expect((await readdir(dir)).filter((f) => f.startsWith(prefix)).sort()).toEqual([...latest].sort());
+    const ledger = JSON.parse(await readFile(join(dir, '.kcr-archives.json'), 'utf8')) as { archives: Record<string, { namespace: string; container: string }> };
+    for (const [i, o] of owners.entries()) expect(ledger.archives[latest[i]!]).toMatchObject(o);
   });
 
   it('refuses to push an archive of another pod, by its name or by its contents: the request fails, nothing is pushed', async () => {

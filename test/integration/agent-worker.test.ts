@@ -2,7 +2,7 @@
 // UnrecoverableError) and a real registry, with the Kubernetes API and the kubelet as in-memory
 // fakes (the cluster test, test/cluster/agent.test.ts, runs the same against a real API server).
 // Covers what the cluster cannot force: API failures at chosen steps and a resumed retry.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException, KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
@@ -10,6 +10,8 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentEvent, AgentKube } from '../../src/agent/agent-kube.ts';
 import { ArchiveFolder } from '../../src/agent/archive-folder.ts';
+import { ArchiveLedgerFile } from '../../src/agent/archive-ledger-file.ts';
+import { ArchiveTurns } from '../../src/agent/archive-turns.ts';
 import { createImagePushers } from '../../src/agent/image-pusher.ts';
 import { processCheckpointJob } from '../../src/agent/process-checkpoint-job.ts';
 import { startAgent } from '../../src/agent/start-agent.ts';
@@ -124,36 +126,42 @@ function fakeKubelet(folder: string, failures: Array<number | undefined> = []) {
   return { kubelet, calls };
 }
 
-function setup(opts: { attempts?: number; registry?: string } = {}) {
+function setup(opts: { attempts?: number; registry?: string; namespace?: string; pod?: string; container?: string; folder?: string } = {}) {
   const id = ++seq;
-  const folder = mkdtempSync(join(dir, 'node-'));
+  const folder = opts.folder ?? mkdtempSync(join(dir, 'node-'));
+  const ns = opts.namespace ?? NS;
+  const podName = opts.pod ?? 'web-0';
+  const container = opts.container ?? 'app';
   const pod: V1Pod = {
-    metadata: { name: 'web-0', namespace: NS, uid: `pod-uid-${id}`, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web', uid: 'ss', controller: true }] },
-    spec: { nodeName: NODE, containers: [{ name: 'app', image: 'counter:1.0' }] },
-    status: { containerStatuses: [{ name: 'app', image: 'counter:1.0', imageID: `docker.io/library/counter@sha256:${'c'.repeat(64)}`, ready: true, restartCount: 0 }] },
+    metadata: { name: podName, namespace: ns, uid: `pod-uid-${id}`, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web', uid: 'ss', controller: true }] },
+    spec: { nodeName: NODE, containers: [{ name: container, image: 'counter:1.0' }] },
+    status: { containerStatuses: [{ name: container, image: 'counter:1.0', imageID: `docker.io/library/counter@sha256:${'c'.repeat(64)}`, ready: true, restartCount: 0 }] },
   };
   const kube = new FakeKube(pod);
-  const requestName = `web-0-app-${id}`;
+  const requestName = `${podName}-${container}-${id}`;
   kube.requests.set(requestName, {
     apiVersion: 'checkpoint-restore.kcr.io/v1',
     kind: 'CheckpointRequest',
-    metadata: { name: requestName, namespace: NS, uid: `req-uid-${id}` },
-    spec: { podReference: { name: 'web-0' }, containerName: 'app', timeoutSeconds: 20 },
+    metadata: { name: requestName, namespace: ns, uid: `req-uid-${id}` },
+    spec: { podReference: { name: podName }, containerName: container, timeoutSeconds: 20 },
   });
   const data: CheckpointJobData = {
     requestName,
-    namespace: NS,
-    podName: 'web-0',
+    namespace: ns,
+    podName,
     podUid: pod.metadata!.uid!,
-    containerName: 'app',
+    containerName: container,
     nodeName: NODE,
     timeoutSeconds: 20,
-    schedule: { kind: 'CheckpointSchedule', namespace: NS, name: 'web', uid: 'sched' },
+    schedule: { kind: 'CheckpointSchedule', namespace: ns, name: 'web', uid: 'sched' },
     fireTime: new Date().toISOString(),
   };
   const images = createImagePushers({ registry: opts.registry ?? reg.host, prefix: 'kcr', insecureRegistries: [{ host: opts.registry ?? reg.host, plainHttp: true }], compression: 'none' });
   return { id, folder, kube, data, requestName, images, attempts: opts.attempts ?? 4 };
 }
+
+/** One agent's turns for the single-job tests (made at load: its start is long past when they run). */
+const soloTurns = new ArchiveTurns({ now: () => new Date() });
 
 /** Runs one job through a real BullMQ worker of the node queue until it completes or fails for good. */
 async function runJob(s: ReturnType<typeof setup>, kubelet: (c: CheckpointCall) => Promise<string>): Promise<{ state: 'completed' | 'failed'; failedReason?: string; attemptsMade: number }> {
@@ -173,6 +181,8 @@ async function runJob(s: ReturnType<typeof setup>, kubelet: (c: CheckpointCall) 
         kubelet,
         images: s.images,
         archives: new ArchiveFolder(s.folder),
+        ledger: new ArchiveLedgerFile(s.folder),
+        turns: soloTurns,
         keepArchives: 1,
         registrySecret: 'kcr-system/kcr-registry',
         now: () => new Date(),
@@ -333,6 +343,164 @@ describe('agent job processing (real Redis, real registry)', () => {
     const k = fakeKubelet(s.folder);
     expect((await runJob(s, k.kubelet)).state).toBe('completed');
     expect(k.calls).toHaveLength(0);
+  });
+});
+
+/** The node's shared parts, as start-agent.ts makes them once for all its jobs. */
+function nodeParts(folder: string) {
+  return { folder, ledger: new ArchiveLedgerFile(folder), turns: new ArchiveTurns({ now: () => new Date() }) };
+}
+
+const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * A kubelet as the real one names archives: from its clock, in whole seconds, when the call
+ * starts; the file is written `ms` later (the same name in the same second overwrites). Notes
+ * every call's span and how many ran at once.
+ */
+function clockKubelet(folder: string, ms = 300) {
+  const spans: Array<{ owner: string; start: number; end: number; name: string }> = [];
+  let active = 0;
+  let maxActive = 0;
+  const kubelet = async (call: CheckpointCall): Promise<string> => {
+    maxActive = Math.max(maxActive, ++active);
+    const start = Date.now();
+    const name = `checkpoint-${call.pod}_${call.namespace}-${call.container}-${rfc3339(start)}.tar`;
+    try {
+      await new Promise((r) => setTimeout(r, ms));
+      writeFileSync(join(folder, name), await crioArchive({ namespace: call.namespace, pod: call.pod, container: call.container }), { mode: 0o600 });
+      return `/var/lib/kubelet/checkpoints/${name}`;
+    } finally {
+      active--;
+      spans.push({ owner: `${call.namespace}/${call.pod}/${call.container}`, start, end: Date.now(), name });
+    }
+  };
+  return { kubelet, spans, maxActive: () => maxActive };
+}
+
+/** Runs the jobs on one worker of the node queue at KCR_AGENT_CONCURRENCY 2, sharing the node's folder, ledger and turns. */
+async function runTogether(jobs: Array<ReturnType<typeof setup>>, kubelet: (c: CheckpointCall) => Promise<string>, node: ReturnType<typeof nodeParts>): Promise<string[]> {
+  const prefix = `awt${++seq}`;
+  const producer: Redis = createRedisConnection(redis.url, 'producer');
+  const workerConn: Redis = createRedisConnection(redis.url, 'worker');
+  await waitForReady(producer, 5000);
+  const queues = new CheckpointQueues({ connection: producer, prefix, jobOptions: { attempts: 1, backoffMs: 50 } });
+  const byRequest = new Map(jobs.map((j) => [j.requestName, j]));
+  const archives = new ArchiveFolder(node.folder);
+  const inUse = new Set<string>();
+  const worker = createCheckpointWorker({
+    nodeName: NODE,
+    connection: workerConn,
+    prefix,
+    concurrency: 2,
+    process: (data, job) => {
+      const s = byRequest.get(data.requestName)!;
+      return processCheckpointJob(data, { number: job.attemptsMade + 1, max: job.opts.attempts ?? 1 }, {
+        node: NODE,
+        kube: s.kube,
+        kubelet,
+        images: s.images,
+        archives,
+        ledger: node.ledger,
+        turns: node.turns,
+        keepArchives: 1,
+        registrySecret: 'kcr-system/kcr-registry',
+        now: () => new Date(),
+        log: silentLogger(),
+        inUse,
+      });
+    },
+  });
+  worker.on('error', () => {});
+  try {
+    const queued = await Promise.all(jobs.map((s) => queues.enqueue({ queueName: nodeQueueName(NODE), jobId: `j${s.id}`, requestName: s.requestName, data: s.data })));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const states = await Promise.all(queued.map((j) => j.getState()));
+      if (states.every((st) => st === 'completed' || st === 'failed')) return states;
+      if (Date.now() > deadline) throw new Error(`jobs still ${states.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  } finally {
+    await worker.close();
+    await queues.close();
+    producer.disconnect();
+    workerConn.disconnect();
+    for (const s of jobs) s.images.close();
+  }
+}
+
+/** The node's ledger file as owner strings by archive name. */
+function ledgerOwners(folder: string): Record<string, string> {
+  const doc = JSON.parse(readFileSync(join(folder, '.kcr-archives.json'), 'utf8')) as { archives: Record<string, { namespace: string; pod: string; container: string }> };
+  return Object.fromEntries(Object.entries(doc.archives).map(([n, e]) => [n, `${e.namespace}/${e.pod}/${e.container}`]));
+}
+
+const archivesIn = (folder: string) => readdirSync(folder).filter((n) => n.endsWith('.tar')).sort();
+
+describe('archives on a node shared by names that collide (team/a-x and team-a/x)', () => {
+  const TEAM = { namespace: 'team', pod: 'app', container: 'a-x' };
+  const TEAM_A = { namespace: 'team-a', pod: 'app', container: 'x' };
+  const owner = (o: typeof TEAM) => `${o.namespace}/${o.pod}/${o.container}`;
+
+  it('their checkpoints take turns in different seconds, each pushes its own archive, and retention leaves the other’s alone, across an agent restart', async () => {
+    const folder = mkdtempSync(join(dir, 'node-'));
+    const k = clockKubelet(folder);
+    const round = async (node: ReturnType<typeof nodeParts>) => {
+      const jobs = [setup({ ...TEAM, folder }), setup({ ...TEAM_A, folder })];
+      expect(await runTogether(jobs, k.kubelet, node)).toEqual(['completed', 'completed']);
+      return jobs.map((s) => [...s.kube.checkpoints.values()][0]!);
+    };
+
+    const first = await round(nodeParts(folder));
+    // The kubelet calls never overlapped, and the second started in a later second than the first ended.
+    expect(k.maxActive()).toBe(1);
+    expect(k.spans).toHaveLength(2);
+    const [a, b] = [...k.spans].sort((x, y) => x.start - y.start);
+    expect(b!.start).toBeGreaterThanOrEqual(a!.end);
+    expect(Math.floor(b!.start / 1000)).toBeGreaterThan(Math.floor(a!.end / 1000));
+    // One prefix, two names, each Checkpoint pushed from its own container's archive.
+    expect(a!.name.slice(0, 24)).toBe(b!.name.slice(0, 24));
+    expect(a!.name).not.toBe(b!.name);
+    const [teamCp, teamACp] = first;
+    expect(teamCp!.spec).toMatchObject({ podName: 'app', containerName: 'a-x', checkpointData: k.spans.find((s) => s.owner === owner(TEAM))!.name });
+    expect(teamACp!.spec).toMatchObject({ podName: 'app', containerName: 'x', checkpointData: k.spans.find((s) => s.owner === owner(TEAM_A))!.name });
+    for (const cp of first) expect(await registryHas(cp.status!.runtimeImage!)).toBe(true);
+    // Keep 1 each: neither job's retention deleted the other's archive.
+    expect(archivesIn(folder)).toEqual([teamCp!.spec.checkpointData, teamACp!.spec.checkpointData].sort());
+    expect(ledgerOwners(folder)).toEqual({ [teamCp!.spec.checkpointData!]: owner(TEAM), [teamACp!.spec.checkpointData!]: owner(TEAM_A) });
+
+    // A restarted agent (a new ledger reader, new turns) reads the ledger from the node.
+    const second = await round(nodeParts(folder));
+    expect(k.maxActive()).toBe(1);
+    const spans = [...k.spans].sort((x, y) => x.start - y.start);
+    for (let i = 1; i < spans.length; i++) expect(Math.floor(spans[i]!.start / 1000)).toBeGreaterThan(Math.floor(spans[i - 1]!.end / 1000));
+    // Each owner's older archive is gone, each owner's newest is kept: no more, no less.
+    const [teamNew, teamANew] = second.map((cp) => cp.spec.checkpointData!);
+    expect(archivesIn(folder)).toEqual([teamNew, teamANew].sort());
+    expect(ledgerOwners(folder)).toEqual({ [teamNew!]: owner(TEAM), [teamANew!]: owner(TEAM_A) });
+  });
+
+  it('an archive the agent did not record stays, even named as the container’s; an unreadable ledger deletes nothing and is set aside', async () => {
+    const folder = mkdtempSync(join(dir, 'node-'));
+    const k = clockKubelet(folder, 10);
+    // Older, named as team-a/x's (and team/a-x's) archive, but not written for this agent.
+    const planted = 'checkpoint-app_team-a-x-2026-01-01T00:00:00Z.tar';
+    writeFileSync(join(folder, planted), await crioArchive({ namespace: 'team', pod: 'app', container: 'a-x' }), { mode: 0o600 });
+    const node = nodeParts(folder);
+    const one = setup({ ...TEAM_A, folder });
+    expect(await runTogether([one], k.kubelet, node)).toEqual(['completed']);
+    const firstArchive = [...one.kube.checkpoints.values()][0]!.spec.checkpointData!;
+    expect(archivesIn(folder)).toEqual([planted, firstArchive].sort());
+
+    writeFileSync(join(folder, '.kcr-archives.json'), '{"version": 1, "archives": {"');
+    const two = setup({ ...TEAM_A, folder });
+    expect(await runTogether([two], k.kubelet, node)).toEqual(['completed']);
+    const secondArchive = [...two.kube.checkpoints.values()][0]!.spec.checkpointData!;
+    // What the lost ledger recorded is unknown now: kept. Recording starts anew from this archive.
+    expect(archivesIn(folder)).toEqual([planted, firstArchive, secondArchive].sort());
+    expect(existsSync(join(folder, '.kcr-archives.json.corrupt'))).toBe(true);
+    expect(ledgerOwners(folder)).toEqual({ [secondArchive]: owner(TEAM_A) });
   });
 });
 
