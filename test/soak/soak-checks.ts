@@ -106,3 +106,15 @@ export function soakCounts(samples: readonly Sample[], fresh: readonly FreshReco
   const stuck = requests.filter((r) => (r.phase === 'Pending' || r.phase === 'InProgress' || r.phase === '') && endMs - r.createdMs > r.timeoutSeconds * 1000 + STUCK_MARGIN_MS).length;
   return { duplicates: duplicateKeys.size, clones: cloneKeys.size, lost, stuck, restores, freshWithReason };
 }
+
+/**
+ * Schedule minutes between `fromMs` and `toMs` (whole minutes, the schedule is every minute) for
+ * which no CheckpointRequest carries that fire time: a slot that ended in neither a checkpoint nor
+ * a recorded failure. (A request that exists ended in one or the other, or counts as stuck.)
+ */
+export function missedSlots(requests: readonly RequestSample[], fromMs: number, toMs: number): number {
+  const fired = new Set(requests.map((r) => r.slotMs).filter((t): t is number => t !== undefined));
+  let missed = 0;
+  for (let t = Math.ceil(fromMs / 60_000) * 60_000; t <= toMs; t += 60_000) if (!fired.has(t)) missed++;
+  return missed;
+}

@@ -3,8 +3,8 @@
 // kubelets, 2 webhook replicas, 2 controllers and an agent per node, a StatefulSet of 3 and a
 // Deployment of 3 on a one-minute schedule, it injects faults at random intervals and checks all
 // along (soak-checks.ts) that nothing is lost, cloned or stuck. It ends with one line:
-//   RESULT minutes=… faults=… checkpoints=… restores=… lost=0 duplicates=0 clones=0 stuck=0 missing_images=0 rss_growth_mib=…
-// and exits 1 when any of lost, duplicates, clones, stuck or missing_images is not 0.
+//   RESULT minutes=… faults=… checkpoints=… restores=… lost=0 duplicates=0 clones=0 stuck=0 missed_slots=0 missing_images=0 rss_growth_mib=…
+// and exits 1 when any of lost, duplicates, clones, stuck, missed_slots or missing_images is not 0.
 // Faults: SIGKILL of the leading controller, of an agent while it pushes, of a webhook replica;
 // Redis restarted with its data and (once) without; the registry stopped for 30 s; pods deleted;
 // a node cordoned and its pods deleted. It runs in its own state folder (.kcr-soak).
@@ -21,7 +21,7 @@ import { KCR_NAMESPACE } from '../cluster/kcr-in-cluster.ts';
 import { relaunchStackProcess, startStack, stackState, stopStack, type StackState } from '../cluster/kcr-stack.ts';
 import { controlPlaneBinDir, ensureClusterUp, stopCluster } from '../cluster/local-cluster.ts';
 import { REPO_ROOT } from '../cluster/pki.ts';
-import { soakCounts, type FreshRecord, type RequestSample, type Sample } from './soak-checks.ts';
+import { missedSlots, soakCounts, type FreshRecord, type RequestSample, type Sample } from './soak-checks.ts';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '20' }, seed: { type: 'string' } } });
 const minutes = Number(values.minutes);
@@ -90,6 +90,7 @@ async function soak(c: Clients, stack: StackState): Promise<void> {
   const observer = observe();
 
   // First faults once a checkpoint of each workload exists, so restores can be judged.
+  const firstFireMs = Math.ceil(Date.now() / 60_000) * 60_000;
   await waitFor('a first checkpoint of each workload', async () => {
     const cps = await checkpoints(c);
     return cps.some((x) => x.spec.workload?.kind === 'StatefulSet') && cps.some((x) => x.spec.workload?.kind === 'Deployment');
@@ -126,14 +127,16 @@ async function soak(c: Clients, stack: StackState): Promise<void> {
     }
   }
   const requests = await requestSamples(c);
+  // Slots from the first fire the soak waited for to the last full minute before the settling ended.
+  const missed = missedSlots(requests, firstFireMs, Date.now() - 60_000);
   const counts = soakCounts(samples, freshRecords(stack), requests, Date.now());
   const seenCheckpoints = new Set(samples.flatMap((s) => s.checkpoints.filter((x) => x.ready).map((x) => x.name))).size;
   const growths = [...rss.values()].filter((r) => r.warm !== undefined && r.last !== undefined).map((r) => (r.last! - r.warm!) / 1024);
   // The largest, which may be below 0 (a process that gave memory back); n/a when none lived through.
   const growth = growths.length > 0 ? Math.max(...growths).toFixed(1) : 'n/a';
-  const result = `RESULT minutes=${minutes} faults=${faults} checkpoints=${seenCheckpoints} restores=${counts.restores} fresh_with_reason=${counts.freshWithReason} lost=${counts.lost} duplicates=${counts.duplicates} clones=${counts.clones} stuck=${counts.stuck} missing_images=${missing} rss_growth_mib=${growth}`;
+  const result = `RESULT minutes=${minutes} faults=${faults} checkpoints=${seenCheckpoints} restores=${counts.restores} fresh_with_reason=${counts.freshWithReason} lost=${counts.lost} duplicates=${counts.duplicates} clones=${counts.clones} stuck=${counts.stuck} missed_slots=${missed} missing_images=${missing} rss_growth_mib=${growth}`;
   console.log(result);
-  if (counts.lost + counts.duplicates + counts.clones + counts.stuck + missing > 0) process.exitCode = 1;
+  if (counts.lost + counts.duplicates + counts.clones + counts.stuck + missed + missing > 0) process.exitCode = 1;
 }
 
 async function inject(c: Clients, stack: StackState, fault: Fault): Promise<void> {

@@ -1,7 +1,7 @@
 // The soak's judgement over what it observed: each count rises for the failure it names, and
 // only for it.
 import { describe, expect, it } from 'vitest';
-import { soakCounts, type CheckpointSample, type PodSample, type Sample } from '../../soak/soak-checks.ts';
+import { missedSlots, soakCounts, type CheckpointSample, type PodSample, type Sample } from '../../soak/soak-checks.ts';
 
 const pod = (uid: string, identity: string, createdMs: number, restoredFrom: Record<string, string> = {}, living = true): PodSample => ({ uid, name: uid, identity, createdMs, living, restoredFrom });
 const cp = (name: string, identity: string, podUID: string, ready = true): CheckpointSample => ({ name, identity, container: 'app', podUID, ready, createdMs: 0 });
@@ -37,5 +37,15 @@ describe('soakCounts', () => {
   it('a request Pending or InProgress past its timeout plus the margin is stuck; finished ones never', () => {
     const r = (phase: string, createdMs: number) => ({ name: phase, phase, createdMs, timeoutSeconds: 60, slotMs: undefined, pod: 'db-0' });
     expect(soakCounts([], [], [r('Pending', 0), r('InProgress', 0), r('Completed', 0), r('Failed', 0), r('Pending', 170_000)], 181_000).stuck).toBe(2);
+  });
+});
+
+describe('missedSlots', () => {
+  it('counts the minutes no request was made for', () => {
+    const r = (slotMs: number | undefined) => ({ name: 'r', phase: 'Completed', createdMs: 0, timeoutSeconds: 60, slotMs, pod: 'db-0' });
+    const m = 60_000;
+    expect(missedSlots([r(m), r(2 * m), r(3 * m)], m, 3 * m)).toBe(0);
+    expect(missedSlots([r(m), r(3 * m), r(undefined)], m, 3 * m)).toBe(1);
+    expect(missedSlots([], m + 1, 3 * m)).toBe(2);
   });
 });
