@@ -8,7 +8,7 @@ import { startController } from '../controller/controller.ts';
 import { startHealthServer } from '../controller/health-server.ts';
 import { boundPort } from '../net/listen.ts';
 import { kubeJson } from '../kube/kube-json.ts';
-import { registryInventory, registryManifestDeleter } from '../controller/registry-deleter.ts';
+import { controllerRegistry } from '../controller/registry-deleter.ts';
 import { parseInsecureRegistries } from '../images/registry-endpoint.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { createLogger } from '../log.ts';
@@ -61,6 +61,12 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
       onForeignWriterSecret: () => logger.error({ namespace: config.namespace, secret: config.registrySecretName }, `Secret ${config.registrySecretName} exists and kcr did not make it; in token mode kcr writes its own writer credential there: delete it`),
     })
     : undefined;
+  const images = controllerRegistry({
+    api,
+    namespace: config.namespace,
+    secretName: config.registrySecretName,
+    insecureRegistries: parseInsecureRegistries(config.insecureRegistries),
+  });
   const controller = startController({
     events,
     ...(credentials ? {
@@ -74,20 +80,8 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
     feeds: controllerFeeds(kc),
     producer,
     workerConnection,
-    inventory: registryInventory({
-      api,
-      namespace: config.namespace,
-      secretName: config.registrySecretName,
-      insecureRegistries: parseInsecureRegistries(config.insecureRegistries),
-      registry,
-      prefix: config.checkpointRepositories.prefix,
-    }),
-    deleteManifest: registryManifestDeleter({
-      api,
-      namespace: config.namespace,
-      secretName: config.registrySecretName,
-      insecureRegistries: parseInsecureRegistries(config.insecureRegistries),
-    }),
+    inventory: images.inventory(registry, config.checkpointRepositories.prefix),
+    deleteManifest: images.deleteManifest,
     logger,
   });
   const health = await startHealthServer({ notReady: () => controller.notReady(), leading: () => controller.leading() }, config.healthHost, config.healthPort);
@@ -96,6 +90,7 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
   const signal = await waitForSignal();
   logger.info({ signal, deadlineMs: config.shutdownDeadlineMs }, 'shutting down');
   await controller.stop();
+  images.close();
   health.close();
   producer.disconnect();
   workerConnection.disconnect();

@@ -28,6 +28,7 @@ import { watchRestores } from './restore-watch.ts';
 import { RetentionRunner, type ManifestDeleter } from './retention-runner.ts';
 import { runCheckpointFinalizers } from './checkpoint-finalizers.ts';
 import { RegistrySweeper, type RegistryInventory } from './registry-sweep.ts';
+import { BesidePass } from './beside-pass.ts';
 import { reconcileSchedulers } from './scheduler-reconciler.ts';
 import { syncScheduleStatuses } from './status-sync.ts';
 import { untilNextPass } from './until-next-pass.ts';
@@ -101,7 +102,6 @@ export function startController(deps: ControllerDeps): RunningController {
   let term = 0;
   let worker: Worker | undefined;
   let forceNext = false;
-  let lastRetention = 0;
   let lastKeptSweep = 0;
   let lastStaleCheck = 0;
   /** Requests seen lost (node, agent or job gone) on earlier passes: the grace runs across passes. */
@@ -109,14 +109,14 @@ export function startController(deps: ControllerDeps): RunningController {
   let passTimer: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
-  /** Retention and the Checkpoint finalizers run beside the passes: a slow or unreachable registry must not hold up restores. */
-  let retaining: Promise<void> | undefined;
-  let finalizing: Promise<void> | undefined;
-  let sweeping: Promise<void> | undefined;
-  let lastSweep = 0;
   const sweeper = deps.inventory && s.registrySweepIntervalMs > 0
     ? new RegistrySweeper({ cache, inventory: deps.inventory, deleteManifest: deps.deleteManifest, logger, repositories: s.checkpointRepositories, graceMs: s.registrySweepGraceMs, watchNamespaces: s.watchNamespaces })
     : undefined;
+  const beside = {
+    retention: new BesidePass('retention pass', s.retentionIntervalMs, () => retention.run(), logger),
+    finalizers: new BesidePass('checkpoint finalizers', 0, () => runCheckpointFinalizers({ api, cache, deleteManifest: deps.deleteManifest, logger, repositories: s.checkpointRepositories }), logger),
+    ...(sweeper ? { sweep: new BesidePass('registry sweep', s.registrySweepIntervalMs, () => sweeper.sweep(new Date()), logger) } : {}),
+  };
   let again = false;
   let lastPassError: string | undefined;
   let stopped = false;
@@ -150,32 +150,7 @@ export function startController(deps: ControllerDeps): RunningController {
       await watchRestores({ api, cache, events, logger, bound: inPlaceBound, pullTimeoutMs: s.restorePullTimeoutSeconds * 1000, repositories: s.checkpointRepositories });
       await deleteExpiredRequests(keeper);
       await syncScheduleStatuses({ api, cache, logger, invalid });
-      if (finalizing === undefined) {
-        finalizing = runCheckpointFinalizers({ api, cache, deleteManifest: deps.deleteManifest, logger, repositories: s.checkpointRepositories }).then(
-          () => undefined,
-          (err: unknown) => logger.error({ err }, `checkpoint finalizers failed: ${err instanceof Error ? err.message : String(err)}`),
-        ).finally(() => {
-          finalizing = undefined;
-        });
-      }
-      if (sweeper && sweeping === undefined && Date.now() - lastSweep >= s.registrySweepIntervalMs) {
-        lastSweep = Date.now();
-        sweeping = sweeper.sweep(new Date()).then(
-          () => undefined,
-          (err: unknown) => logger.warn({ err }, `registry sweep failed: ${err instanceof Error ? err.message : String(err)}`),
-        ).finally(() => {
-          sweeping = undefined;
-        });
-      }
-      if (retaining === undefined && Date.now() - lastRetention >= s.retentionIntervalMs) {
-        lastRetention = Date.now();
-        retaining = retention.run().then(
-          () => undefined,
-          (err: unknown) => logger.error({ err }, `retention pass failed: ${err instanceof Error ? err.message : String(err)}`),
-        ).finally(() => {
-          retaining = undefined;
-        });
-      }
+      for (const b of Object.values(beside)) b.poke();
       if (lastPassError !== undefined) logger.info({}, 'reconcile pass succeeded again');
       lastPassError = undefined;
     } catch (err) {
@@ -229,7 +204,7 @@ export function startController(deps: ControllerDeps): RunningController {
     term++;
     // A new leader rewrites every scheduler once: what the old one left may be stale.
     forceNext = true;
-    lastRetention = 0;
+    beside.retention.reset();
     // What an earlier term saw is no observation of this one: every grace starts anew.
     suspects.clear();
     const t = openQueues();
@@ -310,9 +285,7 @@ export function startController(deps: ControllerDeps): RunningController {
       // Workers first, then the lease: the standby starts firing only once this one stopped.
       await stopLeadingWork();
       await running;
-      await retaining;
-      await finalizing;
-      await sweeping;
+      await Promise.all(Object.values(beside).map((b) => b.idle()));
       await election.stop();
       await informers.stop();
     },

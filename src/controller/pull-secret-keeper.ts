@@ -49,6 +49,12 @@ export function namespacesNeedingPullSecrets(cache: ObjectCache, kcrNamespace: s
 export class PullSecretKeeper {
   readonly #d: PullSecretKeeperDeps;
   #lastVerify = 0;
+  /**
+   * The record as this keeper last read or wrote it: passes do not read it again (the leader is
+   * its only writer). A verify reads it afresh; a failed write forgets it (a 409 means another
+   * leader wrote meanwhile), so the next pass reads it.
+   */
+  #record: { cm: ConfigMapLike | undefined } | undefined;
   readonly #foreignSeen = new Set<string>();
 
   constructor(deps: PullSecretKeeperDeps) {
@@ -58,19 +64,23 @@ export class PullSecretKeeper {
   async sync(now: Date): Promise<void> {
     const d = this.#d;
     const path = `/api/v1/namespaces/${d.namespace}/configmaps`;
-    let cm: ConfigMapLike | undefined;
-    try {
-      cm = await d.api.get<ConfigMapLike>(`${path}/${PULL_SECRETS_RECORD}`);
-    } catch (err) {
-      if (apiCode(err) !== 404) throw err;
+    const verify = now.getTime() - this.#lastVerify >= d.verifyIntervalMs;
+    if (verify || this.#record === undefined) {
+      let read: ConfigMapLike | undefined;
+      try {
+        read = await d.api.get<ConfigMapLike>(`${path}/${PULL_SECRETS_RECORD}`);
+      } catch (err) {
+        if (apiCode(err) !== 404) throw err;
+      }
+      this.#record = { cm: read };
     }
+    const cm = this.#record.cm;
     // Every pass: the key is cached, and on the way kcr's writer Secret is kept (the agents need it first).
     const key = await d.credentialKey();
     const recorded = parsePullSecretRecord(cm?.data);
     const desired = namespacesNeedingPullSecrets(d.cache, d.namespace);
     const epoch = credentialEpoch(now, d.rotationSeconds);
     const plan = planPullSecrets(desired, recorded, epoch);
-    const verify = now.getTime() - this.#lastVerify >= d.verifyIntervalMs;
     const write = verify ? [...desired].sort() : plan.write;
     if (write.length === 0 && plan.remove.length === 0) return;
 
@@ -110,8 +120,13 @@ export class PullSecretKeeper {
       metadata: { name: PULL_SECRETS_RECORD, namespace: d.namespace, labels: { ...MANAGED_BY }, ...(cm?.metadata?.resourceVersion ? { resourceVersion: cm.metadata.resourceVersion } : {}) },
       data: formatPullSecretRecord(next),
     };
-    if (cm === undefined) await d.api.create(path, body);
-    else if (JSON.stringify(cm.data ?? {}) !== JSON.stringify(body.data)) await d.api.replace(`${path}/${PULL_SECRETS_RECORD}`, body);
+    try {
+      if (cm === undefined) this.#record = { cm: await d.api.create<ConfigMapLike>(path, body) };
+      else if (JSON.stringify(cm.data ?? {}) !== JSON.stringify(body.data)) this.#record = { cm: await d.api.replace<ConfigMapLike>(`${path}/${PULL_SECRETS_RECORD}`, body) };
+    } catch (err) {
+      this.#record = undefined;
+      throw err;
+    }
 
     for (const ns of plan.remove) {
       try {

@@ -1,6 +1,8 @@
-// Deletes checkpoint images (finalizers, the sweep) and lists them (the sweep) with kcr's RegistryClient. Credentials come from the
-// dockerconfigjson Secret (kcr-registry in kcr's namespace), read when needed and never logged;
-// a missing Secret means anonymous access.
+// The controller's access to the checkpoint registry: deleting images (Checkpoint finalizers, the
+// sweep) and listing them (the sweep), with kcr's RegistryClient. Credentials come from the
+// dockerconfigjson Secret (kcr-registry in kcr's namespace), never logged; a missing Secret means
+// anonymous access. One client per registry is kept while its credentials stay the same, so a
+// finalizer pass over many Checkpoints reads the Secret and fetches a token once, not per image.
 import { parseDockerConfigJson, credentialsFor, type CredentialStore } from '../images/docker-config.ts';
 import { endpointFor, type InsecureRegistry } from '../images/registry-endpoint.ts';
 import { RegistryClient } from '../images/registry-client.ts';
@@ -9,6 +11,9 @@ import type { ManifestDeleter } from './retention-runner.ts';
 import type { RegistryInventory } from './registry-sweep.ts';
 import type { StoredManifest } from '../retention/registry-sweep-plan.ts';
 import { underPrefix } from '../rules/checkpoint-image-ref.ts';
+
+/** The Secret is read again after this long: a rotated or fixed credential is picked up. */
+const CREDENTIALS_TTL_MS = 30_000;
 
 export async function readCredentials(api: KubeJson, namespace: string, secretName: string): Promise<CredentialStore> {
   try {
@@ -21,51 +26,62 @@ export async function readCredentials(api: KubeJson, namespace: string, secretNa
   }
 }
 
-export function registryManifestDeleter(options: {
+export interface ControllerRegistryOptions {
   api: KubeJson;
   namespace: string;
   secretName: string;
   insecureRegistries: readonly InsecureRegistry[];
-}): ManifestDeleter {
-  return async (registry, repository, digest) => {
-    const store = await readCredentials(options.api, options.namespace, options.secretName);
-    const client = new RegistryClient({
-      endpoint: endpointFor(registry, options.insecureRegistries),
-      credentials: credentialsFor(store, registry),
-    });
-    try {
-      return await client.deleteManifest(repository, digest);
-    } finally {
-      client.close();
-    }
-  };
+  now?: () => number;
 }
 
-/** Every tagged manifest under kcr's prefix in the registry, for the sweep (catalog → tags → digests). */
-export function registryInventory(options: {
-  api: KubeJson;
-  namespace: string;
-  secretName: string;
-  insecureRegistries: readonly InsecureRegistry[];
-  registry: string;
-  prefix: string;
-}): RegistryInventory {
+export interface ControllerRegistry {
+  deleteManifest: ManifestDeleter;
+  /** Every tagged manifest under `prefix` in `registry`, for the sweep (catalog → tags → digests). */
+  inventory(registry: string, prefix: string): RegistryInventory;
+  /** Closes the kept connections (shutdown). */
+  close(): void;
+}
+
+export function controllerRegistry(options: ControllerRegistryOptions): ControllerRegistry {
+  const now = options.now ?? Date.now;
+  let store: { at: number; value: Promise<CredentialStore> } | undefined;
+  const clients = new Map<string, { key: string; client: RegistryClient }>();
+  const clientFor = async (registry: string): Promise<RegistryClient> => {
+    if (!store || now() - store.at >= CREDENTIALS_TTL_MS) {
+      const value = readCredentials(options.api, options.namespace, options.secretName);
+      store = { at: now(), value };
+      // A failed read is not kept: the next call reads again.
+      value.catch(() => {
+        if (store?.value === value) store = undefined;
+      });
+    }
+    const credentials = credentialsFor(await store.value, registry);
+    const key = JSON.stringify(credentials ?? null);
+    const known = clients.get(registry);
+    if (known && known.key === key) return known.client;
+    known?.client.close();
+    const client = new RegistryClient({ endpoint: endpointFor(registry, options.insecureRegistries), credentials });
+    clients.set(registry, { key, client });
+    return client;
+  };
   return {
-    async stored() {
-      const store = await readCredentials(options.api, options.namespace, options.secretName);
-      const client = new RegistryClient({ endpoint: endpointFor(options.registry, options.insecureRegistries), credentials: credentialsFor(store, options.registry) });
-      try {
+    close: () => {
+      for (const { client } of clients.values()) client.close();
+      clients.clear();
+    },
+    deleteManifest: async (registry, repository, digest) => (await clientFor(registry)).deleteManifest(repository, digest),
+    inventory: (registry, prefix) => ({
+      async stored() {
+        const client = await clientFor(registry);
         const out: StoredManifest[] = [];
-        for (const repository of (await client.catalog()).filter((r) => underPrefix(r, options.prefix))) {
+        for (const repository of (await client.catalog()).filter((r) => underPrefix(r, prefix))) {
           for (const tag of await client.tags(repository)) {
             const digest = await client.manifestDigest(repository, tag);
             if (digest !== undefined) out.push({ repository, digest });
           }
         }
         return out;
-      } finally {
-        client.close();
-      }
-    },
+      },
+    }),
   };
 }

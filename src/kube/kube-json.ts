@@ -4,6 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import { readBoundedBody } from '../net/bounded-body.ts';
 
 const MAX_BODY = 16 * 1024 * 1024;
 
@@ -56,16 +57,8 @@ export function kubeJson(kc: KubeConfig, options: { timeoutMs?: number } = {}): 
     if (url.protocol === 'https:') opts.agent = keepAliveAgent(opts);
     return new Promise<T>((resolve, reject) => {
       const req = transport.request(url, opts, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size <= MAX_BODY) chunks.push(c);
-        });
-        res.on('error', reject);
-        res.on('end', () => {
+        readBoundedBody(res, MAX_BODY, (text) => {
           const status = res.statusCode ?? 0;
-          const text = Buffer.concat(chunks).toString('utf8');
           let parsed: unknown = text;
           try {
             parsed = text === '' ? undefined : JSON.parse(text);
@@ -79,7 +72,7 @@ export function kubeJson(kc: KubeConfig, options: { timeoutMs?: number } = {}): 
             return;
           }
           resolve(parsed as T);
-        });
+        }, reject);
       });
       req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
       req.on('error', reject);

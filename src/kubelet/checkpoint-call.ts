@@ -10,6 +10,7 @@ import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeletCheckpointError, describeErrorBody, parseCheckpointResponse } from './checkpoint-error.ts';
 import type { KubeletEndpoint } from './kubelet-endpoint.ts';
+import { readBoundedBody } from '../net/bounded-body.ts';
 
 export interface CheckpointCall {
   node: string;
@@ -68,14 +69,7 @@ export async function checkpointContainer(kc: KubeConfig, call: CheckpointCall, 
 
   const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = transport.request(url, { ...opts, ...(signal ? { signal } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size <= MAX_BODY) chunks.push(c);
-      });
-      res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      readBoundedBody(res, MAX_BODY, (body) => resolve({ status: res.statusCode ?? 0, body }), reject);
     });
     req.setTimeout(timeoutMs, () => {
       const err = new Error(`no answer within ${timeoutMs} ms`) as Error & { code: string };

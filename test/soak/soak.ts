@@ -159,15 +159,20 @@ async function inject(c: Clients, stack: StackState, fault: Fault): Promise<void
       return true;
     }
   }, 20_000);
+  /** Stops a stack process, waits `downMs` with it gone (and runs `whileDown`), then starts it again as it was. */
+  const outage = async (name: string, downMs: number, signal: NodeJS.Signals = 'SIGKILL', whileDown: () => void = () => {}) => {
+    await gone(kill(name, signal).pid);
+    whileDown();
+    await sleep(downMs);
+    relaunchStackProcess(KCR_DIR, name);
+  };
   switch (fault) {
     case 'kill-leader': {
       const lease = await c.kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'kcr-controller', namespace: KCR_NAMESPACE });
       const holder = lease.spec?.holderIdentity ?? '';
       const i = /kcr-controller-local-(\d+)$/.exec(holder)?.[1];
       if (!i) throw new Error(`lease held by ${holder || 'nobody'}`);
-      await gone(kill(`controller-${i}`).pid);
-      await sleep(3000);
-      relaunchStackProcess(KCR_DIR, `controller-${i}`);
+      await outage(`controller-${i}`, 3000);
       return;
     }
     case 'kill-agent-mid-push': {
@@ -175,30 +180,22 @@ async function inject(c: Clients, stack: StackState, fault: Fault): Promise<void
         const r = (await requestList(c)).find((x) => x.status?.phase === 'InProgress' && x.status.nodeName);
         return r?.status?.nodeName;
       }, 70_000, 200);
-      await gone(kill(`agent-${busy}`).pid);
-      await sleep(2000);
-      relaunchStackProcess(KCR_DIR, `agent-${busy}`);
+      await outage(`agent-${busy}`, 2000);
       return;
     }
     case 'kill-webhook': {
-      await gone(kill('webhook-2').pid);
-      await sleep(5000);
-      relaunchStackProcess(KCR_DIR, 'webhook-2');
+      await outage('webhook-2', 5000);
       return;
     }
     case 'restart-redis':
     case 'wipe-redis': {
-      const p = kill('redis', fault === 'wipe-redis' ? 'SIGKILL' : 'SIGTERM');
-      await gone(p.pid);
-      if (fault === 'wipe-redis') for (const f of ['appendonlydir', 'dump.rdb']) rmSync(join(stack.redis.dataDir, f), { recursive: true, force: true });
-      await sleep(2000);
-      relaunchStackProcess(KCR_DIR, 'redis');
+      await outage('redis', 2000, fault === 'wipe-redis' ? 'SIGKILL' : 'SIGTERM', () => {
+        if (fault === 'wipe-redis') for (const f of ['appendonlydir', 'dump.rdb']) rmSync(join(stack.redis.dataDir, f), { recursive: true, force: true });
+      });
       return;
     }
     case 'stop-registry': {
-      await gone(kill('registry').pid);
-      await sleep(30_000);
-      relaunchStackProcess(KCR_DIR, 'registry');
+      await outage('registry', 30_000);
       return;
     }
     case 'delete-pods': {
