@@ -19,6 +19,7 @@ import { RegistryClient } from '../../src/images/registry-client.ts';
 import { SCHEDULE_FIRED_JOB, checkpointScheduleId } from '../../src/schedule/desired.ts';
 import { nodeQueueName, SCHEDULE_QUEUE } from '../../src/schedule/names.ts';
 import { startRedis, type RedisServer } from '../support/redis.ts';
+import { inspectImage } from '../support/checkpoint-image.ts';
 import { startRegistry, type RegistryServer } from '../support/registry.ts';
 import { apiCode, clientsFor, createNamespace, deleteNamespace, eventually, installedKcr, setStatus, testCluster, type Clients } from './cluster-clients.ts';
 import { KCR_NAMESPACE } from './kcr-in-cluster.ts';
@@ -170,6 +171,7 @@ beforeAll(async () => {
   doomed = await createNamespace(admin.core, 'ctl-doomed');
   await grantTestNames();
   const auth = Buffer.from(`${registryAuth.username}:${registryAuth.password}`).toString('base64');
+  writeFileSync(join(root, 'skopeo-auth.json'), JSON.stringify({ auths: { [reg.host]: { auth } } }), { mode: 0o600 });
   await admin.core.createNamespacedSecret({
     namespace: KCR_NAMESPACE,
     body: {
@@ -465,13 +467,11 @@ describe('kcr controller in a real cluster with real Redis', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }
+  // Asked with skopeo, an independent client: kcr's own registry code does not get to say its deletes worked.
   const imageThere = async (ref: { repository: string; digest: string }) => {
-    const client = new RegistryClient({ endpoint: { host: reg.host, scheme: 'http', tlsVerify: false }, credentials: registryAuth });
-    try {
-      return (await client.manifestDigest(ref.repository, ref.digest)) !== undefined;
-    } finally {
-      client.close();
-    }
+    const answer = await inspectImage(`${reg.host}/${ref.repository}@${ref.digest}`, { insecure: true, authFile: join(root, 'skopeo-auth.json') });
+    if (answer.outcome === 'refused') throw new Error(`the registry refused kcr's own credentials: ${answer.message}`);
+    return answer.outcome === 'found';
   };
   const getCheckpoint = (namespace: string, name: string) =>
     admin.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURALS.Checkpoint, name }).then((c) => c as Checkpoint, (err: unknown) => {
