@@ -24,6 +24,13 @@ function optional(env: Env, key: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
+/** A setting kcr cannot guess: unset or empty is a ConfigError saying what to set. */
+function required(env: Env, key: string, what: string): string {
+  const v = env[key];
+  if (v === undefined || v === '') throw new ConfigError(`${key} is not set: ${what}`);
+  return v;
+}
+
 function int(env: Env, key: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[key];
   if (raw === undefined || raw === '') return fallback;
@@ -46,7 +53,7 @@ export interface CommonConfig {
   logLevel: string;
   /** Path to a kubeconfig; unset means in-cluster, then the default kubeconfig. */
   kubeconfig: string | undefined;
-  /** The namespace kcr runs in (kcr-system). */
+  /** The namespace kcr runs in: the manifests set it from the pod's own (downward API); kcr-system outside a pod. */
   namespace: string;
 }
 
@@ -277,7 +284,7 @@ export function parseTokenServiceConfig(env: Env): TokenServiceConfig {
     service: str(env, 'KCR_TOKEN_SERVICE', 'kcr-registry'),
     ttlSeconds: int(env, 'KCR_TOKEN_TTL_SECONDS', 300, 30, 3600),
     rotationSeconds: pullCredentialRotationSeconds(env),
-    prefix: parseCheckpointRepositories(env).prefix,
+    prefix: repositoryPrefix(env),
     tlsCertFile,
     tlsKeyFile,
   };
@@ -300,7 +307,14 @@ export interface ImageStoreConfig {
 
 /** Where checkpoint images live (KCR_REGISTRY, KCR_REGISTRY_PREFIX): the agent pushes there, the rest restore and delete only there. */
 export function parseCheckpointRepositories(env: Env): CheckpointRepositories {
-  return { registry: str(env, 'KCR_REGISTRY', 'kcr-registry.kcr-system.svc:5000'), prefix: str(env, 'KCR_REGISTRY_PREFIX', 'kcr') };
+  return {
+    registry: required(env, 'KCR_REGISTRY', "the registry's host[:port] for checkpoint images, one the nodes' container runtime resolves and trusts (kcr ships no registry; see the README's \"The registry\")"),
+    prefix: repositoryPrefix(env),
+  };
+}
+
+function repositoryPrefix(env: Env): string {
+  return str(env, 'KCR_REGISTRY_PREFIX', 'kcr');
 }
 
 function kubeletAccess(env: Env): 'direct' | 'proxy' {

@@ -252,6 +252,8 @@ export async function startLocalWebhook(
       KCR_WEBHOOK_CERT_DIR: certDir,
       KCR_WEBHOOK_CONFIGURATION: WEBHOOK_CONFIGURATION,
       KCR_WEBHOOK_EXTRA_SANS: '127.0.0.1',
+      // Required; tests that restore name their own registry.
+      KCR_REGISTRY: '127.0.0.1:5000',
       ...opts.env,
     },
   });

@@ -383,13 +383,20 @@ describe('kcr webhook process', () => {
   }
 
   it('fails fast with the offending variable named when the config is bad', async () => {
-    const { code, stderr } = await runKcr({ KCR_WEBHOOK_PORT: 'ninety' });
+    const { code, stderr } = await runKcr({ KCR_REGISTRY: 'r.example', KCR_WEBHOOK_PORT: 'ninety' });
     expect(code).toBe(1);
     expect(stderr).toContain('KCR_WEBHOOK_PORT must be an integer between 1 and 65535, got "ninety"');
   });
 
+  it('refuses to start without a registry, saying what KCR_REGISTRY must name (kcr ships none to default to)', async () => {
+    const { code, stderr } = await runKcr({});
+    expect(code).toBe(1);
+    expect(stderr).toContain('KCR_REGISTRY is not set');
+    expect(stderr).toContain("the nodes' container runtime resolves and trusts");
+  });
+
   it('fails fast when the kubeconfig does not exist', async () => {
-    const { code, stderr } = await runKcr({ KUBECONFIG: '/nonexistent/kubeconfig' });
+    const { code, stderr } = await runKcr({ KCR_REGISTRY: 'r.example', KUBECONFIG: '/nonexistent/kubeconfig' });
     expect(code).toBe(1);
     expect(stderr).toContain('/nonexistent/kubeconfig');
   });

@@ -6,19 +6,19 @@ import { ConfigError, parseWebhookConfig } from '../../src/config.ts';
 describe('KCR_WEBHOOK_EXTRA_SANS', () => {
   it('is empty when unset or blank', () => {
     for (const v of [undefined, '', ' ']) {
-      const c = parseWebhookConfig({ KCR_WEBHOOK_EXTRA_SANS: v });
+      const c = parseWebhookConfig({ KCR_REGISTRY: 'r.example', KCR_WEBHOOK_EXTRA_SANS: v });
       expect([c.extraDnsNames, c.extraIpAddresses]).toEqual([[], []]);
     }
   });
 
   it('splits IP addresses (v4 and v6) from DNS names, trimming spaces', () => {
-    const c = parseWebhookConfig({ KCR_WEBHOOK_EXTRA_SANS: '127.0.0.1, ::1 ,localhost,kcr.example.com,*.kcr.example.com' });
+    const c = parseWebhookConfig({ KCR_REGISTRY: 'r.example', KCR_WEBHOOK_EXTRA_SANS: '127.0.0.1, ::1 ,localhost,kcr.example.com,*.kcr.example.com' });
     expect(c.extraIpAddresses).toEqual(['127.0.0.1', '::1']);
     expect(c.extraDnsNames).toEqual(['localhost', 'kcr.example.com', '*.kcr.example.com']);
   });
 
   it.each(['https://127.0.0.1', 'host name', '127.0.0.1:9443', 'a..b', '-leading.example'])('rejects %j naming the variable', (bad) => {
-    expect(() => parseWebhookConfig({ KCR_WEBHOOK_EXTRA_SANS: bad })).toThrow(ConfigError);
-    expect(() => parseWebhookConfig({ KCR_WEBHOOK_EXTRA_SANS: bad })).toThrow('KCR_WEBHOOK_EXTRA_SANS');
+    expect(() => parseWebhookConfig({ KCR_REGISTRY: 'r.example', KCR_WEBHOOK_EXTRA_SANS: bad })).toThrow(ConfigError);
+    expect(() => parseWebhookConfig({ KCR_REGISTRY: 'r.example', KCR_WEBHOOK_EXTRA_SANS: bad })).toThrow('KCR_WEBHOOK_EXTRA_SANS');
   });
 });

@@ -4,14 +4,14 @@ import { ConfigError, parseControllerConfig, parseTokenServiceConfig, parseWebho
 
 describe('KCR_REGISTRY_AUTH', () => {
   it('token mode gives the webhook the kcr-pull Secret, whatever KCR_WEBHOOK_PULL_SECRET says', () => {
-    expect(parseWebhookConfig({ KCR_REGISTRY_AUTH: 'token', KCR_WEBHOOK_PULL_SECRET: 'mine' })).toMatchObject({ registryAuth: 'token', pullSecretName: 'kcr-pull' });
-    expect(parseWebhookConfig({ KCR_WEBHOOK_PULL_SECRET: 'mine' })).toMatchObject({ registryAuth: 'static', pullSecretName: 'mine' });
+    expect(parseWebhookConfig({ KCR_REGISTRY: 'r.example', KCR_REGISTRY_AUTH: 'token', KCR_WEBHOOK_PULL_SECRET: 'mine' })).toMatchObject({ registryAuth: 'token', pullSecretName: 'kcr-pull' });
+    expect(parseWebhookConfig({ KCR_REGISTRY: 'r.example', KCR_WEBHOOK_PULL_SECRET: 'mine' })).toMatchObject({ registryAuth: 'static', pullSecretName: 'mine' });
   });
 
   it('refuses anything but token or static, and a rotation period under a minute', () => {
-    expect(() => parseControllerConfig({ KCR_REGISTRY_AUTH: 'htpasswd' })).toThrow(ConfigError);
-    expect(() => parseControllerConfig({ KCR_REGISTRY_AUTH: 'htpasswd' })).toThrow(/KCR_REGISTRY_AUTH must be "token" or "static"/);
-    expect(() => parseControllerConfig({ KCR_PULL_CREDENTIAL_ROTATION_SECONDS: '5' })).toThrow(/KCR_PULL_CREDENTIAL_ROTATION_SECONDS/);
+    expect(() => parseControllerConfig({ KCR_REGISTRY: 'r.example', KCR_REGISTRY_AUTH: 'htpasswd' })).toThrow(ConfigError);
+    expect(() => parseControllerConfig({ KCR_REGISTRY: 'r.example', KCR_REGISTRY_AUTH: 'htpasswd' })).toThrow(/KCR_REGISTRY_AUTH must be "token" or "static"/);
+    expect(() => parseControllerConfig({ KCR_REGISTRY: 'r.example', KCR_PULL_CREDENTIAL_ROTATION_SECONDS: '5' })).toThrow(/KCR_PULL_CREDENTIAL_ROTATION_SECONDS/);
   });
 });
 

@@ -2,8 +2,8 @@
 // kustomization names files that exist, the CRDs carry every field of src/api/types.ts, the
 // webhook can never block pod creation, RBAC has no wildcards, and Redis keeps its jobs.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -28,6 +28,7 @@ import { IN_PLACE_HISTORY_PREFIX } from '../../src/restore/in-place-restore.ts';
 import { DEFAULT_MAX_CHECKPOINTS_PER_CONTAINER } from '../../src/retention/choose.ts';
 import { DEFAULT_ORPHAN_GRACE_SECONDS } from '../../src/retention/orphan-grace.ts';
 import { controllerCreateRefusal } from '../../src/restore/service-account-token.ts';
+import { toolPath } from '../support/tools.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -62,7 +63,11 @@ function parseFile(file: string): Obj[] {
   return out;
 }
 
-const files = [...yamlFiles(join(ROOT, 'manifests')), ...yamlFiles(join(ROOT, 'redis'))];
+const allFiles = [...yamlFiles(join(ROOT, 'manifests')), ...yamlFiles(join(ROOT, 'redis'))];
+// Files a kustomization lists under `configurations:` configure kustomize's transformers; they are not objects.
+const transformerConfigs = new Set(allFiles.flatMap((file) => parseFile(file).flatMap((o) =>
+  o.kind === 'Kustomization' ? ((o.configurations as string[] | undefined) ?? []).map((c) => join(dirname(file), c)) : [])));
+const files = allFiles.filter((f) => !transformerConfigs.has(f));
 const docs: Doc[] = files.flatMap((file) => parseFile(file).map((obj) => ({ file, obj })));
 
 function get(o: unknown, ...path: (string | number)[]): unknown {
@@ -80,6 +85,21 @@ function kindOf(d: Doc): string {
 function nameOf(d: Doc): string {
   return String(get(d.obj, 'metadata', 'name'));
 }
+/**
+ * A container's setting as the pod sees it: its own env entry, else the kcr-settings ConfigMap
+ * it reads with envFrom (settings/kcr-settings.yaml).
+ */
+function settingOf(kind: string, name: string, key: string, container = 0): string | undefined {
+  const c = get(find(kind, name), 'spec', 'template', 'spec', 'containers', container) as { env?: { name: string; value?: string }[]; envFrom?: { configMapRef?: { name: string } }[] };
+  const own = c.env?.find((e) => e.name === key);
+  if (own) return own.value;
+  for (const from of c.envFrom ?? []) {
+    const data = get(find('ConfigMap', from.configMapRef!.name), 'data') as Record<string, string>;
+    if (key in data) return data[key];
+  }
+  return undefined;
+}
+
 function find(kind: string, name: string): Obj {
   const found = docs.filter((d) => kindOf(d) === kind && nameOf(d) === name && !d.file.includes('/overlays/'));
   expect(found, `${kind}/${name} in manifests/`).toHaveLength(1);
@@ -116,6 +136,7 @@ describe('kustomizations', () => {
         ...((k.obj.transformers as string[] | undefined) ?? []),
         ...((k.obj.patches as { path?: string }[] | undefined) ?? []).flatMap((p) => (p.path ? [p.path] : [])),
         ...((k.obj.configMapGenerator as { files?: string[] }[] | undefined) ?? []).flatMap((g) => g.files ?? []),
+        ...((k.obj.configurations as string[] | undefined) ?? []),
       ];
       expect(refs.length, relative(ROOT, k.file)).toBeGreaterThan(0);
       for (const ref of refs) {
@@ -461,12 +482,12 @@ describe('MutatingWebhookConfiguration kcr-restore', () => {
     }
   });
 
-  it('leaves kube-system and kcr-system out, and kcr-system is also labelled out', () => {
+  it('leaves kube-system out by name and kcr\'s own namespace by its label, whatever it is called', () => {
     for (const h of hooks) {
       const exprs = get(h, 'namespaceSelector', 'matchExpressions') as { key: string; operator: string; values: string[] }[];
       const byName = exprs.find((e) => e.key === 'kubernetes.io/metadata.name');
       expect(byName?.operator).toBe('NotIn');
-      expect(byName?.values).toEqual(expect.arrayContaining(['kube-system', 'kcr-system']));
+      expect(byName?.values).toEqual(['kube-system']);
       const byLabel = exprs.find((e) => e.key === 'kcr.io/restore');
       expect(byLabel).toEqual({ key: 'kcr.io/restore', operator: 'NotIn', values: ['disabled'] });
     }
@@ -508,12 +529,11 @@ describe('webhook Deployment', () => {
 });
 
 describe('controller, agent and Redis wiring', () => {
-  it('the controller and the agent reach the kcr-redis Service', () => {
+  it('the controller and the agent reach the kcr-redis Service of their own namespace, by its short name', () => {
     const svc = find('Service', 'kcr-redis');
     const port = get(svc, 'spec', 'ports', 0, 'port');
     for (const [kind, name] of [['Deployment', 'kcr-controller'], ['DaemonSet', 'kcr-agent']] as const) {
-      const env = get(find(kind, name), 'spec', 'template', 'spec', 'containers', 0, 'env') as { name: string; value?: string }[];
-      expect(env.find((e) => e.name === 'KCR_REDIS_URL')?.value).toBe(`redis://kcr-redis.kcr-system.svc:${String(port)}`);
+      expect(settingOf(kind, name, 'KCR_REDIS_URL')).toBe(`redis://kcr-redis:${String(port)}`);
     }
   });
 
@@ -524,7 +544,7 @@ describe('controller, agent and Redis wiring', () => {
       const file = env.find((e) => e.name === 'KCR_REDIS_PASSWORD_FILE')?.value;
       expect(file, `${name}: KCR_REDIS_PASSWORD_FILE`).toBe('/etc/kcr/redis/password');
       // The URL names the server only.
-      expect(env.find((e) => e.name === 'KCR_REDIS_URL')?.value).not.toContain('@');
+      expect(settingOf(kind, name, 'KCR_REDIS_URL')).not.toContain('@');
       // No password as an env value, literal or from a Secret (it would show in /proc/<pid>/environ of every child).
       for (const e of env) {
         expect(e.name, `${name}: ${e.name}`).not.toMatch(/PASSWORD$|^REDISCLI_AUTH$/);
@@ -658,10 +678,7 @@ describe('RBAC', () => {
     expect(get(pod, 'volumes', 0, 'secret', 'secretName')).toBe('kcr-registry-token');
     const bound = docs.filter((d) => (kindOf(d) === 'RoleBinding' || kindOf(d) === 'ClusterRoleBinding') && (d.obj.subjects as { name: string }[]).some((x) => x.name === 'kcr-token-service'));
     expect(bound).toEqual([]);
-    for (const name of ['kcr-controller', 'kcr-webhook']) {
-      const env = get(find('Deployment', name), 'spec', 'template', 'spec', 'containers', 0, 'env') as { name: string; value?: string }[];
-      expect(env.find((e) => e.name === 'KCR_REGISTRY_AUTH')?.value, name).toBe('token');
-    }
+    for (const name of ['kcr-controller', 'kcr-webhook']) expect(settingOf('Deployment', name, 'KCR_REGISTRY_AUTH'), name).toBe('token');
     const webhook = rulesOf('Role', 'kcr:webhook');
     expect(allows(webhook, '', 'configmaps', 'watch', 'kcr-pull-secrets')).toBe(true);
     expect(allows(webhook, '', 'configmaps', 'watch', 'other')).toBe(false);
@@ -685,14 +702,23 @@ describe('RBAC', () => {
 
 describe('ValidatingAdmissionPolicies', () => {
   const policies = docs.filter((d) => kindOf(d) === 'ValidatingAdmissionPolicy');
-  const saUser = (name: string) => `request.userInfo.username == 'system:serviceaccount:kcr-system:${name}'`;
+  // kcr's namespace is the policy's param (the binding's paramRef names it), never a literal.
+  const saUser = (name: string) => `request.userInfo.username == 'system:serviceaccount:' + params.metadata.name + ':${name}'`;
 
   it('each fails closed and has a Deny binding of the same name, installed by manifests/policies', () => {
     const listed = docs.find((d) => kindOf(d) === 'Kustomization' && relative(ROOT, d.file) === 'manifests/policies/kustomization.yaml')!;
     expect(policies.map(nameOf).sort()).toEqual(['kcr-agent-own-node-only', 'kcr-controller-node-restore-marks', 'kcr-controller-pod-writes', 'kcr-controller-secret-writes', 'kcr-objects-are-kcrs', 'kcr-same-namespace-pod-reference']);
     for (const p of policies) {
       expect(get(p.obj, 'spec', 'failurePolicy'), nameOf(p)).toBe('Fail');
-      expect(get(find('ValidatingAdmissionPolicyBinding', nameOf(p)), 'spec')).toEqual({ policyName: nameOf(p), validationActions: ['Deny'] });
+      const binding = get(find('ValidatingAdmissionPolicyBinding', nameOf(p)), 'spec') as Obj;
+      if (get(p.obj, 'spec', 'paramKind') === undefined) {
+        expect(binding, nameOf(p)).toEqual({ policyName: nameOf(p), validationActions: ['Deny'] });
+      } else {
+        // The param is kcr's Namespace; once it is gone no kcr token is valid, so nothing is left to bound.
+        expect(get(p.obj, 'spec', 'paramKind'), nameOf(p)).toEqual({ apiVersion: 'v1', kind: 'Namespace' });
+        expect(binding, nameOf(p)).toEqual({ policyName: nameOf(p), validationActions: ['Deny'], paramRef: { name: 'kcr-system', parameterNotFoundAction: 'Allow' } });
+      }
+      expect(JSON.stringify(get(p.obj, 'spec')), `${nameOf(p)} names no namespace of kcr's`).not.toContain('kcr-system');
       expect(listed.obj.resources as string[]).toContain(relative(join(ROOT, 'manifests', 'policies'), p.file));
     }
   });
@@ -720,7 +746,7 @@ describe('ValidatingAdmissionPolicies', () => {
     const condition = (get(p, 'spec', 'matchConditions') as { expression: string }[]).map((c) => c.expression).join('\n');
     for (const sa of ['kcr-controller', 'kcr-agent', 'kcr-webhook']) {
       find('ServiceAccount', sa);
-      expect(condition).toContain(`'system:serviceaccount:kcr-system:${sa}'`);
+      expect(condition).toContain(`'system:serviceaccount:' + params.metadata.name + ':${sa}'`);
     }
     expect(condition).toContain("'system:masters' in request.userInfo.groups");
   });
@@ -843,15 +869,8 @@ describe('Redis requires the password of the Secret kcr-redis', () => {
 
 // ---------- kubectl kustomize, when the control plane has been built ----------
 
-const cacheRoot = process.env.KCR_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kcr');
-const versions = Object.fromEntries(
-  readFileSync(join(ROOT, 'test', 'cluster', 'controlplane', 'versions.env'), 'utf8')
-    .split('\n')
-    .filter((l) => /^[A-Z_]+=/.test(l))
-    .map((l) => l.split('=') as [string, string]),
-);
-const kubectlPath = join(cacheRoot, 'controlplane', `k8s-${versions.KUBERNETES_VERSION}-etcd-${versions.ETCD_VERSION}`, 'kubectl');
-const haveKubectl = existsSync(kubectlPath);
+const kubectlPath = toolPath('kubectl') ?? 'kubectl (not built)';
+const haveKubectl = toolPath('kubectl') !== undefined;
 const skipNote = haveKubectl ? '' : ` (SKIPPED: no kubectl at ${kubectlPath}; run test/cluster/controlplane/build.sh)`;
 
 async function kustomize(dir: string): Promise<Obj[]> {
@@ -892,6 +911,33 @@ describe(`kubectl kustomize${skipNote}`, () => {
     expect(get(mwc, 'metadata', 'annotations', 'cert-manager.io/inject-ca-from')).toBe('kcr-system/kcr-webhook');
     expect(get(mwc, 'webhooks', 0, 'failurePolicy')).toBe('Ignore');
     expect(overlay.some((o) => o.kind === 'Certificate')).toBe(true);
+  }, 60_000);
+
+  it.skipIf(!haveKubectl)("installed into another namespace by an overlay's namespace:, nothing names kcr-system; with cert-manager, by the overlay's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kcr-relocate-'));
+    try {
+      cpSync(join(ROOT, 'manifests'), join(dir, 'manifests'), { recursive: true });
+      cpSync(join(ROOT, 'redis'), join(dir, 'redis'), { recursive: true });
+      mkdirSync(join(dir, 'mine'));
+      writeFileSync(join(dir, 'mine', 'kustomization.yaml'), 'namespace: platform-kcr\nresources: [../manifests]\n');
+      const overlayFile = join(dir, 'manifests/overlays/cert-manager/kustomization.yaml');
+      writeFileSync(overlayFile, readFileSync(overlayFile, 'utf8').replace(/^namespace: kcr-system$/m, 'namespace: platform-kcr'));
+      for (const target of ['mine', 'manifests/overlays/cert-manager']) {
+        const { stdout } = await promisify(execFile)(kubectlPath, ['kustomize', join(dir, target)], { maxBuffer: 64 * 1024 * 1024 });
+        expect(stdout, target).not.toContain('kcr-system');
+        const objs = parseAllDocuments(stdout).map((d) => d.toJS() as Obj);
+        const mwc = objs.find((o) => o.kind === 'MutatingWebhookConfiguration')!;
+        expect(get(mwc, 'webhooks', 0, 'clientConfig', 'service', 'namespace')).toBe('platform-kcr');
+        for (const b of objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding' && get(o, 'spec', 'paramRef'))) expect(get(b, 'spec', 'paramRef', 'name')).toBe('platform-kcr');
+        expect(get(objs.find((o) => o.kind === 'Namespace')!, 'metadata', 'name')).toBe('platform-kcr');
+        if (target !== 'mine') {
+          expect(get(objs.find((o) => o.kind === 'Certificate')!, 'spec', 'dnsNames')).toContain('kcr-webhook.platform-kcr.svc');
+          expect(get(mwc, 'metadata', 'annotations', 'cert-manager.io/inject-ca-from')).toBe('platform-kcr/kcr-webhook');
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
 });
