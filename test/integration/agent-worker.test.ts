@@ -91,9 +91,13 @@ class FakeKube implements AgentKube {
   }
   async createCheckpoint(cp: Checkpoint) {
     this.#maybeFail('createCheckpoint');
-    if (this.checkpoints.has(cp.metadata.name!)) return 'exists' as const;
-    this.checkpoints.set(cp.metadata.name!, structuredClone(cp));
-    return 'created' as const;
+    if (this.checkpoints.has(cp.metadata.name!)) return { outcome: 'exists' as const };
+    // As the API server does: a new object is generation 1, and create ignores status (a subresource).
+    const stored = structuredClone(cp);
+    delete stored.status;
+    stored.metadata.generation = 1;
+    this.checkpoints.set(cp.metadata.name!, stored);
+    return { outcome: 'created' as const, generation: 1 };
   }
   async patchCheckpointStatus(_ns: string, name: string, status: CheckpointStatus) {
     this.#maybeFail('patchCheckpointStatus');
