@@ -25,7 +25,7 @@ export function invalidKey(kind: string, namespace: string, name: string): strin
 
 export async function reconcileSchedulers(deps: {
   cache: ObjectCache;
-  store: SchedulerStore;
+  store: Pick<SchedulerStore, 'reconcile'>;
   events: EventRecorder;
   logger: Logger;
   force?: boolean;
