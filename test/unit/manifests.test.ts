@@ -581,6 +581,19 @@ describe('controller, agent and Redis wiring', () => {
     expect(get(pod, 'containers', 0, 'securityContext', 'capabilities', 'drop')).toEqual(['ALL']);
   });
 
+  it('keeps a controller through drains: 2 replicas spread over nodes, and a PDB of minAvailable 1 selecting exactly its pods', () => {
+    const dep = find('Deployment', 'kcr-controller');
+    expect(get(dep, 'spec', 'replicas')).toBeGreaterThanOrEqual(2);
+    const pdb = find('PodDisruptionBudget', 'kcr-controller');
+    expect(get(pdb, 'apiVersion')).toBe('policy/v1');
+    expect(get(pdb, 'spec', 'minAvailable')).toBe(1);
+    // minAvailable below replicas: a drain can always evict one (a PDB equal to replicas would block every drain).
+    expect(get(pdb, 'spec', 'minAvailable') as number).toBeLessThan(get(dep, 'spec', 'replicas') as number);
+    expect(get(pdb, 'spec', 'selector', 'matchLabels')).toEqual(get(dep, 'spec', 'selector', 'matchLabels'));
+    const spread = get(dep, 'spec', 'template', 'spec', 'topologySpreadConstraints', 0) as Obj;
+    expect(spread.topologyKey).toBe('kubernetes.io/hostname');
+  });
+
   it('every kcr pod runs under its own ServiceAccount', () => {
     expect(get(find('Deployment', 'kcr-controller'), 'spec', 'template', 'spec', 'serviceAccountName')).toBe('kcr-controller');
     expect(get(find('DaemonSet', 'kcr-agent'), 'spec', 'template', 'spec', 'serviceAccountName')).toBe('kcr-agent');
