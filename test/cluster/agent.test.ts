@@ -333,6 +333,8 @@ describe('kcr agent', () => {
     expect(cp.status?.conditions?.find((c) => c.type === 'ImageBuilt')).toMatchObject({ status: 'True', reason: 'Pushed' });
     // Already met: a second wait returns at once.
     expect(await k(['wait', '--for=condition=Complete', 'checkpointrequest/counter-wait', '-n', ns, '--timeout=5s'])).toContain('condition met');
+    // The kubelet names archives by the second: the next checkpoint of counter is taken in a later one.
+    await new Promise((r) => setTimeout(r, 1100));
   });
 
   it('two pods whose archive names collide (team/a-x and team-a/x) take turns: each pushes its own archive, and retention keeps each one’s newest', async () => {
