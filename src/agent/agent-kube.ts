@@ -39,8 +39,8 @@ export interface AgentKube {
   /** Merge patch of the node's labels and annotations (null removes a key). */
   patchNodeMetadata(name: string, metadata: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> }): Promise<void>;
   getCheckpoint(namespace: string, name: string): Promise<Checkpoint | undefined>;
-  /** 'exists' when a Checkpoint of that name is already there (a retried job). */
-  createCheckpoint(checkpoint: Checkpoint): Promise<'created' | 'exists'>;
+  /** 'exists' when a Checkpoint of that name is already there (a retried job); `generation`: the created object's metadata.generation. */
+  createCheckpoint(checkpoint: Checkpoint): Promise<{ outcome: 'created' | 'exists'; generation?: number | undefined }>;
   patchCheckpointStatus(namespace: string, name: string, status: CheckpointStatus): Promise<void>;
   event(event: AgentEvent): Promise<void>;
   /** `.dockerconfigjson` of the registry Secret; undefined when there is no such Secret. */
@@ -81,10 +81,10 @@ export function createAgentKube(kc: KubeConfig, options: { registrySecret: { nam
     async createCheckpoint(checkpoint) {
       const namespace = checkpoint.metadata.namespace!;
       try {
-        await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.Checkpoint, namespace, body: checkpoint });
-        return 'created';
+        const created = (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.Checkpoint, namespace, body: checkpoint })) as Checkpoint;
+        return { outcome: 'created', generation: created.metadata?.generation };
       } catch (err) {
-        if (err instanceof ApiException && err.code === 409) return 'exists';
+        if (err instanceof ApiException && err.code === 409) return { outcome: 'exists' };
         throw err;
       }
     },

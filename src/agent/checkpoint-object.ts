@@ -11,7 +11,8 @@
 // ignore `retainOrphan`. Retention (or a user) deletes Checkpoints; their finalizer has the
 // controller delete the manifest first.
 import { createHash } from 'node:crypto';
-import { API_VERSION, type Checkpoint, type CheckpointStatus, type LocalObjectReference } from '../api/types.ts';
+import { API_VERSION, type Checkpoint, type CheckpointStatus, type Condition, type LocalObjectReference } from '../api/types.ts';
+import { checkpointConditions, observedGeneration } from '../api/conditions.ts';
 import type { PodIdentity } from '../rules/identity.ts';
 import { CHECKPOINT_FINALIZER } from '../rules/checkpoint-finalizer.ts';
 
@@ -93,20 +94,34 @@ export function buildCheckpoint(f: CheckpointFacts): Checkpoint {
   };
 }
 
-export function imageBuiltStatus(image: { tagReference: string; digestReference: string }, now: Date): CheckpointStatus {
+/**
+ * The status once the image is stored: phase ImageBuilt, the references, and the conditions
+ * (Ready, ImageBuilt) that follow from it, after `previous` (the Checkpoint as last read; none
+ * for one just created).
+ */
+export function imageBuiltStatus(
+  image: { tagReference: string; digestReference: string },
+  now: Date,
+  previous: { conditions?: Condition[] | undefined; generation?: number | undefined } = {},
+): CheckpointStatus {
+  const status: CheckpointStatus = { phase: 'ImageBuilt', checkpointImage: image.tagReference, runtimeImage: image.digestReference };
+  return { ...status, ...checkpointStatusConditions(previous, status, now) };
+}
+
+/** A Checkpoint that failed (its archive lost before the image was stored). */
+export function failedCheckpointStatus(why: string, now: Date, previous: { conditions?: Condition[] | undefined; generation?: number | undefined } = {}): CheckpointStatus {
+  const status: CheckpointStatus = { phase: 'Failed', failedReason: why };
+  return { ...status, ...checkpointStatusConditions(previous, status, now) };
+}
+
+function checkpointStatusConditions(
+  previous: { conditions?: Condition[] | undefined; generation?: number | undefined },
+  status: CheckpointStatus,
+  now: Date,
+): Pick<CheckpointStatus, 'conditions' | 'observedGeneration'> {
   return {
-    phase: 'ImageBuilt',
-    checkpointImage: image.tagReference,
-    runtimeImage: image.digestReference,
-    conditions: [
-      {
-        type: 'ImageBuilt',
-        status: 'True',
-        reason: 'Pushed',
-        message: `stored as ${image.digestReference}`,
-        lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      },
-    ],
+    conditions: checkpointConditions(previous.conditions, status, { generation: previous.generation, now }),
+    ...observedGeneration(previous.generation),
   };
 }
 

@@ -15,7 +15,8 @@ import { checkpointOptOut } from '../rules/opt-in.ts';
 import { posix } from 'node:path';
 import type { V1Node } from '@kubernetes/client-node';
 import { UnrecoverableError } from 'bullmq';
-import { ANNOTATIONS, API_VERSION, type Checkpoint, type CheckpointRequest } from '../api/types.ts';
+import { ANNOTATIONS, API_VERSION, type Checkpoint, type CheckpointRequest, type CheckpointRequestPhase, type CheckpointRequestStatus, type Condition } from '../api/types.ts';
+import { checkpointRequestConditions, observedGeneration } from '../api/conditions.ts';
 import type { Logger } from '../log.ts';
 import type { CheckpointJobData } from '../schedule/fan-out.ts';
 import type { CheckpointCall } from '../kubelet/checkpoint-call.ts';
@@ -31,7 +32,7 @@ import type { ArchiveLedgerFile } from './archive-ledger-file.ts';
 import { archiveFileName, archivePrefix, archiveTime, ArchivePathError } from './archive-path.ts';
 import { archiveRetention } from './archive-retention.ts';
 import type { ArchiveTurns, Turn } from './archive-turns.ts';
-import { buildCheckpoint, checkpointName, containerImage, imageBuiltStatus, nodeArchitecture, originalSoftware } from './checkpoint-object.ts';
+import { buildCheckpoint, checkpointName, containerImage, failedCheckpointStatus, imageBuiltStatus, nodeArchitecture, originalSoftware } from './checkpoint-object.ts';
 import { classifyFailure, type ClassifiedFailure } from './classify-failure.ts';
 import type { ImagePushers } from './image-pusher.ts';
 
@@ -97,20 +98,21 @@ export async function processCheckpointJob(data: CheckpointJobData, attempt: Att
 async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJobDeps, log: Logger, turn: Turn): Promise<JobOutcome> {
   const { kube } = deps;
   const ns = data.namespace;
-  const request = await kube.getRequest(ns, data.requestName);
-  if (!request) {
+  const read = await kube.getRequest(ns, data.requestName);
+  if (!read) {
     log.info('CheckpointRequest is gone; dropping the job');
     return { result: 'skipped', why: 'request deleted' };
   }
-  const phase = request.status?.phase;
+  const phase = read.status?.phase;
   if (phase === 'Completed' || phase === 'Failed') return { result: 'skipped', why: `request already ${phase}` };
-  if (request.spec.podReference.name !== data.podName || request.spec.containerName !== data.containerName) {
+  if (read.spec.podReference.name !== data.podName || read.spec.containerName !== data.containerName) {
     throw new AgentFailure('JobMismatch', `the queued job (pod ${data.podName}, container ${data.containerName}) does not match CheckpointRequest ${ns}/${data.requestName}`);
   }
-  const requestUid = request.metadata.uid ?? '';
-  await kube.patchRequestStatus(ns, data.requestName, {
+  const requestUid = read.metadata.uid ?? '';
+  // From here on `request` is the request as this write left it: the next phase's conditions follow from these.
+  const request = await writeRequestPhase(deps, read, {
     phase: 'InProgress',
-    startTime: request.status?.startTime ?? rfc3339(deps.now()),
+    startTime: read.status?.startTime ?? rfc3339(deps.now()),
     nodeName: deps.node,
     attempts: attempt.number,
     message: `checkpointing on node ${deps.node} (attempt ${attempt.number} of ${attempt.max})`,
@@ -143,7 +145,7 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
 
   // An earlier attempt's archive of this pod on this node is pushed as it is: a second kubelet
   // call would freeze the container again for a state no newer in any way the user asked for.
-  const earlier = request.status?.nodeName === deps.node ? request.status.archive : undefined;
+  const earlier = read.status?.nodeName === deps.node ? read.status.archive : undefined;
   // The status is trusted for nothing: a name that is not an archive of this very container
   // (another pod's, another namespace's, a path) is refused, and nothing is pushed.
   if (earlier !== undefined && (earlier !== posix.basename(earlier) || archiveTime(earlier, archivePrefix(data.podName, ns, data.containerName)) === undefined)) {
@@ -225,8 +227,8 @@ async function run(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJo
     archiveDigest: pushed.diffId,
   });
   // The image exists now: only from here on may a Checkpoint point at it.
-  await kube.createCheckpoint(checkpoint);
-  return finish(request, name, pushed, false, archiveFile, deps, log);
+  const created = await kube.createCheckpoint(checkpoint);
+  return finish(request, { name, generation: created.generation }, pushed, false, archiveFile, deps, log);
 }
 
 /** A retried job whose earlier attempt created the Checkpoint: finish what is left. */
@@ -242,7 +244,7 @@ async function resume(request: CheckpointRequest, cp: Checkpoint, deps: Checkpoi
   const archiveFile = s.checkpointData;
   if (!archiveFile || !s.podName || !s.identity || !s.originalImage || !s.architecture || !(await deps.archives.exists(archiveFile))) {
     const why = `Checkpoint ${ns}/${name} was recorded by an earlier attempt but its archive ${archiveFile ?? '(none)'} is no longer on node ${deps.node}`;
-    await deps.kube.patchCheckpointStatus(ns, name, { phase: 'Failed', failedReason: why });
+    await deps.kube.patchCheckpointStatus(ns, name, failedCheckpointStatus(why, deps.now(), { conditions: cp.status?.conditions, generation: cp.metadata.generation }));
     throw new AgentFailure('ArchiveLost', why);
   }
   log.info({ checkpoint: name, archive: archiveFile }, 'resuming a checkpoint an earlier attempt recorded');
@@ -257,7 +259,7 @@ async function resume(request: CheckpointRequest, cp: Checkpoint, deps: Checkpoi
     ...(s.runtime ? { runtime: s.runtime.name } : {}),
     ...(s.baseImage ? { baseImage: s.baseImage } : {}),
   });
-  return finish(request, name, pushed, true, archiveFile, deps, log);
+  return finish(request, { name, conditions: cp.status?.conditions, generation: cp.metadata.generation }, pushed, true, archiveFile, deps, log);
 }
 
 /** The archive's own facts, refused (permanently) when unreadable or of another container. */
@@ -296,7 +298,7 @@ async function pushArchive(
 
 async function finish(
   request: CheckpointRequest,
-  name: string,
+  cp: { name: string; conditions?: Condition[] | undefined; generation?: number | undefined },
   pushed: PushedImage,
   resumed: boolean,
   archiveFile: string,
@@ -304,10 +306,11 @@ async function finish(
   log: Logger,
 ): Promise<JobOutcome> {
   const ns = request.metadata.namespace!;
+  const name = cp.name;
   await deps.kube.patchCheckpointStatus(
     ns,
     name,
-    imageBuiltStatus({ tagReference: `${pushed.registry}/${pushed.repository}:${pushed.tag}`, digestReference: pushed.reference }, deps.now()),
+    imageBuiltStatus({ tagReference: `${pushed.registry}/${pushed.repository}:${pushed.tag}`, digestReference: pushed.reference }, deps.now(), cp),
   );
   await completeRequest(request, name, pushed.reference, deps);
   log.info({ checkpoint: name, image: pushed.reference }, 'checkpoint recorded');
@@ -316,9 +319,8 @@ async function finish(
 }
 
 async function completeRequest(request: CheckpointRequest, checkpoint: string, image: string, deps: CheckpointJobDeps): Promise<void> {
-  const ns = request.metadata.namespace!;
   const message = `Checkpoint ${checkpoint} stored as ${image}`;
-  await deps.kube.patchRequestStatus(ns, request.metadata.name!, {
+  await writeRequestPhase(deps, request, {
     phase: 'Completed',
     completionTime: rfc3339(deps.now()),
     checkpoint: { name: checkpoint },
@@ -400,13 +402,13 @@ async function recordFailure(
     const request = await deps.kube.getRequest(data.namespace, data.requestName);
     if (!request || request.status?.phase === 'Completed' || request.status?.phase === 'Failed') return;
     if (final) {
-      await deps.kube.patchRequestStatus(data.namespace, data.requestName, {
+      await writeRequestPhase(deps, request, {
         phase: 'Failed',
         completionTime: rfc3339(deps.now()),
         nodeName: deps.node,
         attempts: attempt.number,
         message: `${failure.reason}: ${failure.message}`,
-      });
+      }, failure.reason);
       await emit(deps, request, 'Warning', failure.reason, failure.message);
     } else {
       await deps.kube.patchRequestStatus(data.namespace, data.requestName, {
@@ -418,6 +420,26 @@ async function recordFailure(
     // The API server may be what failed; BullMQ's retry or the controller will see it.
     log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not record the failure on the CheckpointRequest');
   }
+}
+
+/**
+ * Merge-patches a phase into the request's status with the conditions (Complete, Failed) and
+ * observedGeneration that follow from it after `request`'s; returns the request as written.
+ */
+async function writeRequestPhase(
+  deps: CheckpointJobDeps,
+  request: CheckpointRequest,
+  status: CheckpointRequestStatus & { phase: CheckpointRequestPhase },
+  reason?: string,
+): Promise<CheckpointRequest> {
+  const generation = request.metadata.generation;
+  const written: CheckpointRequestStatus = {
+    ...status,
+    conditions: checkpointRequestConditions(request.status?.conditions, { phase: status.phase, message: status.message, reason, generation, now: deps.now() }),
+    ...observedGeneration(generation),
+  };
+  await deps.kube.patchRequestStatus(request.metadata.namespace!, request.metadata.name!, written);
+  return { ...request, status: { ...request.status, ...written } };
 }
 
 async function emit(deps: CheckpointJobDeps, request: CheckpointRequest, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {

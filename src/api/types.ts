@@ -131,6 +131,7 @@ export interface CheckpointScheduleStatus {
   nextRunTime?: string;
   lastSuccessfulTime?: string;
   checkpointsCreated?: number;
+  /** Ready (Scheduled | Suspended | InvalidSchedule | NotRegistered) and LastRun (controller/schedule-status.ts). */
   conditions?: Condition[];
   observedGeneration?: number;
 }
@@ -166,7 +167,10 @@ export interface CheckpointRequestStatus {
   attempts?: number;
   /** Archive file name the kubelet wrote on nodeName (a retry pushes it instead of checkpointing again). */
   archive?: string;
+  /** Complete and Failed (src/api/conditions.ts), derived from phase. */
   conditions?: Condition[];
+  /** The metadata.generation the last phase was written for. */
+  observedGeneration?: number;
 }
 
 export interface CheckpointRequest {
@@ -216,7 +220,10 @@ export interface CheckpointStatus {
   runtimeImage?: string;
   /** Nodes where a restore of this checkpoint failed for a reason not known to be the node's. */
   failedRestoreNodes?: string[];
+  /** Ready and ImageBuilt (src/api/conditions.ts), derived from phase and bad. */
   conditions?: Condition[];
+  /** The metadata.generation the conditions were written for. */
+  observedGeneration?: number;
   failedReason?: string;
   restoreCount?: number;
   failedRestoreCount?: number;
@@ -257,7 +264,10 @@ export interface RestoreRequestStatus {
   message?: string;
   startTime?: string;
   completionTime?: string;
+  /** Complete and Failed (src/api/conditions.ts), derived from phase. */
   conditions?: Condition[];
+  /** The metadata.generation the last phase was written for. */
+  observedGeneration?: number;
   // Progress the controller keeps so that any replica can take the next step.
   /** UID of the pod being restored (its replacement has another). */
   sourcePodUID?: string;

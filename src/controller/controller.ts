@@ -131,7 +131,7 @@ export function startController(deps: ControllerDeps): RunningController {
     if (!t) return;
     const keeper = { api, cache, queues: t.queues, events, logger, defaultTtlSeconds: s.requestTtlSeconds };
     try {
-      const { invalid } = await reconcileSchedulers({ cache, store: t.store, events, logger, force: forceNext });
+      const { invalid, unregistered } = await reconcileSchedulers({ cache, store: t.store, events, logger, force: forceNext });
       forceNext = false;
       if (!leading || myTerm !== term) return;
       await queuePendingRequests(keeper);
@@ -149,7 +149,7 @@ export function startController(deps: ControllerDeps): RunningController {
       }
       await watchRestores({ api, cache, events, logger, bound: inPlaceBound, pullTimeoutMs: s.restorePullTimeoutSeconds * 1000, repositories: s.checkpointRepositories });
       await deleteExpiredRequests(keeper);
-      await syncScheduleStatuses({ api, cache, logger, invalid });
+      await syncScheduleStatuses({ api, cache, logger, invalid, unregistered });
       for (const b of Object.values(beside)) b.poke();
       if (lastPassError !== undefined) logger.info({}, 'reconcile pass succeeded again');
       lastPassError = undefined;

@@ -13,6 +13,7 @@ import type { EventRecorder, InvolvedObject } from './events.ts';
 import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 import type { ObjectCache } from './object-cache.ts';
 import { CONDITION_LAST_RUN, REASONS, setCondition } from './schedule-status.ts';
+import { checkpointRequestConditions, observedGeneration } from '../api/conditions.ts';
 import type { WorkloadLike } from './workload-schedules.ts';
 import { ANNOTATIONS } from '../api/types.ts';
 import { DEFAULT_STUCK_MARGIN_SECONDS, overdue, unfinished } from './stale-request.ts';
@@ -93,16 +94,19 @@ async function submit(deps: FireDeps, job: CheckpointJob): Promise<boolean> {
     if (apiCode(err) !== 409) throw err;
   }
   await deps.queues.enqueue(job);
-  if (created) await recordQueued(deps.api, created, job.data.nodeName);
+  if (created) await recordQueued(deps.api, created, job.data.nodeName, deps.now?.() ?? new Date());
   return created !== undefined;
 }
 
 /** status: Pending on `nodeName`. Written with the resourceVersion read: if the agent got there first (409), its status stands. */
-export async function recordQueued(api: KubeJson, r: CheckpointRequest, nodeName: string, message?: string): Promise<void> {
+export async function recordQueued(api: KubeJson, r: CheckpointRequest, nodeName: string, now: Date): Promise<void> {
+  const phase = r.status?.phase ?? 'Pending';
+  const generation = r.metadata.generation;
+  const conditions = checkpointRequestConditions(r.status?.conditions, { phase, message: r.status?.message, generation, now });
   try {
     await api.replace(crPath(PLURALS.CheckpointRequest, r.metadata.namespace ?? '', r.metadata.name ?? '') + '/status', {
       ...r,
-      status: { ...r.status, phase: r.status?.phase ?? 'Pending', nodeName, ...(message ? { message } : {}) },
+      status: { ...r.status, phase, nodeName, conditions, ...observedGeneration(generation) },
     });
   } catch (err) {
     if (apiCode(err) !== 409 && apiCode(err) !== 404) throw err;
@@ -181,6 +185,7 @@ async function recordRun(
   const reason = failed > 0 ? 'SubmitFailed' : result.skippedBusy > 0 ? REASONS.skippedBusy : REASONS.fired;
   const conditions = setCondition(old.conditions, {
     type: CONDITION_LAST_RUN, status: ok ? 'True' : 'False', reason, message: summary, lastTransitionTime: isoSeconds(now),
+    ...observedGeneration(latest.metadata.generation),
   });
   const next = nextRunTime(cps.spec.schedule, cps.spec.timeZone || undefined, now);
   const lastRun = isoSeconds(fireTime);

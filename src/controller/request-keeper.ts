@@ -16,6 +16,7 @@ import { staleRequestDecision, unfinished, type Suspect } from './stale-request.
 import { nodeQueueName } from '../schedule/names.ts';
 import { expiredRequests } from './request-ttl.ts';
 import { API_VERSION } from '../api/types.ts';
+import { checkpointRequestConditions, observedGeneration } from '../api/conditions.ts';
 
 export interface RequestKeeperDeps {
   api: KubeJson;
@@ -43,7 +44,7 @@ export async function queuePendingRequests(deps: RequestKeeperDeps): Promise<{ q
     try {
       if (d.action === 'enqueue') {
         await deps.queues.enqueue(d.job);
-        await recordQueued(deps.api, r, d.job.data.nodeName);
+        await recordQueued(deps.api, r, d.job.data.nodeName, deps.now?.() ?? new Date());
         queued++;
         logger.info({ ...who, node: d.job.data.nodeName, jobId: d.job.jobId }, 'checkpoint request queued');
       } else if (d.action === 'fail') {
@@ -64,10 +65,13 @@ export async function queuePendingRequests(deps: RequestKeeperDeps): Promise<{ q
  * holds: a request that changed since (the agent got further) answers 409 and stays as it is.
  */
 async function failRequest(deps: RequestKeeperDeps, r: CheckpointRequest, reason: string, statusMessage: string, eventMessage: string): Promise<void> {
-  const now = isoSeconds(deps.now?.() ?? new Date());
+  const at = deps.now?.() ?? new Date();
+  const now = isoSeconds(at);
+  const generation = r.metadata.generation;
+  const conditions = checkpointRequestConditions(r.status?.conditions, { phase: 'Failed', reason, message: statusMessage, generation, now: at });
   await deps.api.replace(crPath(PLURALS.CheckpointRequest, r.metadata.namespace ?? '', r.metadata.name ?? '') + '/status', {
     ...r,
-    status: { ...r.status, phase: 'Failed', message: statusMessage, completionTime: now, startTime: r.status?.startTime ?? now },
+    status: { ...r.status, phase: 'Failed', message: statusMessage, completionTime: now, startTime: r.status?.startTime ?? now, conditions, ...observedGeneration(generation) },
   });
   await deps.events.event(
     { apiVersion: API_VERSION, kind: 'CheckpointRequest', namespace: r.metadata.namespace ?? '', name: r.metadata.name ?? '', ...(r.metadata.uid ? { uid: r.metadata.uid } : {}) },

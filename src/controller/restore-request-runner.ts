@@ -25,6 +25,7 @@ import type { CheckpointRepositories } from '../rules/checkpoint-image-ref.ts';
 import { nodeRestoreFacts, type NodeRestoreFacts } from '../rules/restore-fit.ts';
 import { controllerOf } from '../rules/indexed-objects.ts';
 import { statefulSetImages } from '../restore/replacement-choice.ts';
+import { observedGeneration, restoreRequestConditions } from '../api/conditions.ts';
 
 export interface RestoreRunnerDeps {
   api: KubeJson;
@@ -97,7 +98,7 @@ async function carryOut(deps: RestoreRunnerDeps, r: RestoreRequest, step: Exclud
     case 'delete-pod':
       // The manifest kept, then the status naming it, then the delete: after it they are the only copy.
       if (step.keep) await keepManifest(api, keptConfigMap(r, deps.kcrNamespace, step.keep));
-      await writeStatus(api, r, step.status);
+      await writeStatus(api, r, step.status, now);
       await api.delete(`/api/v1/namespaces/${ns}/pods/${step.podName}`, {
         apiVersion: 'v1',
         kind: 'DeleteOptions',
@@ -121,7 +122,7 @@ async function carryOut(deps: RestoreRunnerDeps, r: RestoreRequest, step: Exclud
     case 'finish':
       break;
   }
-  await writeStatus(api, r, step.status);
+  await writeStatus(api, r, step.status, now);
   if (step.kind === 'finish') {
     const ok = step.status.phase === 'Completed';
     await deps.events.event(
@@ -174,8 +175,13 @@ async function dropKept(deps: RestoreRunnerDeps, r: RestoreRequest): Promise<voi
   }
 }
 
-function writeStatus(api: KubeJson, r: RestoreRequest, status: RestoreRequestStatus): Promise<unknown> {
-  return api.patch(`${crPath(PLURALS.RestoreRequest, r.metadata.namespace ?? '', r.metadata.name ?? '')}/status`, { status });
+/** The step's status with the conditions (Complete, Failed) and observedGeneration its phase gives, after the request's. */
+function writeStatus(api: KubeJson, r: RestoreRequest, status: RestoreRequestStatus, now: Date): Promise<unknown> {
+  const generation = r.metadata.generation;
+  const conditions = restoreRequestConditions(r.status?.conditions, { phase: status.phase, message: status.message, generation, now });
+  return api.patch(`${crPath(PLURALS.RestoreRequest, r.metadata.namespace ?? '', r.metadata.name ?? '')}/status`, {
+    status: { ...status, conditions, ...observedGeneration(generation) },
+  });
 }
 
 async function createCheckpointFirst(api: KubeJson, r: RestoreRequest, name: string, container: string): Promise<void> {

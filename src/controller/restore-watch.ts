@@ -13,6 +13,7 @@
 //    checkpoint, so the kubelet restarts it from there, within the in-place bound.
 // The decisions are src/restore/failed-restore.ts and in-place-restore.ts; this file only acts.
 import { ANNOTATIONS, API_VERSION, PLURALS, type Checkpoint } from '../api/types.ts';
+import { checkpointConditions, observedGeneration } from '../api/conditions.ts';
 import type { Logger } from '../log.ts';
 import { failedRestores, podPlacedMs, type FailedRestore, type PodLike } from '../restore/failed-restore.ts';
 import { decideInPlace, historyAnnotation, type InPlaceBound } from '../restore/in-place-restore.ts';
@@ -140,8 +141,15 @@ async function handleFailedRestore(deps: RestoreWatchDeps, f: FailedRestore, pod
     await setBackToOriginal(deps, f, cp);
     return;
   }
+  const marked = { bad: true, badReason: f.reason, failedRestoreCount, failedRestoreNodes: failedNodes };
+  const generation = cp?.metadata.generation;
   await deps.api.patch(`${crPath(PLURALS.Checkpoint, f.namespace, f.checkpoint)}/status`, {
-    status: { bad: true, badReason: f.reason, failedRestoreCount, failedRestoreNodes: failedNodes },
+    status: {
+      ...marked,
+      // Ready goes False (MarkedBad): `kubectl wait --for=condition=Ready=false` sees it.
+      conditions: checkpointConditions(cp?.status?.conditions, { ...cp?.status, ...marked }, { generation, now }),
+      ...observedGeneration(generation),
+    },
   });
   deps.logger.warn(log, 'restore failed; checkpoint marked bad');
   const message = `${f.reason}; checkpoint ${f.checkpoint} is marked bad and will not be restored again`;

@@ -3,7 +3,10 @@
 // object has, so a steady state writes nothing.
 import type { CheckpointRequest, CheckpointSchedule, CheckpointScheduleStatus, Condition } from '../api/types.ts';
 import { nextRunTime } from '../schedule/cron.ts';
+import { setCondition } from '../api/conditions.ts';
 import { REQUEST_ANNOTATIONS } from './checkpoint-request.ts';
+
+export { setCondition };
 
 export const CONDITION_READY = 'Ready';
 export const CONDITION_LAST_RUN = 'LastRun';
@@ -12,19 +15,11 @@ export const REASONS = {
   scheduled: 'Scheduled',
   suspended: 'Suspended',
   invalidSchedule: 'InvalidSchedule',
+  notRegistered: 'NotRegistered',
   fired: 'Fired',
   skippedBusy: 'SkippedBusy',
   nothingSelected: 'NothingSelected',
 } as const;
-
-/** Sets `next` in `conditions` by type, keeping lastTransitionTime when the status did not change. */
-export function setCondition(conditions: readonly Condition[] | undefined, next: Condition): Condition[] {
-  const out = (conditions ?? []).filter((c) => c.type !== next.type);
-  const old = (conditions ?? []).find((c) => c.type === next.type);
-  const keepTime = old !== undefined && old.status === next.status;
-  out.push({ ...next, lastTransitionTime: keepTime ? old.lastTransitionTime : next.lastTransitionTime });
-  return out.sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
-}
 
 function finished(r: CheckpointRequest): boolean {
   return r.status?.phase === 'Completed' || r.status?.phase === 'Failed';
@@ -60,11 +55,20 @@ function later(a: string | undefined, b: string | undefined): string | undefined
   return Date.parse(b) > Date.parse(a) ? b : a;
 }
 
-/** The status fields the periodic sync owns: Ready, nextRunTime, lastSuccessfulTime, observedGeneration. */
+/**
+ * The status fields the periodic sync owns: Ready, nextRunTime, lastSuccessfulTime, observedGeneration.
+ *
+ * Ready says "this schedule will fire": True (Scheduled) when its cron and zone are valid, it is
+ * not suspended and its job scheduler is registered in Redis; False with reason InvalidSchedule
+ * (the message names the field), Suspended, or NotRegistered (writing the job scheduler failed;
+ * retried every pass). Whether the last fire took every checkpoint is LastRun's, not Ready's.
+ */
 export function desiredScheduleStatus(input: {
   schedule: CheckpointSchedule;
   /** The validation error from desiredSchedulers, if the cron or zone is invalid. */
   invalid: string | undefined;
+  /** Why its job scheduler could not be written this pass, if it could not. */
+  unregistered?: string | undefined;
   requests: readonly CheckpointRequest[];
   now: Date;
 }): CheckpointScheduleStatus {
@@ -78,6 +82,8 @@ export function desiredScheduleStatus(input: {
     ready = { type: CONDITION_READY, status: 'False', reason: REASONS.invalidSchedule, message: invalid, lastTransitionTime: at };
   } else if (schedule.spec.suspend === true) {
     ready = { type: CONDITION_READY, status: 'False', reason: REASONS.suspended, message: 'spec.suspend is true: no checkpoints are taken', lastTransitionTime: at };
+  } else if (input.unregistered !== undefined) {
+    ready = { type: CONDITION_READY, status: 'False', reason: REASONS.notRegistered, message: `the job scheduler could not be written: ${input.unregistered}`, lastTransitionTime: at };
   } else {
     const n = nextRunTime(schedule.spec.schedule, schedule.spec.timeZone || undefined, now);
     next = n?.toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -15,6 +15,8 @@ export interface SchedulerPass {
   report: ReconcileReport;
   /** Invalid schedules by `<kind>/<namespace>/<name>`. */
   invalid: Map<string, string>;
+  /** Valid schedules whose job scheduler could not be written this pass, by the same key: why. */
+  unregistered: Map<string, string>;
 }
 
 export function invalidKey(kind: string, namespace: string, name: string): string {
@@ -23,7 +25,7 @@ export function invalidKey(kind: string, namespace: string, name: string): strin
 
 export async function reconcileSchedulers(deps: {
   cache: ObjectCache;
-  store: SchedulerStore;
+  store: Pick<SchedulerStore, 'reconcile'>;
   events: EventRecorder;
   logger: Logger;
   force?: boolean;
@@ -40,13 +42,18 @@ export async function reconcileSchedulers(deps: {
     logger.info({ upserted: report.upserted, removed: report.removed, unchanged: report.unchanged, rebuilt: report.rebuilt },
       report.rebuilt ? 'job schedulers rebuilt from the CRs' : 'job schedulers reconciled');
   }
-  for (const f of report.failed) logger.error({ err: f.error, scheduler: f.id }, 'writing a job scheduler failed');
+  const unregistered = new Map<string, string>();
+  for (const f of report.failed) {
+    logger.error({ err: f.error, scheduler: f.id }, 'writing a job scheduler failed');
+    const ref = schedulers.find((d) => d.id === f.id)?.data;
+    if (ref) unregistered.set(invalidKey(ref.kind, ref.namespace, ref.name), f.error.message);
+  }
   const invalid = new Map<string, string>();
   for (const e of errors) {
     invalid.set(invalidKey(e.ref.kind, e.ref.namespace, e.ref.name), e.message);
     await reportInvalid(events, e);
   }
-  return { report, invalid };
+  return { report, invalid, unregistered };
 }
 
 async function reportInvalid(events: EventRecorder, e: ScheduleError): Promise<void> {

@@ -1,4 +1,4 @@
-// Keeps each CheckpointSchedule's status in step: Ready (Scheduled / Suspended / InvalidSchedule),
+// Keeps each CheckpointSchedule's status in step: Ready (Scheduled / Suspended / InvalidSchedule / NotRegistered),
 // nextRunTime, lastSuccessfulTime, observedGeneration. Writes only when something differs.
 import { PLURALS, type CheckpointRequest, type CheckpointSchedule } from '../api/types.ts';
 import type { Logger } from '../log.ts';
@@ -14,6 +14,8 @@ export async function syncScheduleStatuses(deps: {
   cache: ObjectCache;
   logger: Logger;
   invalid: ReadonlyMap<string, string>;
+  /** Schedules whose job scheduler could not be written this pass (scheduler-reconciler.ts). */
+  unregistered?: ReadonlyMap<string, string>;
   now?: () => Date;
 }): Promise<number> {
   const { cache, api, logger } = deps;
@@ -34,6 +36,7 @@ export async function syncScheduleStatuses(deps: {
     const status = desiredScheduleStatus({
       schedule: s,
       invalid: deps.invalid.get(invalidKey('CheckpointSchedule', ns, name)),
+      unregistered: deps.unregistered?.get(invalidKey('CheckpointSchedule', ns, name)),
       requests: requestsByUid.get(s.metadata.uid ?? '') ?? [],
       now,
     });

@@ -21,6 +21,7 @@ import { startRedis, type RedisServer } from '../support/redis.ts';
 import { startRegistry, type RegistryServer } from '../support/registry.ts';
 import { apiCode, clientsFor, createNamespace, deleteNamespace, eventually, installedKcr, testCluster, type Clients } from './cluster-clients.ts';
 import { KCR_NAMESPACE, serviceAccountKubeconfig } from './kcr-in-cluster.ts';
+import { kubectl } from './local-cluster.ts';
 import type { LocalNodes } from './nodes/local-nodes.ts';
 import { startTestNodes } from './nodes/test-nodes.ts';
 import { clusterPkiDir, ensureClusterPki } from './pki.ts';
@@ -301,6 +302,41 @@ describe('kcr agent', () => {
     expect(files).toEqual([cp.spec.checkpointData]);
   });
 
+  it('`kubectl wait --for=condition=Complete` on a CheckpointRequest returns 0 once the agent finishes; its Checkpoint is Ready=True', async () => {
+    const pod = await runningPod('counter');
+    const cluster = testCluster();
+    const k = (args: string[]) => kubectl(cluster.binDir, cluster.kubeconfig, args);
+    const req = await createRequest('counter-wait', 'counter');
+    // Started before the job is queued: it watches until the agent's status write turns Complete True.
+    // kubectl rejects (non-zero exit: timed out, or an error) with its stderr in the message.
+    // Its outcome is caught at once: a rejection while the job is being queued is not an unhandled one.
+    const waited = k(['wait', '--for=condition=Complete', 'checkpointrequest/counter-wait', '-n', ns, '--timeout=90s']).then(
+      (out) => ({ exit: 0, out }),
+      (err: unknown) => ({ exit: 1, out: err instanceof Error ? err.message : String(err) }),
+    );
+    await enqueue('counter-wait', pod);
+    const result = await waited;
+    expect(result, agentLog.slice(-3000)).toEqual({ exit: 0, out: expect.stringMatching(/counter-wait condition met/) });
+
+    const done = await getRequest('counter-wait');
+    expect(done.status?.phase).toBe('Completed');
+    const byType = Object.fromEntries((done.status?.conditions ?? []).map((c) => [c.type, c]));
+    expect(byType.Complete).toMatchObject({ status: 'True', reason: 'CheckpointCreated', observedGeneration: req.metadata.generation });
+    expect(byType.Failed).toMatchObject({ status: 'False' });
+    expect(done.status?.observedGeneration).toBe(done.metadata.generation);
+
+    const name = done.status!.checkpoint!.name;
+    const readyOut = await k(['wait', '--for=condition=Ready', `checkpoint/${name}`, '-n', ns, '--timeout=30s']);
+    expect(readyOut).toContain('condition met');
+    const cp = (await clients.custom.getNamespacedCustomObject(obj(PLURALS.Checkpoint, name))) as Checkpoint;
+    expect(cp.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'ImageBuilt', observedGeneration: cp.metadata.generation });
+    expect(cp.status?.conditions?.find((c) => c.type === 'ImageBuilt')).toMatchObject({ status: 'True', reason: 'Pushed' });
+    // Already met: a second wait returns at once.
+    expect(await k(['wait', '--for=condition=Complete', 'checkpointrequest/counter-wait', '-n', ns, '--timeout=5s'])).toContain('condition met');
+    // The kubelet names archives by the second: the next checkpoint of counter is taken in a later one.
+    await new Promise((r) => setTimeout(r, 1100));
+  });
+
   it('two pods whose archive names collide (team/a-x and team-a/x) take turns: each pushes its own archive, and retention keeps each one’s newest', async () => {
     // `team-<h1>` and `team-<h1>-<h2>`: pod app, container `<h2>-x` in the first, `x` in the second.
     const short = await createNamespace(clients.core, 'team');
@@ -385,6 +421,9 @@ describe('kcr agent', () => {
     expect(done.status?.phase).toBe('Failed');
     expect(done.status?.attempts).toBe(1);
     expect(done.status?.message).toMatch(/^ContainerNotFound: .*container nope of pod .*\/counter.*gone/);
+    // `kubectl wait --for=condition=Failed` returns for it; Complete stays False.
+    expect(done.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'ContainerNotFound', message: done.status?.message });
+    expect(done.status?.conditions?.find((c) => c.type === 'Complete')).toMatchObject({ status: 'False' });
     expect(await checkpointsOf(req.metadata.uid!)).toEqual([]);
     const events = await eventually('a Warning Event', async () => {
       const ev = (await eventsFor('counter-nope')).filter((e) => e.type === 'Warning');

@@ -5,7 +5,8 @@
 // waits for one or two minute boundaries.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, PLURALS, type Checkpoint } from '../../src/api/types.ts';
-import { eventually } from './cluster-clients.ts';
+import { eventually, testCluster } from './cluster-clients.ts';
+import { kubectl } from './local-cluster.ts';
 import { openE2eWorld } from './e2e-stack.ts';
 import { IMAGE, newestFirst, ready, restoredFromOf, type E2eWorld } from './e2e-world.ts';
 
@@ -108,5 +109,42 @@ describe('kcr end to end: schedules, agent, registry, webhook, simulated nodes',
     // Retention settles: later passes keep exactly two.
     await new Promise((r) => setTimeout(r, 5000));
     expect((await w.checkpoints((c) => c.spec.podUID === p.metadata!.uid)).length).toBe(2);
+  }, 300_000);
+
+  it('`kubectl wait --for=condition=Complete` on a user\'s CheckpointRequest returns 0 once it is done, the Checkpoint goes Ready, and `kubectl get cps` shows READY True', async () => {
+    const cluster = testCluster();
+    const k = (args: string[]) => kubectl(cluster.binDir, cluster.kubeconfig, args);
+    await w.admin.custom.createNamespacedCustomObject({
+      ...w.custom(PLURALS.CheckpointSchedule),
+      body: {
+        apiVersion: API_VERSION,
+        kind: 'CheckpointSchedule',
+        // New Year at midnight: it never fires during the test.
+        metadata: { name: 'waiting-room' },
+        spec: { schedule: '0 0 1 1 *', selector: { matchLabels: { app: 'waiter' } } },
+      },
+    });
+    await w.createStatefulSet('waiter', { cron: '0 0 1 1 *' });
+    await w.runningPod('waiter-0');
+    await w.createRequest('wait-for-me', 'waiter-0');
+    // The controller queues it (Pending), the agent takes it (InProgress) and finishes it (Completed).
+    const out = await k(['wait', '--for=condition=Complete', 'checkpointrequest/wait-for-me', '-n', w.ns, '--timeout=120s']);
+    expect(out).toMatch(/wait-for-me condition met/);
+    const done = await w.completed('wait-for-me');
+    expect(done.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ status: 'False' });
+    const name = done.status!.checkpoint!.name;
+    expect(await k(['wait', '--for=condition=Ready', `checkpoint/${name}`, '-n', w.ns, '--timeout=60s'])).toMatch(/condition met/);
+
+    // READY is the Ready condition's status, set by the controller's status sync.
+    const row = await eventually('kubectl get cps to show READY True', async () => {
+      const table = (await k(['get', 'checkpointschedules', 'waiting-room', '-n', w.ns])).split('\n');
+      const at = table[0]!.indexOf('READY');
+      if (at < 0) throw new Error(`no READY column in ${table[0]}`);
+      const ready = table[1]!.slice(at).split(/\s+/)[0];
+      return ready === 'True' ? table : undefined;
+    }, 30_000, 500);
+    expect(row[0]).toMatch(/^NAME\s+SCHEDULE\s+READY\s+SUSPEND\s+/);
+    const wide = (await k(['get', 'checkpointschedules', 'waiting-room', '-n', w.ns, '-o', 'wide'])).split('\n');
+    expect(wide[1]!.slice(wide[0]!.indexOf('REASON')).split(/\s+/)[0]).toBe('Scheduled');
   }, 300_000);
 });

@@ -15,7 +15,7 @@ import { ArchiveTurns } from '../../src/agent/archive-turns.ts';
 import { createImagePushers } from '../../src/agent/image-pusher.ts';
 import { processCheckpointJob } from '../../src/agent/process-checkpoint-job.ts';
 import { startAgent } from '../../src/agent/start-agent.ts';
-import type { Checkpoint, CheckpointRequest, CheckpointRequestStatus, CheckpointStatus } from '../../src/api/types.ts';
+import type { Checkpoint, CheckpointRequest, CheckpointRequestStatus, CheckpointStatus, Condition } from '../../src/api/types.ts';
 import { parseAgentConfig } from '../../src/config.ts';
 import { KubeletCheckpointError } from '../../src/kubelet/checkpoint-error.ts';
 import type { CheckpointCall } from '../../src/kubelet/checkpoint-call.ts';
@@ -91,9 +91,13 @@ class FakeKube implements AgentKube {
   }
   async createCheckpoint(cp: Checkpoint) {
     this.#maybeFail('createCheckpoint');
-    if (this.checkpoints.has(cp.metadata.name!)) return 'exists' as const;
-    this.checkpoints.set(cp.metadata.name!, structuredClone(cp));
-    return 'created' as const;
+    if (this.checkpoints.has(cp.metadata.name!)) return { outcome: 'exists' as const };
+    // As the API server does: a new object is generation 1, and create ignores status (a subresource).
+    const stored = structuredClone(cp);
+    delete stored.status;
+    stored.metadata.generation = 1;
+    this.checkpoints.set(cp.metadata.name!, stored);
+    return { outcome: 'created' as const, generation: 1 };
   }
   async patchCheckpointStatus(_ns: string, name: string, status: CheckpointStatus) {
     this.#maybeFail('patchCheckpointStatus');
@@ -142,7 +146,7 @@ function setup(opts: { attempts?: number; registry?: string; namespace?: string;
   kube.requests.set(requestName, {
     apiVersion: 'checkpoint-restore.kcr.io/v1',
     kind: 'CheckpointRequest',
-    metadata: { name: requestName, namespace: ns, uid: `req-uid-${id}` },
+    metadata: { name: requestName, namespace: ns, uid: `req-uid-${id}`, generation: 1 },
     spec: { podReference: { name: podName }, containerName: container, timeoutSeconds: 20 },
   });
   const data: CheckpointJobData = {
@@ -211,6 +215,10 @@ async function runJob(s: ReturnType<typeof setup>, kubelet: (c: CheckpointCall) 
   }
 }
 
+function conditionOf(conditions: Condition[] | undefined, type: string): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}
+
 async function registryHas(reference: string): Promise<boolean> {
   const m = /^[^/]+\/(.+)@(sha256:[a-f0-9]{64})$/.exec(reference)!;
   const res = await fetch(`${reg.url}/v2/${m[1]}/manifests/${m[2]}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
@@ -233,6 +241,12 @@ describe('agent job processing (real Redis, real registry)', () => {
     expect(await registryHas(cp!.status!.runtimeImage!)).toBe(true);
     expect(k.calls).toEqual([{ node: NODE, namespace: NS, pod: 'web-0', container: 'app', timeoutSeconds: 20 }]);
     expect(s.kube.events.map((e) => `${e.type}/${e.reason}`)).toEqual(['Normal/CheckpointCreated']);
+    // What `kubectl wait --for=condition=Complete` and `--for=condition=Ready` read.
+    expect(conditionOf(req.status?.conditions, 'Complete')).toMatchObject({ status: 'True', reason: 'CheckpointCreated', observedGeneration: 1 });
+    expect(conditionOf(req.status?.conditions, 'Failed')).toMatchObject({ status: 'False', observedGeneration: 1 });
+    expect(req.status?.observedGeneration).toBe(1);
+    expect(conditionOf(cp!.status?.conditions, 'Ready')).toMatchObject({ status: 'True', reason: 'ImageBuilt', observedGeneration: 1 });
+    expect(cp!.status?.observedGeneration).toBe(1);
   });
 
   it('a retry after the Checkpoint was recorded but its status write failed resumes it: one kubelet call, one Checkpoint', async () => {
@@ -247,8 +261,10 @@ describe('agent job processing (real Redis, real registry)', () => {
     expect(s.kube.checkpoints.size).toBe(1);
     const [cp] = [...s.kube.checkpoints.values()];
     expect(cp!.status?.phase).toBe('ImageBuilt');
+    expect(conditionOf(cp!.status?.conditions, 'Ready')?.status).toBe('True');
     expect(await registryHas(cp!.status!.runtimeImage!)).toBe(true);
     expect(s.kube.requests.get(s.requestName)!.status).toMatchObject({ phase: 'Completed', attempts: 2 });
+    expect(conditionOf(s.kube.requests.get(s.requestName)!.status?.conditions, 'Complete')?.status).toBe('True');
   });
 
   it('transient kubelet failures are retried with backoff; the last failed attempt marks the request Failed', async () => {
@@ -261,6 +277,8 @@ describe('agent job processing (real Redis, real registry)', () => {
     expect(st.phase).toBe('Failed');
     expect(st.attempts).toBe(3);
     expect(st.message).toMatch(/^CheckpointFailed: the container runtime on node node-a failed to checkpoint container app of pod apps\/web-0/);
+    expect(conditionOf(st.conditions, 'Failed')).toMatchObject({ status: 'True', reason: 'CheckpointFailed', message: st.message });
+    expect(conditionOf(st.conditions, 'Complete')?.status).toBe('False');
     expect(s.kube.checkpoints.size).toBe(0);
     expect(s.kube.events.map((e) => `${e.type}/${e.reason}`)).toEqual(['Warning/CheckpointFailed']);
   });
@@ -298,6 +316,7 @@ describe('agent job processing (real Redis, real registry)', () => {
     expect(r.state).toBe('failed');
     expect(k.calls).toHaveLength(0);
     expect(s.kube.requests.get(s.requestName)!.status?.message).toMatch(/^PodReplaced: /);
+    expect(conditionOf(s.kube.requests.get(s.requestName)!.status?.conditions, 'Failed')).toMatchObject({ status: 'True', reason: 'PodReplaced' });
   });
 
   it('a pod that opted out after its request was queued is not dumped: no kubelet call, no archive, Failed OptedOut', async () => {

@@ -127,6 +127,7 @@ describe('a CheckpointRequest whose job is gone', () => {
       expect(first).toMatchObject({ created: 1, result: { skippedBusy: 0 } });
       const [request] = requestsOf(cache);
       expect(request!.status).toMatchObject({ phase: 'Pending', nodeName: NODE });
+      expect(request!.status?.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`)).toEqual(['Complete=False/Pending', 'Failed=False/Pending']);
       const jobId = request!.metadata.annotations![REQUEST_ANNOTATIONS.jobId]!;
       const queue = queues.queue(nodeQueueName(NODE));
       expect(await queues.jobState(nodeQueueName(NODE), jobId)).toEqual({ state: 'waiting' });
@@ -151,6 +152,9 @@ describe('a CheckpointRequest whose job is gone', () => {
       const failed = cache.get<CheckpointRequest>('CheckpointRequest', NS, request!.metadata.name!)!;
       expect(failed.status).toMatchObject({ phase: 'Failed', nodeName: NODE, completionTime: '2026-11-24T10:01:30Z' });
       expect(failed.status?.message).toMatch(/^JobLost: its job is no longer in node node-a's queue \(Redis lost it, or it was deleted\); seen so for 30 s$/);
+      // `kubectl wait --for=condition=Failed` returns, with the same reason as the Event; it became True when it failed.
+      expect(failed.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'JobLost', message: failed.status?.message, lastTransitionTime: '2026-11-24T10:01:30Z' });
+      expect(failed.status?.conditions?.find((c) => c.type === 'Complete')).toMatchObject({ status: 'False', reason: 'JobLost' });
       expect(seen).toEqual([{ name: request!.metadata.name, type: 'Warning', reason: 'JobLost', message: expect.stringContaining('no longer in node node-a') }]);
       expect(settings.suspects.size).toBe(0);
       expect(statusWrites.filter((w) => w.status?.phase === 'Failed')).toHaveLength(1);

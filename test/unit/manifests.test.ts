@@ -207,7 +207,7 @@ const fields = {
     } satisfies Record<keyof CheckpointRequestSpec, true>,
     status: {
       phase: true, startTime: true, completionTime: true, checkpoint: true, message: true,
-      nodeName: true, attempts: true, archive: true, conditions: true,
+      nodeName: true, attempts: true, archive: true, conditions: true, observedGeneration: true,
     } satisfies Record<keyof CheckpointRequestStatus, true>,
     required: ['podReference', 'containerName'],
   },
@@ -221,6 +221,7 @@ const fields = {
     status: {
       phase: true, checkpointImage: true, runtimeImage: true, conditions: true, failedReason: true,
       restoreCount: true, failedRestoreCount: true, failedRestoreNodes: true, lastRestoreTime: true, bad: true, badReason: true,
+      observedGeneration: true,
     } satisfies Record<keyof CheckpointStatus, true>,
     required: ['containerName'],
   },
@@ -231,7 +232,7 @@ const fields = {
     status: {
       phase: true, checkpoint: true, newPod: true, message: true, startTime: true,
       completionTime: true, conditions: true, sourcePodUID: true, identity: true, checkpoints: true,
-      checkpointRequests: true, pinnedAt: true, keptManifest: true,
+      checkpointRequests: true, pinnedAt: true, keptManifest: true, observedGeneration: true,
     } satisfies Record<keyof RestoreRequestStatus, true>,
     required: ['podReference'],
   },
@@ -300,6 +301,20 @@ describe('CRDs', () => {
         expect(v).toMatchObject({ name: VERSION, served: true, storage: true, subresources: { status: {} } });
         const columns = (v.additionalPrinterColumns as { name: string; jsonPath: string }[]).map((col) => col.name);
         expect(columns).toContain('Age');
+      });
+
+      it('has a conditions list in the form of metav1.Condition (required fields, status enum, CamelCase reason) and status.observedGeneration', () => {
+        const conditions = schema(kind, 'status', 'conditions');
+        expect(conditions).toMatchObject({ type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] });
+        const item = get(conditions, 'items') as Obj;
+        expect([...(item.required as string[])].sort()).toEqual(['lastTransitionTime', 'message', 'reason', 'status', 'type']);
+        expect(get(item, 'properties', 'status', 'enum')).toEqual(['True', 'False', 'Unknown']);
+        expect(get(item, 'properties', 'lastTransitionTime', 'format')).toBe('date-time');
+        expect(get(item, 'properties', 'observedGeneration', 'type')).toBe('integer');
+        const reason = new RegExp(get(item, 'properties', 'reason', 'pattern') as string);
+        for (const ok of ['Complete', 'PodNotFound', 'InvalidSchedule']) expect(reason.test(ok), ok).toBe(true);
+        for (const bad of ['', 'has spaces', '9Lives']) expect(reason.test(bad), bad).toBe(false);
+        expect(schema(kind, 'status', 'observedGeneration')).toMatchObject({ type: 'integer', format: 'int64' });
       });
 
       it('has a schema property for every spec and status field of src/api/types.ts, and no others', () => {
@@ -397,6 +412,15 @@ function cronParserAccepts(s: string): boolean {
     return false;
   }
 }
+
+describe('CheckpointSchedule printer columns', () => {
+  it('`kubectl get cps` shows READY (the Ready condition\'s status) by default, and its reason with -o wide', () => {
+    const columns = version('CheckpointSchedule').additionalPrinterColumns as { name: string; jsonPath: string; priority?: number }[];
+    expect(columns.find((c) => c.name === 'Ready')).toMatchObject({ jsonPath: '.status.conditions[?(@.type=="Ready")].status' });
+    expect(columns.find((c) => c.name === 'Ready')?.priority ?? 0).toBe(0);
+    expect(columns.find((c) => c.name === 'Reason')).toMatchObject({ jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 });
+  });
+});
 
 describe('CheckpointSchedule spec.schedule rules', () => {
   it('has the shape rule and one rule per cron field', () => {
@@ -575,6 +599,19 @@ describe('controller, agent and Redis wiring', () => {
     const mount = (get(pod, 'containers', 0, 'volumeMounts') as { name: string; readOnly?: boolean }[]).find((m) => m.name === 'checkpoints');
     expect(mount?.readOnly ?? false).toBe(false);
     expect(get(pod, 'containers', 0, 'securityContext', 'capabilities', 'drop')).toEqual(['ALL']);
+  });
+
+  it('keeps a controller through drains: 2 replicas spread over nodes, and a PDB of minAvailable 1 selecting exactly its pods', () => {
+    const dep = find('Deployment', 'kcr-controller');
+    expect(get(dep, 'spec', 'replicas')).toBeGreaterThanOrEqual(2);
+    const pdb = find('PodDisruptionBudget', 'kcr-controller');
+    expect(get(pdb, 'apiVersion')).toBe('policy/v1');
+    expect(get(pdb, 'spec', 'minAvailable')).toBe(1);
+    // minAvailable below replicas: a drain can always evict one (a PDB equal to replicas would block every drain).
+    expect(get(pdb, 'spec', 'minAvailable') as number).toBeLessThan(get(dep, 'spec', 'replicas') as number);
+    expect(get(pdb, 'spec', 'selector', 'matchLabels')).toEqual(get(dep, 'spec', 'selector', 'matchLabels'));
+    const spread = get(dep, 'spec', 'template', 'spec', 'topologySpreadConstraints', 0) as Obj;
+    expect(spread.topologyKey).toBe('kubernetes.io/hostname');
   });
 
   it('every kcr pod runs under its own ServiceAccount', () => {

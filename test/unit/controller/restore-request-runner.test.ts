@@ -84,7 +84,7 @@ function request(status: RestoreRequest['status'], over: { uid?: string; phase?:
   return {
     apiVersion: API_VERSION,
     kind: 'RestoreRequest',
-    metadata: { name: 'back', namespace: 'apps', uid: over.uid ?? UID },
+    metadata: { name: 'back', namespace: 'apps', uid: over.uid ?? UID, generation: 2 },
     spec: { podReference: { name: 'solo' } },
     status: { phase: 'Restoring', startTime: ago(30), sourcePodUID: 'pod-1', identity: 'solo', checkpoints: ['c'], pinnedAt: ago(20), ...status, ...(over.phase ? { phase: over.phase } : {}) },
   };
@@ -157,6 +157,7 @@ describe('a bare pod\'s restore', () => {
     expect(created?.path).toBe('/api/v1/namespaces/apps/pods');
     expect(created?.body).toMatchObject({ kind: 'Pod', metadata: { name: 'solo', namespace: 'apps' }, spec: { serviceAccountName: 'reader', automountServiceAccountToken: false } });
     expect(statusPatches(calls)[0]).toMatchObject({ phase: 'Restoring', keptManifest: KEPT });
+    expect(statusPatches(calls)[0]!.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`)).toEqual(['Complete=False/Restoring', 'Failed=False/Restoring']);
   });
 
   it('refuses a ConfigMap under its name that keeps another request\'s manifest: no pod, Failed, an Event', async () => {
@@ -174,6 +175,11 @@ describe('a bare pod\'s restore', () => {
     await run(cacheWith(['RestoreRequest', request({ keptManifest: KEPT })]), api);
     expect(calls.some((c) => c.verb === 'create')).toBe(false);
     expect(statusPatches(calls)[0]).toMatchObject({ phase: 'Failed', message: expect.stringContaining('is gone') });
+    // `kubectl wait --for=condition=Failed restorerequest/back` returns; Complete never turns True.
+    const conditions = statusPatches(calls)[0]!.conditions ?? [];
+    expect(conditions.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'RestoreFailed', message: expect.stringContaining('is gone'), observedGeneration: 2 });
+    expect(conditions.find((c) => c.type === 'Complete')).toMatchObject({ status: 'False', reason: 'RestoreFailed' });
+    expect(statusPatches(calls)[0]!.observedGeneration).toBe(2);
   });
 
   it('a forged status.podManifest makes it create nothing', async () => {

@@ -170,3 +170,16 @@ describe('watchRestores: a checkpoint image that cannot be pulled', () => {
     );
   });
 });
+
+describe('watchRestores: a restore CRIU failed', () => {
+  it('marks the checkpoint bad and its Ready condition False (MarkedBad), so `kubectl wait --for=condition=Ready=false` sees it', async () => {
+    const { calls } = await pass({ pod: pod({ waiting: { reason: 'CreateContainerError', message: 'CRIU restoring failed: exit status 1' } }), node: node() });
+    const mark = calls.find((c) => c.verb === 'patch' && c.path.endsWith('/checkpoints/c1/status'));
+    const status = (mark?.body as { status: Checkpoint['status'] } | undefined)?.status;
+    expect(status).toMatchObject({ bad: true, badReason: expect.any(String) });
+    const ready = status?.conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'MarkedBad', message: status?.badReason, lastTransitionTime: '2026-03-10T12:00:00Z' });
+    // Its image is still in the registry: ImageBuilt stays True.
+    expect(status?.conditions?.find((c) => c.type === 'ImageBuilt')).toMatchObject({ status: 'True', reason: 'Pushed' });
+  });
+});

@@ -44,6 +44,20 @@ describe('desiredScheduleStatus', () => {
     expect(s.nextRunTime).toBeUndefined();
   });
 
+  it('a job scheduler that could not be written: Ready=False NotRegistered with why, no nextRunTime; registered again: True', () => {
+    const s = desiredScheduleStatus({ schedule: schedule(), invalid: undefined, unregistered: 'READONLY You can\'t write against a read only replica.', requests: [], now });
+    expect(s.conditions?.[0]).toMatchObject({ type: 'Ready', status: 'False', reason: 'NotRegistered', message: expect.stringContaining('read only replica'), observedGeneration: 4 });
+    expect(s.nextRunTime).toBeUndefined();
+    const later = new Date(now.getTime() + 60_000);
+    const again = desiredScheduleStatus({ schedule: schedule(undefined, s), invalid: undefined, requests: [], now: later });
+    expect(again.conditions?.[0]).toMatchObject({ status: 'True', reason: 'Scheduled', lastTransitionTime: '2026-11-24T10:01:30Z' });
+  });
+
+  it('an invalid schedule is reported as invalid even when its scheduler also failed', () => {
+    const s = desiredScheduleStatus({ schedule: schedule({ timeZone: 'Mars/Olympus' }), invalid: 'bad zone', unregistered: 'x', requests: [], now });
+    expect(s.conditions?.[0]).toMatchObject({ reason: 'InvalidSchedule' });
+  });
+
   it('is stable: computing again from its own output needs no write, and keeps other fields', () => {
     const first = desiredScheduleStatus({ schedule: schedule(undefined, { lastRunTime: '2026-11-24T10:00:00Z', checkpointsCreated: 7 }), invalid: undefined, requests: [], now });
     const second = desiredScheduleStatus({ schedule: schedule(undefined, first), invalid: undefined, requests: [], now: new Date(now.getTime() + 10_000) });
