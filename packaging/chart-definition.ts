@@ -158,6 +158,9 @@ export function chartParts(sources: ChartSources): ChartParts {
   function edits(o: K8sObject): Edit[] {
     const out = [...workloadEdits(o), ...settingsEdits(o)];
     if (o.kind === 'Certificate') out.push({ op: 'block', path: 'spec.issuerRef', expr: value('certificates.certManager.issuerRef', at(o, 'spec.issuerRef'), 'The cert-manager issuer of the webhook certificate; the default is a self-signed Issuer the chart makes.') });
+    // Helm does not make kcr's namespace, so it lacks the label kcr.io/restore=disabled that keeps
+    // the webhook out of it under kustomize: the chart leaves it out by name too.
+    if (o.kind === 'MutatingWebhookConfiguration') out.push({ op: 'block', path: 'webhooks[name=restore.kcr.io].namespaceSelector.matchExpressions[key=kubernetes.io/metadata.name].values', expr: 'list "kube-system" .Release.Namespace' });
     if (o.kind === 'CustomResourceDefinition') out.push({ op: 'optional', path: 'metadata.annotations', expr: 'ternary (dict "helm.sh/resource-policy" "keep") dict .Values.crds.keep', shape: 'block' });
     return out;
   }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { clientsFor, createNamespace, deleteNamespace, eventually, installedKcr, testCluster } from './cluster-clients.ts';
 import { E2eWorld } from './e2e-world.ts';
 import { WEBHOOK_CONFIGURATION, type TestCluster } from './kcr-in-cluster.ts';
-import { startStack, stopStack, type StackState } from './kcr-stack.ts';
+import { startStack, stopStack, type StackOptions, type StackState } from './kcr-stack.ts';
 import { clusterPkiDir } from './pki.ts';
 
 /** The controller's intervals, short so retention and restore steps show within seconds. */
@@ -23,10 +23,13 @@ export interface E2eStackOptions {
   controllerEnv?: Record<string, string>;
   nodeProfiles?: readonly string[];
   webhookReplicas?: number;
+  /** kcr's namespace and how it is installed (kcr-stack.ts StackOptions); default manifests/ into kcr-system. */
+  namespace?: string;
+  install?: StackOptions['install'];
 }
 
 export async function startE2eStack(cluster: TestCluster, options: E2eStackOptions = {}): Promise<E2eStack> {
-  const { controllerEnv = {}, nodeProfiles, webhookReplicas } = options;
+  const { controllerEnv = {}, nodeProfiles, webhookReplicas, namespace, install } = options;
   const admin = clientsFor(cluster.kubeconfig);
   const pkiDir = clusterPkiDir(cluster.kubeconfig);
   const kcrDir = mkdtempSync(join(tmpdir(), 'kcr-e2e-'));
@@ -35,6 +38,8 @@ export async function startE2eStack(cluster: TestCluster, options: E2eStackOptio
     kcrDir,
     ...(nodeProfiles ? { nodeProfiles } : {}),
     ...(webhookReplicas ? { webhookReplicas } : {}),
+    ...(namespace ? { namespace } : {}),
+    ...(install ? { install } : {}),
     netnsOffset: 40,
     controllerEnv: { ...CONTROLLER_ENV, ...controllerEnv },
   });

@@ -89,6 +89,13 @@ export interface StackOptions {
   webhookCertSource?: 'self' | 'files';
   /** More environment for the controller processes (tests shorten its intervals). */
   controllerEnv?: Record<string, string>;
+  /** The namespace kcr is installed in and its ServiceAccounts live in. Default kcr-system. */
+  namespace?: string;
+  /**
+   * Installs kcr's objects (CRDs, RBAC, policies, Services…) and returns what it applied.
+   * Default: manifests/ as the cluster tests apply it (installKcr); the Helm test installs the chart.
+   */
+  install?: (cluster: TestCluster) => Promise<ManifestSubset>;
 }
 
 export interface StackNode {
@@ -322,22 +329,22 @@ function adminClients(kubeconfig: string): { core: CoreV1Api; admission: Admissi
  * the pull credentials from the same key the token service checks them with. Replaced, not kept:
  * each stack has its own token service, and an older stack's keys would not match it.
  */
-async function applyTokenKeys(core: CoreV1Api, keyDir: string): Promise<void> {
+async function applyTokenKeys(core: CoreV1Api, keyDir: string, namespace: string): Promise<void> {
   const read = (f: string) => readFileSync(join(keyDir, f), 'utf8');
   const keys: TokenKeyMaterial = { cert: read(TOKEN_KEY_FILES.cert), key: read(TOKEN_KEY_FILES.key), credentialKey: read(TOKEN_KEY_FILES.credentialKey) };
   const body = {
-    metadata: { name: TOKEN_KEYS_SECRET, namespace: KCR_NAMESPACE, labels: { 'app.kubernetes.io/part-of': 'kcr' } },
+    metadata: { name: TOKEN_KEYS_SECRET, namespace: namespace, labels: { 'app.kubernetes.io/part-of': 'kcr' } },
     type: 'Opaque',
     data: tokenKeySecretData(keys),
   };
-  await core.deleteNamespacedSecret({ name: TOKEN_KEYS_SECRET, namespace: KCR_NAMESPACE }).catch((err: unknown) => {
+  await core.deleteNamespacedSecret({ name: TOKEN_KEYS_SECRET, namespace: namespace }).catch((err: unknown) => {
     if (!(err instanceof ApiException && err.code === 404)) throw err;
   });
   // kcr's writer credential of the previous stack's key: the controller writes this stack's.
-  await core.deleteNamespacedSecret({ name: REGISTRY_SECRET, namespace: KCR_NAMESPACE }).catch((err: unknown) => {
+  await core.deleteNamespacedSecret({ name: REGISTRY_SECRET, namespace: namespace }).catch((err: unknown) => {
     if (!(err instanceof ApiException && err.code === 404)) throw err;
   });
-  await core.createNamespacedSecret({ namespace: KCR_NAMESPACE, body });
+  await core.createNamespacedSecret({ namespace: namespace, body });
 }
 
 async function startNodes(ctx: Ctx): Promise<void> {
@@ -366,7 +373,7 @@ async function startNodes(ctx: Ctx): Promise<void> {
 function kcrProcess(ctx: Ctx, name: string, command: string, env: NodeJS.ProcessEnv): DetachedProcess {
   return ctx.launch(name, process.execPath, [join(REPO_ROOT, 'src/main.ts'), command], {
     ...baseEnv(),
-    KCR_NAMESPACE,
+    KCR_NAMESPACE: ctx.opts.namespace,
     KCR_LOG_LEVEL: ctx.opts.logLevel,
     ...env,
   });
@@ -389,7 +396,7 @@ function registryEnv(ctx: Ctx): NodeJS.ProcessEnv {
 async function startWebhook(ctx: Ctx, subset: ManifestSubset): Promise<void> {
   const dir = join(ctx.dir, 'webhook');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const kubeconfig = await serviceAccountKubeconfig(ctx.cluster, KCR_NAMESPACE, WEBHOOK_SERVICE_ACCOUNT, join(dir, 'kubeconfig'), TOKEN_SECONDS);
+  const kubeconfig = await serviceAccountKubeconfig(ctx.cluster, ctx.opts.namespace, WEBHOOK_SERVICE_ACCOUNT, join(dir, 'kubeconfig'), TOKEN_SECONDS);
   const replicaPorts: number[] = [];
   for (let i = 0; i < ctx.opts.webhookReplicas; i++) replicaPorts.push(await freePort());
   const replicaUrls = replicaPorts.map((port) => `https://127.0.0.1:${port}`);
@@ -406,7 +413,7 @@ async function startWebhook(ctx: Ctx, subset: ManifestSubset): Promise<void> {
   const body = pointWebhooksAtUrl(config, url) as V1MutatingWebhookConfiguration;
   if (ctx.opts.webhookCertSource === 'files') {
     const ca = createCa('kcr-local-webhook-ca');
-    const pair = issueCert(ca, { subject: { cn: 'kcr-webhook' }, usage: 'server', dnsNames: ['kcr-webhook.kcr-system.svc'], ips: ['127.0.0.1'] });
+    const pair = issueCert(ca, { subject: { cn: 'kcr-webhook' }, usage: 'server', dnsNames: [`kcr-webhook.${ctx.opts.namespace}.svc`], ips: ['127.0.0.1'] });
     writeSecretFile(join(certDir, 'tls.crt'), pair.cert);
     writeSecretFile(join(certDir, 'tls.key'), pair.key);
     for (const w of body.webhooks ?? []) w.clientConfig.caBundle = Buffer.from(ca.cert).toString('base64');
@@ -447,7 +454,7 @@ async function startWebhook(ctx: Ctx, subset: ManifestSubset): Promise<void> {
     });
     return (await count()) > before;
   }, ctx.opts.readyTimeoutMs);
-  ctx.log(`kcr webhook ready at ${url} as kcr-system/kcr-webhook (${replicas.length} replica${replicas.length > 1 ? 's behind a round-robin balancer' : ''}, pid ${replicas.map((p) => p.pid).join(', ')})`);
+  ctx.log(`kcr webhook ready at ${url} as ${ctx.opts.namespace}/kcr-webhook (${replicas.length} replica${replicas.length > 1 ? 's behind a round-robin balancer' : ''}, pid ${replicas.map((p) => p.pid).join(', ')})`);
 }
 
 /** Waits for /readyz on the component's health port; components without one are accepted once they stay up 3 s. */
@@ -465,7 +472,7 @@ async function waitHealthy(ctx: Ctx, p: DetachedProcess, port: number): Promise<
 async function startController(ctx: Ctx): Promise<void> {
   const dir = join(ctx.dir, 'controller');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const kubeconfig = await serviceAccountKubeconfig(ctx.cluster, KCR_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, join(dir, 'kubeconfig'), TOKEN_SECONDS);
+  const kubeconfig = await serviceAccountKubeconfig(ctx.cluster, ctx.opts.namespace, CONTROLLER_SERVICE_ACCOUNT, join(dir, 'kubeconfig'), TOKEN_SECONDS);
   const started: { p: DetachedProcess; port: number }[] = [];
   for (let i = 1; i <= ctx.opts.controllerReplicas; i++) {
     const port = await freePort();
@@ -484,7 +491,7 @@ async function startController(ctx: Ctx): Promise<void> {
     started.push({ p, port });
   }
   for (const { p, port } of started) await waitHealthy(ctx, p, port);
-  ctx.log(`kcr controller x${started.length} running as kcr-system/kcr-controller (pids ${started.map((s) => s.p.pid).join(', ')})`);
+  ctx.log(`kcr controller x${started.length} running as ${ctx.opts.namespace}/kcr-controller (pids ${started.map((s) => s.p.pid).join(', ')})`);
 }
 
 /** Where the agent finds its node's runtime configuration (the DaemonSet mounts the host's /etc/crio and /etc/containerd). */
@@ -506,12 +513,12 @@ function runtimeConfigEnv(node: StackNode): NodeJS.ProcessEnv {
 async function agentPod(ctx: Ctx, node: string): Promise<{ name: string; uid: string }> {
   const { core } = adminClients(ctx.opts.cluster.kubeconfig);
   const name = `kcr-agent-${node}`;
-  await core.deleteNamespacedPod({ name, namespace: KCR_NAMESPACE, gracePeriodSeconds: 0 }).catch(() => undefined);
+  await core.deleteNamespacedPod({ name, namespace: ctx.opts.namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
   const deadline = Date.now() + ctx.opts.readyTimeoutMs;
   for (;;) {
     try {
       const created = await core.createNamespacedPod({
-        namespace: KCR_NAMESPACE,
+        namespace: ctx.opts.namespace,
         body: {
           metadata: { name, labels: { 'app.kubernetes.io/name': 'kcr', 'app.kubernetes.io/component': 'agent' } },
           spec: { nodeName: node, serviceAccountName: AGENT_SERVICE_ACCOUNT, automountServiceAccountToken: false, terminationGracePeriodSeconds: 0, containers: [{ name: 'agent', image: 'kcr:0.1.0' }] },
@@ -531,7 +538,7 @@ async function startAgents(ctx: Ctx): Promise<void> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const started: { p: DetachedProcess; port: number }[] = [];
   for (const node of ctx.state.nodes) {
-    const kubeconfig = await serviceAccountKubeconfig(ctx.cluster, KCR_NAMESPACE, AGENT_SERVICE_ACCOUNT, join(dir, `kubeconfig-${node.name}`), TOKEN_SECONDS, await agentPod(ctx, node.name));
+    const kubeconfig = await serviceAccountKubeconfig(ctx.cluster, ctx.opts.namespace, AGENT_SERVICE_ACCOUNT, join(dir, `kubeconfig-${node.name}`), TOKEN_SECONDS, await agentPod(ctx, node.name));
     const port = await freePort();
     const name = `agent-${node.name}`;
     mkdirSync(node.checkpointDir, { recursive: true, mode: 0o700 });
@@ -553,7 +560,7 @@ async function startAgents(ctx: Ctx): Promise<void> {
     started.push({ p, port });
   }
   for (const { p, port } of started) await waitHealthy(ctx, p, port);
-  ctx.log(`kcr agent on ${ctx.state.nodes.map((n) => n.name).join(', ')} as kcr-system/kcr-agent (pids ${started.map((s) => s.p.pid).join(', ')})`);
+  ctx.log(`kcr agent on ${ctx.state.nodes.map((n) => n.name).join(', ')} as ${ctx.opts.namespace}/kcr-agent (pids ${started.map((s) => s.p.pid).join(', ')})`);
 }
 
 export interface StartStackResult {
@@ -595,6 +602,8 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
     webhookCertSource: options.webhookCertSource ?? 'self',
     controllerEnv: options.controllerEnv ?? {},
+    namespace: options.namespace ?? KCR_NAMESPACE,
+    install: options.install ?? installKcr,
   };
   const state: StackState = {
     version: 1,
@@ -635,9 +644,9 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     if (!commands.includes('webhook')) throw new Error('src/main.ts has no webhook command');
 
     // Independent parts start side by side: a loaded machine makes each one take seconds.
-    const [subset] = await Promise.all([installKcr(ctx.cluster), startRedisProcess(ctx), startRegistryProcess(ctx)]);
+    const [subset] = await Promise.all([opts.install(ctx.cluster), startRedisProcess(ctx), startRegistryProcess(ctx)]);
     log(`manifests/ applied: ${subset.crds.length} CRDs, ${subset.rest.length} other objects, webhook configuration by URL; left out (run as local processes): ${subset.skipped.join(', ')}`);
-    await applyTokenKeys(adminClients(opts.cluster.kubeconfig).core, state.registry.tokenKeyDir);
+    await applyTokenKeys(adminClients(opts.cluster.kubeconfig).core, state.registry.tokenKeyDir, opts.namespace);
     save();
     // Agents need their node's checkpoint folder: they start once the nodes are Ready.
     const parts: Promise<void>[] = [
