@@ -2,18 +2,19 @@
 // kind feeds index.upsert/remove. The admission path only reads the index, so it
 // never waits on the API server. "Synced" means every informer delivered its
 // initial list; /readyz reports it. An informer that fails is restarted with
-// exponential backoff (client-node's ListWatch stops on errors other than 410
-// and client timeouts). Each informer's connection is tracked against the clock: one
+// exponential backoff (the projecting informer, src/kube/projected-informer.ts, goes idle on
+// errors other than 410 and a server-ended watch). Each informer's connection is tracked against the clock: one
 // disconnected longer than the bound makes the index stale (index-staleness.ts).
-import { ListWatch, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import type { Informer, KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { GROUP, PLURALS, VERSION } from '../src/api/types.ts';
 import { PULL_SECRETS_RECORD } from '../src/registry-access/pull-secret-plan.ts';
-import { getJson } from '../src/kube/raw.ts';
+import { ProjectedInformer } from '../src/kube/projected-informer.ts';
 import type { Logger } from '../src/log.ts';
 import type { IndexedKind, RestoreIndex } from './restore-index.ts';
 import type { Readiness } from './server.ts';
 import { staleFeeds, type FeedConnection, type StaleFeed } from './index-staleness.ts';
-import { ObservedWatch, type ConnectionSignal } from './observed-watch.ts';
+import type { ConnectionSignal } from './observed-watch.ts';
+import { INDEX_METADATA_ONLY, INDEX_PROJECTIONS } from './index-projections.ts';
 
 /** One informer and the index kind its objects go to. */
 export interface IndexFeed {
@@ -168,7 +169,7 @@ export class InformerSet implements Readiness {
     feed.informer.on('update', apply('upsert'));
     feed.informer.on('delete', apply('remove'));
     feed.informer.on('error', (err?: unknown) => this.#onError(state, state.attempt, err));
-    // Not 'connect': ListWatch emits it before it tries (observed-watch.ts).
+    // Not 'connect': informers emit it before they try (observed-watch.ts).
     feed.connection?.onConnection((up) => {
       if (this.#stopped) return;
       if (up) this.#connected(state);
@@ -241,15 +242,20 @@ export class InformerSet implements Readiness {
   }
 }
 
-function listOf(kc: KubeConfig, path: string) {
-  return () => getJson<KubernetesListObject<KubernetesObject>>(kc, path);
-}
-
 /**
  * The informers `kcr webhook` runs: pods, namespaces, nodes, workloads and kcr's CRs, all
  * namespaces; in token mode also kcr's record of the kcr-pull Secrets (one ConfigMap in kcr's namespace).
  */
-export function kubeIndexFeeds(kc: KubeConfig, options: { pullSecretRecordIn?: string } = {}): IndexFeed[] {
+export interface KubeFeedOptions {
+  pullSecretRecordIn?: string;
+  /** Objects per list page (default 500). */
+  pageSize?: number;
+  /** A watch silent longer than this is restarted (default: its server timeout + 30 s). */
+  silentMs?: number;
+  logger?: Logger;
+}
+
+export function kubeIndexFeeds(kc: KubeConfig, options: KubeFeedOptions = {}): IndexFeed[] {
   const kcr = `/apis/${GROUP}/${VERSION}`;
   const feeds: Array<[name: string, kind: IndexedKind, path: string]> = [
     ['pods', 'Pod', '/api/v1/pods'],
@@ -262,18 +268,19 @@ export function kubeIndexFeeds(kc: KubeConfig, options: { pullSecretRecordIn?: s
     [PLURALS.Checkpoint, 'Checkpoint', `${kcr}/${PLURALS.Checkpoint}`],
     [PLURALS.CheckpointSchedule, 'CheckpointSchedule', `${kcr}/${PLURALS.CheckpointSchedule}`],
   ];
-  // makeInformer(kc, path, list) is this ListWatch with a plain Watch.
+  const common = { kc, ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}), ...(options.silentMs !== undefined ? { silentMs: options.silentMs } : {}),
+    ...(options.logger ? { logger: options.logger } : {}) };
+  // Each keeps only what the index reads of its kind (index-projections.ts).
   const made: IndexFeed[] = feeds.map(([name, kind, path]) => {
-    const watch = new ObservedWatch(kc);
-    return { name, kind, informer: new ListWatch(path, watch, listOf(kc, path), false), connection: watch };
+    const informer = new ProjectedInformer({ ...common, name, path, project: INDEX_PROJECTIONS[kind], metadataOnly: INDEX_METADATA_ONLY.has(kind) });
+    return { name, kind, informer, connection: informer };
   });
   if (options.pullSecretRecordIn !== undefined) {
     // By name: the webhook's Role reads this one ConfigMap only (resourceNames allow list/watch with this field selector).
     const path = `/api/v1/namespaces/${options.pullSecretRecordIn}/configmaps`;
     const fieldSelector = `metadata.name=${PULL_SECRETS_RECORD}`;
-    const watch = new ObservedWatch(kc);
-    const informer = new ListWatch(path, watch, listOf(kc, `${path}?fieldSelector=${encodeURIComponent(fieldSelector)}`), false, undefined, fieldSelector);
-    made.push({ name: 'pull-secret-record', kind: 'PullSecretRecord', informer, connection: watch });
+    const informer = new ProjectedInformer({ ...common, name: 'pull-secret-record', path, fieldSelector, project: INDEX_PROJECTIONS.PullSecretRecord });
+    made.push({ name: 'pull-secret-record', kind: 'PullSecretRecord', informer, connection: informer });
   }
   return made;
 }

@@ -77,7 +77,7 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
     } : {}),
     settings: config,
     api,
-    feeds: controllerFeeds(kc),
+    feeds: controllerFeeds(kc, { logger }),
     producer,
     workerConnection,
     inventory: images.inventory(registry, config.checkpointRepositories.prefix),

@@ -179,7 +179,7 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
   const certs = await servingCertificate(config, kc, logger);
   const claims = kubeClaimApi(kubeJson(kc, { timeoutMs: config.claimTimeoutMs }), GROUP, VERSION, PLURALS.Checkpoint);
   const clientCa = config.clientCaFile === undefined ? undefined : readFileSync(config.clientCaFile, 'utf8');
-  const webhook = await startWebhook({ config, feeds: kubeIndexFeeds(kc, config.registryAuth === 'token' ? { pullSecretRecordIn: config.namespace } : {}), tls: certs.tls, logger, claims, clientCa });
+  const webhook = await startWebhook({ config, feeds: kubeIndexFeeds(kc, { logger, ...(config.registryAuth === 'token' ? { pullSecretRecordIn: config.namespace } : {}) }), tls: certs.tls, logger, claims, clientCa });
   const detach = attachHotReload(webhook.server, certs.source, logger);
   void webhook.informers.whenSynced().then(() => logger.info({}, 'restore index ready'));
 

@@ -2,15 +2,18 @@
 // checkpoints, restore requests, the workloads carrying the schedule annotation, pods (fan-out,
 // restored-from, crashes), namespaces (the opt-in label) and nodes (migration targets).
 // They reuse the webhook's InformerSet (restart with backoff, synced tracking) with the
-// controller's ObjectCache as the sink.
-import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+// controller's ObjectCache as the sink. Each keeps a projection of its kind (cache-projections.ts):
+// the cache never holds a full pod.
+import type { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURALS, VERSION } from '../api/types.ts';
-import { getJson } from '../kube/raw.ts';
+import { ProjectedInformer } from '../kube/projected-informer.ts';
+import type { Logger } from '../log.ts';
 import type { IndexFeed } from '../../webhooks/informers.ts';
 import type { IndexedKind } from '../../webhooks/restore-index.ts';
+import { CACHE_PROJECTIONS } from './cache-projections.ts';
 import type { CachedKind } from './object-cache.ts';
 
-export function controllerFeeds(kc: KubeConfig): IndexFeed[] {
+export function controllerFeeds(kc: KubeConfig, options: { pageSize?: number; silentMs?: number; logger?: Logger } = {}): IndexFeed[] {
   const kcr = `/apis/${GROUP}/${VERSION}`;
   const feeds: Array<[name: string, kind: CachedKind, path: string]> = [
     ['pods', 'Pod', '/api/v1/pods'],
@@ -23,11 +26,15 @@ export function controllerFeeds(kc: KubeConfig): IndexFeed[] {
     ['namespaces', 'Namespace', '/api/v1/namespaces'],
     ['nodes', 'Node', '/api/v1/nodes'],
   ];
-  return feeds.map(([name, kind, path]) => ({
-    name,
-    // The InformerSet passes the kind through to the sink untouched; the controller's cache
-    // knows CheckpointRequest, which the webhook's index type does not list.
-    kind: kind as IndexedKind,
-    informer: makeInformer(kc, path, () => getJson<KubernetesListObject<KubernetesObject>>(kc, path)),
-  }));
+  return feeds.map(([name, kind, path]) => {
+    const informer = new ProjectedInformer({ kc, name, path, project: CACHE_PROJECTIONS[kind], ...options });
+    return {
+      name,
+      // The InformerSet passes the kind through to the sink untouched; the controller's cache
+      // knows CheckpointRequest, which the webhook's index type does not list.
+      kind: kind as IndexedKind,
+      informer,
+      connection: informer,
+    };
+  });
 }

@@ -13,7 +13,7 @@ import {
   type RestoreRequestStatus,
 } from '../api/types.ts';
 import type { Logger } from '../log.ts';
-import { FOR_RESTORE_LABEL, failedStatus, nextRestoreStep, stalePins, type RestorePod, type RestoreStep } from '../restore/restore-request-step.ts';
+import { FOR_RESTORE_LABEL, failedStatus, keptManifestFor, nextRestoreStep, stalePins, type RestorePod, type RestoreStep } from '../restore/restore-request-step.ts';
 import { keptConfigMap, keptManifestName, keptPodFor, type KeptConfigMap } from '../restore/kept-manifest.ts';
 import type { EventRecorder } from './events.ts';
 import { crPath } from './fire-handler.ts';
@@ -95,9 +95,17 @@ async function carryOut(deps: RestoreRunnerDeps, r: RestoreRequest, step: Exclud
         });
       }
       break;
-    case 'delete-pod':
+    case 'delete-pod': {
       // The manifest kept, then the status naming it, then the delete: after it they are the only copy.
-      if (step.keep) await keepManifest(api, keptConfigMap(r, deps.kcrNamespace, step.keep));
+      if (step.keep) {
+        // Made from the pod as the API server has it: the cache holds a projection of pods (no volumes, env …).
+        const live = await livePod(api, ns, step.podName, step.podUid);
+        if (live === undefined) {
+          deps.logger.info({ namespace: ns, restoreRequest: r.metadata.name, pod: step.podName }, 'the pod to keep is gone or replaced; the next pass decides again');
+          return r.status ?? {};
+        }
+        await keepManifest(api, keptConfigMap(r, deps.kcrNamespace, keptManifestFor(live, deps.cache.list<Checkpoint>('Checkpoint', ns))));
+      }
       await writeStatus(api, r, step.status, now);
       await api.delete(`/api/v1/namespaces/${ns}/pods/${step.podName}`, {
         apiVersion: 'v1',
@@ -107,6 +115,7 @@ async function carryOut(deps: RestoreRunnerDeps, r: RestoreRequest, step: Exclud
         if (apiCode(err) !== 404) throw err;
       });
       return step.status;
+    }
     case 'create-pod': {
       const kept = keptPodFor(r, await readKept(api, deps.kcrNamespace, step.keptManifest));
       if (kept.refusal !== undefined) {
@@ -134,6 +143,17 @@ async function carryOut(deps: RestoreRunnerDeps, r: RestoreRequest, step: Exclud
     if (r.status?.keptManifest !== undefined || step.status.keptManifest !== undefined) await dropKept(deps, r);
   }
   return step.status;
+}
+
+/** The pod of that name if it is still the one of that uid (undefined: gone or replaced). */
+async function livePod(api: KubeJson, namespace: string, name: string, uid: string): Promise<RestorePod | undefined> {
+  try {
+    const pod = await api.get<RestorePod>(`/api/v1/namespaces/${namespace}/pods/${name}`);
+    return pod.metadata?.uid === uid ? pod : undefined;
+  } catch (err) {
+    if (apiCode(err) === 404) return undefined;
+    throw err;
+  }
 }
 
 /** Creates the ConfigMap; one left by an earlier try of this step is replaced (the pod, and so its manifest, is the same). */

@@ -8,11 +8,11 @@ import { ApiException, type KubeConfig } from '@kubernetes/client-node';
 const MAX_ERROR_BODY = 64 * 1024;
 
 /** GET path on the current cluster and parse the JSON body. Non-2xx throws ApiException with .code. */
-export async function getJson<T = unknown>(kc: KubeConfig, path: string, signal?: AbortSignal): Promise<T> {
+export async function getJson<T = unknown>(kc: KubeConfig, path: string, signal?: AbortSignal, accept = 'application/json'): Promise<T> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in the kubeconfig');
   const url = new URL(cluster.server.replace(/\/$/, '') + path);
-  const opts: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json' } };
+  const opts: https.RequestOptions = { method: 'GET', headers: { Accept: accept } };
   await kc.applyToHTTPSOptions(opts);
   const transport = url.protocol === 'http:' ? http : https;
   return new Promise<T>((resolve, reject) => {
@@ -45,6 +45,49 @@ export async function getJson<T = unknown>(kc: KubeConfig, path: string, signal?
         } catch (err) {
           reject(new Error(`GET ${path}: response is not JSON: ${(err as Error).message}`));
         }
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * GET path and hand over the response once the API server answered 200 (a watch stream, read as
+ * it comes). Non-2xx rejects with ApiException (.code, the Status body) after reading the error body.
+ */
+export async function openStream(kc: KubeConfig, path: string, signal: AbortSignal, accept = 'application/json'): Promise<http.IncomingMessage> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('no current cluster in the kubeconfig');
+  const url = new URL(cluster.server.replace(/\/$/, '') + path);
+  const opts: https.RequestOptions = { method: 'GET', headers: { Accept: accept } };
+  await kc.applyToHTTPSOptions(opts);
+  const transport = url.protocol === 'http:' ? http : https;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(url, { ...opts, signal }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) {
+        resolve(res);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= MAX_ERROR_BODY) chunks.push(c);
+      });
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON: keep the text
+        }
+        const message = (body as { message?: unknown })?.message;
+        reject(new ApiException(status, `GET ${path}: HTTP ${status}${typeof message === 'string' ? `: ${message}` : ''}`,
+          body, res.headers as Record<string, string>));
       });
     });
     req.on('error', reject);

@@ -323,7 +323,7 @@ function restoring(w: RestoreWorld, ns: string): RestoreStep {
     if (!controllerOwned(old)) {
       if (!r.metadata.uid) return fail(w, 'the request has no uid: a bare pod\'s manifest is kept under it');
       status.keptManifest = keptManifestName(r.metadata.uid);
-      step.keep = recreatable(old, originalImages(old, w.checkpoints));
+      step.keep = keptManifestFor(old, w.checkpoints);
     }
     return step;
   }
@@ -381,6 +381,11 @@ function originalImages(pod: RestorePod, checkpoints: readonly Checkpoint[]): Re
     if (original !== undefined) out[c.name] = original;
   }
   return out;
+}
+
+/** The manifest a bare pod is kept as (recreatable, images back to the checkpoints' original software). */
+export function keptManifestFor(pod: RestorePod, checkpoints: readonly Checkpoint[]): Record<string, unknown> {
+  return recreatable(pod, originalImages(pod, checkpoints));
 }
 
 /** Container -> the software it runs: its image, or the original image of the checkpoint image it runs. */

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { API_VERSION, type Checkpoint, type RestoreRequest } from '../../../src/api/types.ts';
 import type { EventRecorder } from '../../../src/controller/events.ts';
 import { sweepKeptManifests } from '../../../src/controller/kept-manifest-sweep.ts';
+import { projectCachePod } from '../../../src/controller/cache-projections.ts';
 import { ObjectCache } from '../../../src/controller/object-cache.ts';
 import { runRestoreRequests } from '../../../src/controller/restore-request-runner.ts';
 import type { KubeJson } from '../../../src/kube/kube-json.ts';
@@ -26,8 +27,11 @@ interface Call {
   body?: unknown;
 }
 
-/** An API server holding ConfigMaps (create/get/list/delete with 404/409 as the real one answers); every other call is recorded and succeeds. */
-function fakeApi(configMaps: Map<string, KeptConfigMap> = new Map()) {
+/** The bare pod as the API server has it: more than the controller's cache keeps of it (env, volumes). */
+const LIVE_SOLO = '/api/v1/namespaces/apps/pods/solo';
+
+/** An API server holding ConfigMaps (create/get/list/delete with 404/409 as the real one answers) and pods to read; every other call is recorded and succeeds. */
+function fakeApi(configMaps: Map<string, KeptConfigMap> = new Map(), pods: Map<string, unknown> = new Map([[LIVE_SOLO, liveBare]])) {
   const calls: Call[] = [];
   const notFound = () => new ApiException(404, 'not found', {}, {});
   let uid = 0;
@@ -38,6 +42,8 @@ function fakeApi(configMaps: Map<string, KeptConfigMap> = new Map()) {
         const key = decodeURIComponent(path.split('labelSelector=')[1]!);
         return { items: [...configMaps.values()].filter((c) => c.metadata?.labels?.[key] !== undefined) } as T;
       }
+      const pod = pods.get(path);
+      if (pod) return structuredClone(pod) as T;
       const cm = configMaps.get(path);
       if (!cm) throw notFound();
       return structuredClone(cm) as T;
@@ -98,6 +104,12 @@ const bare = {
   status: { phase: 'Running' },
 };
 
+const liveBare = {
+  ...bare,
+  metadata: { ...bare.metadata, managedFields: [{ manager: 'kubectl' }] },
+  spec: { ...bare.spec, containers: [{ name: 'app', image: RUNTIME, env: [{ name: 'MODE', value: 'primary' }] }], volumes: [{ name: 'data', emptyDir: {} }] },
+};
+
 const checkpoint: Checkpoint = {
   apiVersion: API_VERSION,
   kind: 'Checkpoint',
@@ -123,20 +135,32 @@ async function run(cache: ObjectCache, api: KubeJson, events = recorder().events
 const statusPatches = (calls: Call[]) => calls.filter((c) => c.verb === 'patch' && c.path.endsWith('/status')).map((c) => (c.body as { status: RestoreRequest['status'] }).status!);
 
 describe('a bare pod\'s restore', () => {
-  it('keeps the manifest in kcr\'s namespace, then names it in the status, then deletes the pod', async () => {
+  it('keeps the manifest (read from the API server: the cache holds a projection) in kcr\'s namespace, then names it in the status, then deletes the pod', async () => {
     const { api, calls, configMaps } = fakeApi();
-    await run(cacheWith(['RestoreRequest', request({})], ['Pod', bare], ['Checkpoint', checkpoint]), api);
+    await run(cacheWith(['RestoreRequest', request({})], ['Pod', projectCachePod(liveBare)], ['Checkpoint', checkpoint]), api);
     expect(calls.map((c) => `${c.verb} ${c.path.replace(/\/apis\/[^/]+\/[^/]+/, '')}`)).toEqual([
+      `get ${LIVE_SOLO}`,
       `create ${CM_PATH}`,
       'patch /namespaces/apps/restorerequests/back/status',
       'delete /api/v1/namespaces/apps/pods/solo',
     ]);
     const cm = configMaps.get(`${CM_PATH}/${KEPT}`)!;
     expect(cm.metadata?.labels).toMatchObject({ [KEPT_LABELS.uid]: UID, [KEPT_LABELS.namespace]: 'apps' });
-    expect(JSON.parse(cm.data!['pod.json']!)).toMatchObject({ metadata: { name: 'solo', namespace: 'apps' }, spec: { serviceAccountName: 'reader', containers: [{ image: 'app:1' }] } });
+    expect(JSON.parse(cm.data!['pod.json']!)).toMatchObject({ metadata: { name: 'solo', namespace: 'apps' }, spec: {
+      serviceAccountName: 'reader', containers: [{ image: 'app:1', env: [{ name: 'MODE', value: 'primary' }] }], volumes: [{ name: 'data', emptyDir: {} }],
+    } });
     const [status] = statusPatches(calls);
     expect(status).toMatchObject({ keptManifest: KEPT });
     expect(JSON.stringify(status)).not.toContain('app:1');
+  });
+
+  it('keeps nothing and deletes nothing when the pod of that name is gone or another one by now', async () => {
+    for (const pods of [new Map<string, unknown>(), new Map<string, unknown>([[LIVE_SOLO, { ...liveBare, metadata: { ...liveBare.metadata, uid: 'pod-2' } }]])]) {
+      const { api, calls, configMaps } = fakeApi(new Map(), pods);
+      await run(cacheWith(['RestoreRequest', request({})], ['Pod', bare], ['Checkpoint', checkpoint]), api);
+      expect(calls.map((c) => `${c.verb} ${c.path}`)).toEqual([`get ${LIVE_SOLO}`]);
+      expect(configMaps.size).toBe(0);
+    }
   });
 
   it('replaces what an earlier try of the same step kept', async () => {
