@@ -6,6 +6,7 @@ import jsonpatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest } from '../../../webhooks/admission.ts';
 import { decide, REASONS } from '../../../webhooks/decision.ts';
+import { INDEX_PROJECTIONS } from '../../../webhooks/index-projections.ts';
 import { RestoreIndex } from '../../../webhooks/restore-index.ts';
 import { checkpoint, livePod, namespace, node } from './builders.ts';
 
@@ -84,9 +85,16 @@ type Scenario = typeof scenarioArb extends fc.Arbitrary<infer T> ? T : never;
 const hex = (i: number): string => i.toString(16).padStart(64, '0');
 const runtimeImageOf = (ns: string, i: number): string => `reg.example/${ns}/cp@sha256:${hex(i)}`;
 
+/** An index fed what the webhook's informers keep (index-projections.ts) instead of full objects. */
+function fedProjections(index: RestoreIndex): RestoreIndex {
+  const upsert = index.upsert.bind(index);
+  index.upsert = (kind, obj) => upsert(kind, INDEX_PROJECTIONS[kind](obj));
+  return index;
+}
+
 /** The index for a scenario; checkpoint names are unique across namespaces (cp-<i>) so a cross-namespace pick is visible. */
-function build(s: Scenario): { index: RestoreIndex; request: AdmissionRequest } {
-  const index = new RestoreIndex();
+function build(s: Scenario, feed: 'full' | 'projected' = 'full'): { index: RestoreIndex; request: AdmissionRequest } {
+  const index = feed === 'full' ? new RestoreIndex() : fedProjections(new RestoreIndex());
   s.checkpoints.forEach((c, i) => {
     index.upsert(
       'Checkpoint',
@@ -163,6 +171,23 @@ function podMatchesNode(pod: Record<string, unknown>, nodeName: string, labels: 
 }
 
 describe('decide: properties', () => {
+  it('an index fed the informers\' projections decides exactly as one fed full objects', () => {
+    let patched = 0;
+    fc.assert(
+      fc.property(scenarioArb, (s) => {
+        const full = build(s, 'full');
+        const projected = build(s, 'projected');
+        const a = decide({ request: full.request, index: full.index, policy: policyOf(s), now: NOW });
+        const b = decide({ request: projected.request, index: projected.index, policy: policyOf(s), now: NOW });
+        if (a.kind === 'patch') patched++;
+        expect(b).toEqual(a);
+        expect(projected.index.sizes()).toEqual(full.index.sizes());
+      }),
+      { numRuns: 600 },
+    );
+    expect(patched).toBeGreaterThan(50);
+  });
+
   it('a restore is never placed on a node that cannot restore it, and always has a node that can', () => {
     let patched = 0;
     fc.assert(
