@@ -130,6 +130,7 @@ export function startController(deps: ControllerDeps): RunningController {
     const t = tq;
     if (!t) return;
     const keeper = { api, cache, queues: t.queues, events, logger, defaultTtlSeconds: s.requestTtlSeconds };
+    const startedMs = performance.now();
     try {
       const { invalid, unregistered } = await reconcileSchedulers({ cache, store: t.store, events, logger, force: forceNext });
       forceNext = false;
@@ -153,6 +154,8 @@ export function startController(deps: ControllerDeps): RunningController {
       for (const b of Object.values(beside)) b.poke();
       if (lastPassError !== undefined) logger.info({}, 'reconcile pass succeeded again');
       lastPassError = undefined;
+      // How long a pass takes over everything cached (bench:scale reads it).
+      logger.debug({ passMs: Math.round(performance.now() - startedMs) }, 'reconcile pass done');
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       // The same failure (e.g. Redis down) is logged once, not every pass.

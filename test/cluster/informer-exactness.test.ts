@@ -1,0 +1,130 @@
+// The projecting informer against the REAL kube-apiserver: while it runs (pages of 50, so the
+// list is paginated), a burst of pods is created, updated and deleted with bounded concurrency
+// (held by a scheduling gate: nothing runs them); a second informer starts in the middle of the
+// burst. Once quiet, each one's store equals a fresh paginated list, key by key and projection
+// by projection, and what its consumer was told (add/update/delete) equals it too.
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectCachePod } from '../../src/controller/cache-projections.ts';
+import { getJson } from '../../src/kube/raw.ts';
+import { ProjectedInformer, type Projection } from '../../src/kube/projected-informer.ts';
+import { silentLogger } from '../../src/log.ts';
+import type { Projected } from '../../webhooks/index-projections.ts';
+import { projectIndexPod } from '../../webhooks/index-projections.ts';
+import { clientsFor, createNamespace, deleteNamespace, eventually, testCluster, type Clients } from './cluster-clients.ts';
+
+const cluster = testCluster();
+const PODS = Number(process.env.KCR_EXACTNESS_PODS ?? 400);
+const CONCURRENCY = 16;
+let c: Clients;
+let ns: string;
+const informers: Array<ProjectedInformer<Projected>> = [];
+
+function podBody(i: number) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `burst-${i}`, labels: { app: 'burst', shard: String(i % 5) }, annotations: { 'kcr.io/restored-from.a': `cp-${i}` } },
+    spec: {
+      schedulingGates: [{ name: 'kcr.io/exactness-hold' }],
+      automountServiceAccountToken: false,
+      containers: [{ name: 'a', image: 'registry.k8s.io/pause:3.10' }, { name: 'b', image: 'registry.k8s.io/pause:3.10' }],
+    },
+  };
+}
+
+/** Runs `work` over 0..n-1 with at most `limit` in flight. */
+async function bounded(n: number, limit: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, async () => {
+    while (next < n) await work(next++);
+  }));
+}
+
+/** A fresh list, page by page, projected: what every store must equal. */
+async function freshList(path: string, project: Projection<Projected>): Promise<Map<string, Projected>> {
+  const out = new Map<string, Projected>();
+  let token: string | undefined;
+  do {
+    const page = await getJson<{ metadata?: { continue?: string }; items: unknown[] }>(c.kc, `${path}?limit=100${token ? `&continue=${encodeURIComponent(token)}` : ''}`);
+    for (const item of page.items) {
+      const m = (item as { metadata: { namespace?: string; name: string } }).metadata;
+      out.set(`${m.namespace ?? ''}/${m.name}`, project(item)!);
+    }
+    token = page.metadata?.continue || undefined;
+  } while (token !== undefined);
+  return out;
+}
+
+function startInformer(path: string, project: Projection<Projected>) {
+  const informer = new ProjectedInformer<Projected>({ kc: c.kc, path, project, pageSize: 50, logger: silentLogger(), silentMs: 60_000 });
+  informers.push(informer);
+  const told = new Map<string, Projected>();
+  const key = (o: Projected) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+  informer.on('add', (o) => told.set(key(o), o));
+  informer.on('update', (o) => told.set(key(o), o));
+  informer.on('delete', (o) => told.delete(key(o)));
+  const errors: unknown[] = [];
+  informer.on('error', (e) => errors.push(e));
+  return { informer, told, errors };
+}
+
+function asMap(informer: ProjectedInformer<Projected>): Map<string, Projected> {
+  return new Map(informer.list().map((o) => [`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, o]));
+}
+
+const canonical = (m: Map<string, Projected>) => [...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, JSON.stringify(v)]);
+
+beforeAll(async () => {
+  c = clientsFor(cluster.kubeconfig);
+  ns = await createNamespace(c.core, 'kcr-exact');
+  // Pods are refused until the namespace's default ServiceAccount exists.
+  await eventually('default ServiceAccount', async () => (await c.core.readNamespacedServiceAccount({ name: 'default', namespace: ns }).catch(() => undefined)) ?? undefined);
+});
+
+afterAll(async () => {
+  await Promise.allSettled(informers.map((i) => i.stop()));
+  if (ns) await deleteNamespace(c.core, ns);
+});
+
+describe('projected informer exactness against the API server', () => {
+  it('after a burst of creates, updates and deletes, each store equals a fresh paginated list', async () => {
+    const path = `/api/v1/namespaces/${ns}/pods`;
+    // Some pods before the first list, so it spans pages.
+    await bounded(120, CONCURRENCY, async (i) => void (await c.core.createNamespacedPod({ namespace: ns, body: podBody(i) })));
+    const early = startInformer(path, projectCachePod);
+    await early.informer.start();
+    let late: ReturnType<typeof startInformer> | undefined;
+
+    await bounded(PODS, CONCURRENCY, async (i) => {
+      if (i >= 120) await c.core.createNamespacedPod({ namespace: ns, body: podBody(i) });
+      if (i === Math.floor(PODS / 2)) {
+        // The second informer lists while the burst goes on.
+        late = startInformer(path, projectIndexPod);
+        await late.informer.start();
+      }
+      if (i % 2 === 0) {
+        await c.core.patchNamespacedPod({ namespace: ns, name: `burst-${i}`, body: { metadata: { labels: { touched: 'yes' }, annotations: { 'kcr.io/restored-from.b': `cp-x-${i}` } } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      }
+      if (i % 3 === 0) await c.core.deleteNamespacedPod({ namespace: ns, name: `burst-${i}`, gracePeriodSeconds: 0 });
+    });
+
+    for (const [which, project] of [[early, projectCachePod], [late!, projectIndexPod]] as const) {
+      await eventually(`store of the ${project === projectCachePod ? 'early' : 'late'} informer equals a fresh list`, async () => {
+        const fresh = await freshList(path, project);
+        const same = JSON.stringify(canonical(asMap(which.informer))) === JSON.stringify(canonical(fresh))
+          && JSON.stringify(canonical(which.told)) === JSON.stringify(canonical(fresh));
+        return same ? true : undefined;
+      }, 60_000, 500);
+      const fresh = await freshList(path, project);
+      expect([...asMap(which.informer).keys()].sort()).toEqual([...fresh.keys()].sort());
+      expect(canonical(which.told)).toEqual(canonical(fresh));
+      expect(which.errors).toEqual([]);
+    }
+    expect(asMap(early.informer).size).toBe(PODS - Math.ceil(PODS / 3));
+    // Nothing but the projection is kept.
+    expect(JSON.stringify(early.informer.list())).not.toContain('managedFields');
+    expect(JSON.stringify(late!.informer.list())).not.toContain('schedulingGates');
+  });
+});
