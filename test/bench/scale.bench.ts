@@ -1,0 +1,330 @@
+// Benchmark of kcr in a large cluster (issue 13): the project's local control plane (started, or
+// reused when up), N ordinary pods (two containers, a few labels, held by a scheduling gate so
+// nothing runs them) and M Checkpoints, then in one run:
+//   1. the webhook's RSS when idle (no bench objects yet)
+//   2. the controller (`kcr controller`, local process as the cluster harness runs it): RSS in
+//      steady state and the duration of its reconcile passes (its debug log "reconcile pass done")
+//   3. the webhook (`kcr webhook`, local process) starting into that cluster: time to ready and
+//      peak RSS (VmHWM), then RSS in steady state
+//   4. admission p99 at 200 req/s (AdmissionReviews straight to /mutate over HTTPS) while 2,000
+//      pods are created and deleted
+// Everything it created is deleted at the end (also after a failure).
+//   npm run bench:scale -- --pods 20000 --checkpoints 10000      (defaults)
+//   npm run bench:scale -- --pods 200 --checkpoints 100          (a cheap run)
+// Last line: RESULT pods=… checkpoints=… webhook_rss_mib=… webhook_start_peak_mib=… webhook_ready_s=…
+//   controller_rss_mib=… admission_p99_ms=… pass_ms=…
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { GROUP, NAMESPACE_LABEL, PLURALS, VERSION } from '../../src/api/types.ts';
+import { apiCode, kubeJson, type KubeJson } from '../../src/kube/kube-json.ts';
+import { controllerKubeconfig, startLocalController, type LocalController } from '../cluster/kcr-controller-process.ts';
+import { installKcr, startLocalWebhook, WEBHOOK_CONFIGURATION, type LocalWebhook, type TestCluster } from '../cluster/kcr-in-cluster.ts';
+import { ensureClusterUp } from '../cluster/local-cluster.ts';
+import { startRedis, type RedisServer } from '../support/redis.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    pods: { type: 'string', default: '20000' },
+    checkpoints: { type: 'string', default: '10000' },
+    churn: { type: 'string', default: '2000' },
+    rate: { type: 'string', default: '200' },
+    namespaces: { type: 'string', default: '20' },
+    concurrency: { type: 'string', default: '32' },
+    'settle-seconds': { type: 'string', default: '30' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const PODS = Number(args.pods);
+const CHECKPOINTS = Number(args.checkpoints);
+const CHURN = Number(args.churn);
+const RATE = Number(args.rate);
+const NAMESPACES = Math.max(1, Math.min(Number(args.namespaces), PODS));
+const CONCURRENCY = Number(args.concurrency);
+const SETTLE_MS = Number(args['settle-seconds']) * 1000;
+const PREFIX = 'kcr-scale';
+const GATE = 'kcr.io/bench-hold';
+const IMAGE = 'registry.k8s.io/pause:3.10';
+const log = (m: string) => console.error(`[bench:scale] ${m}`);
+
+// ---------------------------------------------------------------- helpers
+
+interface ProcMemory { rssMib: number; hwmMib: number }
+
+/** VmRSS and VmHWM (peak) of a process, MiB, from /proc. */
+function memoryOf(pid: number): ProcMemory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMib: kib('VmRSS') / 1024, hwmMib: kib('VmHWM') / 1024 };
+}
+
+/** The median of a few RSS samples a second apart (GC makes single samples jumpy). */
+async function steadyRssMib(pid: number, samples = 5): Promise<number> {
+  const seen: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    seen.push(memoryOf(pid).rssMib);
+    await sleep(1000);
+  }
+  return seen.sort((a, b) => a - b)[Math.floor(seen.length / 2)]!;
+}
+
+async function bounded(n: number, limit: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let done = 0;
+  let lastLog = Date.now();
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, async () => {
+    while (next < n) {
+      await work(next++);
+      done++;
+      if (Date.now() - lastLog > 10_000) {
+        lastLog = Date.now();
+        log(`  ${done}/${n}`);
+      }
+    }
+  }));
+}
+
+/** Retries a call the API server throttles (429) or briefly refuses (5xx). */
+async function retrying<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      const code = apiCode(err);
+      if (attempt >= 8 || (code !== 429 && (code === undefined || code < 500))) throw err;
+      await sleep(200 * 2 ** attempt);
+    }
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const nsName = (i: number) => `${PREFIX}-${i}`;
+const podName = (i: number) => `app-${i}`;
+
+function podBody(i: number, name = podName(i)) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { app: `app-${i % 50}`, tier: i % 2 === 0 ? 'web' : 'worker', 'kcr-bench': 'scale' } },
+    spec: {
+      schedulingGates: [{ name: GATE }],
+      containers: [
+        { name: 'app', image: IMAGE, env: [{ name: 'INDEX', value: String(i) }] },
+        { name: 'sidecar', image: IMAGE },
+      ],
+    },
+  };
+}
+
+function checkpointBody(i: number) {
+  const pod = i % Math.max(1, PODS);
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'Checkpoint',
+    metadata: { name: `cp-${i}`, labels: { 'kcr-bench': 'scale' } },
+    spec: {
+      containerName: i % 2 === 0 ? 'app' : 'sidecar',
+      podName: podName(pod),
+      podUID: `bench-uid-${pod}`,
+      identity: podName(pod),
+      originalImage: IMAGE,
+      architecture: 'amd64',
+      checkpointTimestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    },
+  };
+}
+
+async function ensureNamespace(api: KubeJson, name: string): Promise<void> {
+  await api.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [NAMESPACE_LABEL.key]: NAMESPACE_LABEL.value, 'kcr-bench': 'scale' } } })
+    .catch((err: unknown) => {
+      if (apiCode(err) !== 409) throw err;
+    });
+  // Pods are refused until the namespace's default ServiceAccount exists.
+  for (let t = 0; t < 300; t++) {
+    if (await api.get(`/api/v1/namespaces/${name}/serviceaccounts/default`).then(() => true, () => false)) return;
+    await sleep(200);
+  }
+  throw new Error(`namespace ${name}: no default ServiceAccount after 60 s`);
+}
+
+/** Deletes the bench's namespaces (and so its pods and Checkpoints), releasing Checkpoint finalizers first (the controller is gone by then). */
+async function cleanup(api: KubeJson): Promise<void> {
+  log('cleanup: releasing Checkpoint finalizers, deleting the bench namespaces');
+  for (let n = 0; n < NAMESPACES; n++) {
+    const base = `/apis/${GROUP}/${VERSION}/namespaces/${nsName(n)}/${PLURALS.Checkpoint}`;
+    let token: string | undefined;
+    do {
+      type Page = { metadata?: { continue?: string }; items?: Array<{ metadata: { name: string; finalizers?: string[] } }> };
+      const page = await api.get<Page>(`${base}?limit=500${token ? `&continue=${encodeURIComponent(token)}` : ''}`).catch((): Page => ({ items: [] }));
+      const held = (page.items ?? []).filter((c) => (c.metadata.finalizers ?? []).length > 0);
+      await bounded(held.length, CONCURRENCY, async (i) => {
+        await api.patch(`${base}/${held[i]!.metadata.name}`, { metadata: { finalizers: null } }).catch(() => {});
+      });
+      token = page.metadata?.continue || undefined;
+    } while (token !== undefined);
+    await api.delete(`/api/v1/namespaces/${nsName(n)}`).catch((err: unknown) => {
+      if (apiCode(err) !== 404) throw err;
+    });
+  }
+}
+
+// ---------------------------------------------------------------- admission load
+
+interface Admission { ms: number; ok: boolean }
+
+/** AdmissionReviews for CREATE of bench pods, sent at `rps` to /mutate until `until()` says stop. */
+async function admissionLoad(webhook: LocalWebhook, rps: number, until: () => boolean): Promise<Admission[]> {
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: false });
+  const url = new URL(`${webhook.baseUrl}/mutate`);
+  const results: Admission[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const send = (i: number): Promise<void> => new Promise((resolve) => {
+    const ns = nsName(i % NAMESPACES);
+    // Named as a bench pod of that namespace: the decision looks up that identity's Checkpoints.
+    const n = NAMESPACES * Math.floor(i / NAMESPACES) % Math.max(1, PODS) + (i % NAMESPACES);
+    const base = podBody(n);
+    const pod = { ...base, metadata: { ...base.metadata, namespace: ns, annotations: { 'kcr.io/restore': 'true' } } };
+    const body = JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: { uid: `bench-${i}`, kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: ns, operation: 'CREATE', object: pod },
+    });
+    const started = performance.now();
+    const req = https.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        results.push({ ms: performance.now() - started, ok: res.statusCode === 200 });
+        resolve();
+      });
+    });
+    req.on('error', () => {
+      results.push({ ms: performance.now() - started, ok: false });
+      resolve();
+    });
+    req.end(body);
+  });
+  const intervalMs = 1000 / rps;
+  const t0 = performance.now();
+  for (let i = 0; !until(); i++) {
+    const due = t0 + i * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const p = send(i).then(() => void inFlight.delete(p));
+    inFlight.add(p);
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  return results;
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  log(`pods=${PODS} checkpoints=${CHECKPOINTS} churn=${CHURN} rate=${RATE}/s namespaces=${NAMESPACES}`);
+  const up = await ensureClusterUp({ log });
+  const cluster: TestCluster = { kubeconfig: up.state.kubeconfig, binDir: up.state.binDir, external: false };
+  const subset = await installKcr(cluster);
+  const kc = new KubeConfig();
+  kc.loadFromFile(up.state.kubeconfig);
+  const api = kubeJson(kc, { timeoutMs: 60_000 });
+  // A configuration left by an earlier run points at a dead URL: pod creates would wait on it.
+  await api.delete(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${WEBHOOK_CONFIGURATION}`).catch(() => {});
+
+  let redis: RedisServer | undefined;
+  let controller: LocalController | undefined;
+  let webhook: LocalWebhook | undefined;
+  try {
+    // 1. Idle webhook: kcr's own objects only.
+    const idle = await startLocalWebhook(cluster, subset, { env: { KCR_LOG_LEVEL: 'info' } });
+    await sleep(Math.min(SETTLE_MS, 10_000));
+    const idleMib = await steadyRssMib(idle.process.pid!);
+    await idle.stop();
+    await api.delete(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${WEBHOOK_CONFIGURATION}`).catch(() => {});
+    log(`idle webhook: ${idleMib.toFixed(1)} MiB`);
+
+    // 2. The objects.
+    log(`creating ${NAMESPACES} namespaces, ${PODS} pods, ${CHECKPOINTS} Checkpoints (concurrency ${CONCURRENCY})`);
+    for (let n = 0; n < NAMESPACES; n++) await ensureNamespace(api, nsName(n));
+    const t0 = Date.now();
+    await bounded(PODS, CONCURRENCY, async (i) => {
+      await retrying(() => api.create(`/api/v1/namespaces/${nsName(i % NAMESPACES)}/pods`, podBody(i))).catch((err: unknown) => {
+        if (apiCode(err) !== 409) throw err;
+      });
+    });
+    await bounded(CHECKPOINTS, CONCURRENCY, async (i) => {
+      const ns = nsName((i % Math.max(1, PODS)) % NAMESPACES);
+      await retrying(() => api.create(`/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURALS.Checkpoint}`, checkpointBody(i))).catch((err: unknown) => {
+        if (apiCode(err) !== 409) throw err;
+      });
+    });
+    log(`created in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    // 3. The controller into that cluster.
+    redis = await startRedis();
+    controller = await startLocalController({ kubeconfig: await controllerKubeconfig(cluster), identity: 'bench-scale', redisUrl: redis.url });
+    const ctlStart = Date.now();
+    for (;;) {
+      const r = await controller.readyz().catch(() => ({ status: 0, body: {} }));
+      if (r.status === 200) break;
+      if (controller.exited()) throw new Error(`the controller exited: ${controller.output().slice(-2000)}`);
+      if (Date.now() - ctlStart > 300_000) throw new Error('the controller was not ready within 300 s');
+      await sleep(500);
+    }
+    log(`controller ready in ${((Date.now() - ctlStart) / 1000).toFixed(1)} s; settling ${SETTLE_MS / 1000} s`);
+    await sleep(SETTLE_MS);
+    const controllerMib = await steadyRssMib(controller.process.pid!);
+    const passes = controller.logs.filter((l) => l.msg === 'reconcile pass done').map((l) => Number(l.passMs)).filter((n) => Number.isFinite(n));
+    const passMs = passes.length === 0 ? NaN : passes.slice(-10).sort((a, b) => a - b)[Math.floor(Math.min(10, passes.length) / 2)]!;
+    log(`controller: ${controllerMib.toFixed(1)} MiB, ${passes.length} passes, median of the last ${Math.min(10, passes.length)}: ${passMs} ms`);
+
+    // 4. The webhook starting into it.
+    const wStart = Date.now();
+    webhook = await startLocalWebhook(cluster, subset, { env: { KCR_LOG_LEVEL: 'info' }, readyTimeoutMs: 300_000 });
+    const readyS = (Date.now() - wStart) / 1000;
+    const startPeakMib = memoryOf(webhook.process.pid!).hwmMib;
+    log(`webhook ready in ${readyS.toFixed(1)} s, peak ${startPeakMib.toFixed(1)} MiB; settling ${SETTLE_MS / 1000} s`);
+    await sleep(SETTLE_MS);
+    const webhookMib = await steadyRssMib(webhook.process.pid!);
+
+    // 5. Admission under churn: CHURN pods created and deleted while /mutate gets RATE req/s.
+    let churning = true;
+    const churn = (async () => {
+      await bounded(CHURN, Math.min(CONCURRENCY, 16), async (i) => {
+        const ns = nsName(i % NAMESPACES);
+        await retrying(() => api.create(`/api/v1/namespaces/${ns}/pods`, podBody(i, `churn-${i}`))).catch(() => {});
+        await retrying(() => api.delete(`/api/v1/namespaces/${ns}/pods/churn-${i}`)).catch(() => {});
+      });
+      churning = false;
+    })();
+    const minEnd = Date.now() + 10_000;
+    const results = await admissionLoad(webhook, RATE, () => !churning && Date.now() > minEnd);
+    await churn;
+    const ok = results.filter((r) => r.ok).map((r) => r.ms).sort((a, b) => a - b);
+    const p99 = percentile(ok, 99);
+    log(`admission: ${results.length} sent, ${ok.length} ok, p50 ${percentile(ok, 50).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`);
+    const afterChurnMib = memoryOf(webhook.process.pid!).rssMib;
+    const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'NaN');
+    console.log(`webhook idle ${f(idleMib)} MiB (target <= 120); after churn ${f(afterChurnMib)} MiB`);
+    console.log(`targets: webhook <= 160 MiB -> ${webhookMib <= 160 ? 'met' : 'NOT met'}; start peak <= 200 MiB -> ${startPeakMib <= 200 ? 'met' : 'NOT met'}; ` +
+      `ready <= 10 s -> ${readyS <= 10 ? 'met' : 'NOT met'}; controller <= 200 MiB -> ${controllerMib <= 200 ? 'met' : 'NOT met'}; admission p99 <= 5 ms -> ${p99 <= 5 ? 'met' : 'NOT met'}`);
+    console.log(`RESULT pods=${PODS} checkpoints=${CHECKPOINTS} webhook_rss_mib=${f(webhookMib)} webhook_start_peak_mib=${f(startPeakMib)} webhook_ready_s=${f(readyS)} ` +
+      `controller_rss_mib=${f(controllerMib)} admission_p99_ms=${f(p99, 2)} pass_ms=${f(passMs, 0)}`);
+  } finally {
+    await webhook?.stop().catch(() => {});
+    await controller?.stop().catch(() => {});
+    await redis?.stop().catch(() => {});
+    await api.delete(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${WEBHOOK_CONFIGURATION}`).catch(() => {});
+    if (!args.keep) await cleanup(api).catch((err: unknown) => log(`cleanup failed: ${String(err)}`));
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
