@@ -22,8 +22,10 @@ export class QueueJobCounts {
   }
 
   samples(): Promise<QueueJobsSample[]> {
+    // A scrape during a read waits for that read rather than getting the counts before it.
+    if (this.#reading) return this.#reading;
     if (this.#o.now() - this.#readAt < this.#o.intervalMs) return Promise.resolve(this.#last);
-    this.#reading ??= this.#refresh().finally(() => (this.#reading = undefined));
+    this.#reading = this.#refresh().finally(() => (this.#reading = undefined));
     return this.#reading;
   }
 

@@ -1,0 +1,31 @@
+// KCR_METRICS_PORT / KCR_METRICS_HOST (every component), KCR_LIVENESS_TIMEOUT_SECONDS (controller,
+// agent) and KCR_QUEUE_METRICS_INTERVAL_SECONDS (controller).
+import { describe, expect, it } from 'vitest';
+import { parseAgentConfig, parseControllerConfig, parseWebhookConfig } from '../../src/config.ts';
+
+const agentEnv = { NODE_NAME: 'n1', KCR_REDIS_URL: 'redis://127.0.0.1:6379' };
+
+describe('metrics and liveness settings', () => {
+  it('serve metrics on 0.0.0.0:8080 in every component by default, and take another port and address', () => {
+    for (const parse of [parseWebhookConfig, parseControllerConfig, (env: Record<string, string>) => parseAgentConfig({ ...agentEnv, ...env })]) {
+      expect(parse({})).toMatchObject({ metricsPort: 8080, metricsHost: '0.0.0.0' });
+      expect(parse({ KCR_METRICS_PORT: '9090', KCR_METRICS_HOST: '127.0.0.1' })).toMatchObject({ metricsPort: 9090, metricsHost: '127.0.0.1' });
+      expect(parse({ KCR_METRICS_PORT: '0' }).metricsPort).toBe(0);
+      expect(() => parse({ KCR_METRICS_PORT: '70000' })).toThrow(/KCR_METRICS_PORT must be an integer between 0 and 65535, got "70000"/);
+      expect(() => parse({ KCR_METRICS_PORT: 'http' })).toThrow(/KCR_METRICS_PORT/);
+    }
+  });
+
+  it('let a main loop be quiet 120 s before /livez fails, within 2 s to an hour', () => {
+    expect(parseControllerConfig({}).livenessTimeoutMs).toBe(120_000);
+    expect(parseAgentConfig(agentEnv).livenessTimeoutMs).toBe(120_000);
+    expect(parseAgentConfig({ ...agentEnv, KCR_LIVENESS_TIMEOUT_SECONDS: '30' }).livenessTimeoutMs).toBe(30_000);
+    expect(() => parseControllerConfig({ KCR_LIVENESS_TIMEOUT_SECONDS: '1' })).toThrow(/KCR_LIVENESS_TIMEOUT_SECONDS must be an integer between 2 and 3600, got "1"/);
+  });
+
+  it('read the node queues for kcr_queue_jobs at most every 15 s by default', () => {
+    expect(parseControllerConfig({}).queueMetricsIntervalMs).toBe(15_000);
+    expect(parseControllerConfig({ KCR_QUEUE_METRICS_INTERVAL_SECONDS: '60' }).queueMetricsIntervalMs).toBe(60_000);
+    expect(() => parseControllerConfig({ KCR_QUEUE_METRICS_INTERVAL_SECONDS: '0' })).toThrow(/KCR_QUEUE_METRICS_INTERVAL_SECONDS/);
+  });
+});
