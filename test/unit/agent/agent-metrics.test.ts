@@ -1,8 +1,9 @@
 // The agent's metrics: names, labels and what each call counts.
 import { describe, expect, it } from 'vitest';
+import type { Registry } from 'prom-client';
 import { createAgentMetrics } from '../../../src/agent/agent-metrics.ts';
 
-async function values(registry: import('prom-client').Registry, name: string) {
+async function values(registry: Registry, name: string) {
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
   return m?.values ?? [];
 }
