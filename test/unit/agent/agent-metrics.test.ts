@@ -5,7 +5,8 @@ import { createAgentMetrics } from '../../../src/agent/agent-metrics.ts';
 
 async function values(registry: Registry, name: string) {
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
-  return m?.values ?? [];
+  // Histogram samples name their series (…_bucket, …_sum, …_count).
+  return (m?.values ?? []) as Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>;
 }
 
 describe('createAgentMetrics', () => {

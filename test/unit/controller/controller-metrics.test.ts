@@ -4,7 +4,8 @@ import type { Registry } from 'prom-client';
 import { createControllerMetrics, type ControllerGaugeSources } from '../../../src/controller/controller-metrics.ts';
 
 async function values(registry: Registry, name: string) {
-  return (await registry.getMetricsAsJSON()).find((x) => x.name === name)?.values ?? [];
+  // Histogram samples name their series (…_bucket, …_sum, …_count).
+  return ((await registry.getMetricsAsJSON()).find((x) => x.name === name)?.values ?? []) as Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>;
 }
 
 const sources = (over: Partial<ControllerGaugeSources> = {}): ControllerGaugeSources => ({
