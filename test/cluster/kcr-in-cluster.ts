@@ -252,6 +252,9 @@ export async function startLocalWebhook(
       KCR_WEBHOOK_CERT_DIR: certDir,
       KCR_WEBHOOK_CONFIGURATION: WEBHOOK_CONFIGURATION,
       KCR_WEBHOOK_EXTRA_SANS: '127.0.0.1',
+      // Any free port, not the default 8080: other processes share this host.
+      KCR_METRICS_HOST: '127.0.0.1',
+      KCR_METRICS_PORT: '0',
       ...opts.env,
     },
   });
