@@ -64,13 +64,22 @@ export interface MetricsConfig {
   metricsPort: number;
   /** KCR_METRICS_HOST (default 0.0.0.0). */
   metricsHost: string;
+  /** KCR_METRICS_AUTH: 'none' (default) or 'kubernetes' (TokenReview + SubjectAccessReview for GET /metrics). */
+  metricsAuth: 'none' | 'kubernetes';
 }
 
 export function parseMetricsConfig(env: Env): MetricsConfig {
   return {
     metricsPort: int(env, 'KCR_METRICS_PORT', 8080, 0, 65535),
     metricsHost: str(env, 'KCR_METRICS_HOST', '0.0.0.0'),
+    metricsAuth: metricsAuth(env),
   };
+}
+
+function metricsAuth(env: Env): 'none' | 'kubernetes' {
+  const v = str(env, 'KCR_METRICS_AUTH', 'none');
+  if (v !== 'none' && v !== 'kubernetes') throw new ConfigError(`KCR_METRICS_AUTH must be "none" or "kubernetes", got ${JSON.stringify(v)}`);
+  return v;
 }
 
 /**

@@ -26,6 +26,8 @@ import { processCheckpointJob } from './process-checkpoint-job.ts';
 import { createAgentMetrics, type AgentMetrics } from './agent-metrics.ts';
 import { Heartbeat, livenessOf, type Liveness } from '../metrics/heartbeat.ts';
 import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.ts';
+import { metricsAuthorizer } from '../metrics/metrics-auth.ts';
+import { kubeJson } from '../kube/kube-json.ts';
 
 export interface RunningAgent {
   worker: Worker<CheckpointJobData>;
@@ -125,6 +127,7 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
     registry: metrics.registry,
     host: config.metricsHost,
     port: config.metricsPort,
+    ...(config.metricsAuth === 'kubernetes' ? { authorize: metricsAuthorizer(kubeJson(kc)) } : {}),
     onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err), node: config.nodeName }, 'metrics scrape failed'),
   });
   const health = await startHealthServer({ port: config.healthPort, host: config.healthHost, ready, live });

@@ -21,6 +21,7 @@ import { kubeEventRecorder } from '../controller/events.ts';
 import { writerCredential } from '../registry-access/registry-identity.ts';
 import { createControllerMetrics } from '../controller/controller-metrics.ts';
 import { startMetricsServer } from '../metrics/metrics-server.ts';
+import { metricsAuthorizer } from '../metrics/metrics-auth.ts';
 
 function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -94,6 +95,7 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
     registry: metrics.registry,
     host: config.metricsHost,
     port: config.metricsPort,
+    ...(config.metricsAuth === 'kubernetes' ? { authorize: metricsAuthorizer(api) } : {}),
     onError: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'metrics scrape failed'),
   });
   const health = await startHealthServer({ notReady: () => controller.notReady(), leading: () => controller.leading(), live: () => controller.live() }, config.healthHost, config.healthPort);

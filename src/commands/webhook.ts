@@ -26,7 +26,8 @@ import { createWebhookMetrics, type WebhookMetrics } from '../../webhooks/metric
 import { RestoreIndex } from '../../webhooks/restore-index.ts';
 import { closeWebhookServer, createWebhookApp, startWebhookServer } from '../../webhooks/server.ts';
 import { boundPort } from '../net/listen.ts';
-import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.ts';
+import { startMetricsServer, type MetricsServer, type MetricsServerOptions } from '../metrics/metrics-server.ts';
+import { metricsAuthorizer } from '../metrics/metrics-auth.ts';
 import { parseWebhookConfig, type Env, type WebhookConfig } from '../config.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -53,7 +54,7 @@ export interface StartWebhookOptions {
   /** Process metrics in /metrics (default true; tests that build many servers turn them off). */
   defaultMetrics?: boolean;
   /** Where the plain-HTTP /metrics listens (KCR_METRICS_HOST/PORT); none: only the HTTPS /metrics. */
-  metricsListen?: { host: string; port: number };
+  metricsListen?: { host: string; port: number } & Pick<MetricsServerOptions, 'authorize'>;
 }
 
 export interface RunningWebhook {
@@ -205,7 +206,11 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
   const certs = await servingCertificate(config, kc, logger);
   const claims = kubeClaimApi(kubeJson(kc, { timeoutMs: config.claimTimeoutMs }), GROUP, VERSION, PLURALS.Checkpoint);
   const clientCa = config.clientCaFile === undefined ? undefined : readFileSync(config.clientCaFile, 'utf8');
-  const webhook = await startWebhook({ config, feeds: kubeIndexFeeds(kc, config.registryAuth === 'token' ? { pullSecretRecordIn: config.namespace } : {}), tls: certs.tls, logger, claims, clientCa, metricsListen: { host: config.metricsHost, port: config.metricsPort } });
+  const webhook = await startWebhook({ config, feeds: kubeIndexFeeds(kc, config.registryAuth === 'token' ? { pullSecretRecordIn: config.namespace } : {}), tls: certs.tls, logger, claims, clientCa, metricsListen: {
+    host: config.metricsHost,
+    port: config.metricsPort,
+    ...(config.metricsAuth === 'kubernetes' ? { authorize: metricsAuthorizer(kubeJson(kc)) } : {}),
+  } });
   const detach = attachHotReload(webhook.server, certs.source, logger);
   void webhook.informers.whenSynced().then(() => logger.info({}, 'restore index ready'));
 

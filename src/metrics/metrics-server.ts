@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { boundPort, listen } from '../net/listen.ts';
+import type { MetricsAccess } from './metrics-auth.ts';
 
 export interface MetricsServer {
   port: number;
@@ -16,7 +17,15 @@ export interface MetricsServerOptions {
   port: number;
   /** A scrape whose collection throws answers 500 and is reported here (never crashes the process). */
   onError?: (err: unknown) => void;
+  /** KCR_METRICS_AUTH=kubernetes: who may scrape (metrics-auth.ts); none: anyone who reaches the port. */
+  authorize?: (authorization: string | undefined) => Promise<MetricsAccess>;
 }
+
+const REFUSED: Record<Exclude<MetricsAccess, 'allowed'>, [number, string]> = {
+  unauthenticated: [401, 'a valid bearer token is required\n'],
+  forbidden: [403, 'not allowed to get /metrics\n'],
+  unavailable: [503, 'could not check the token with the API server\n'],
+};
 
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const { registry } = options;
@@ -30,13 +39,19 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      (err: unknown) => {
-        options.onError?.(err);
-        res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics collection failed\n');
-      },
-    );
+    const access = options.authorize ? options.authorize(req.headers.authorization) : Promise.resolve<MetricsAccess>('allowed');
+    access.then(async (a) => {
+      if (a !== 'allowed') {
+        const [status, text] = REFUSED[a];
+        res.writeHead(status, { 'content-type': 'text/plain', ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}) }).end(text);
+        return;
+      }
+      const text = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType }).end(text);
+    }).catch((err: unknown) => {
+      options.onError?.(err);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics collection failed\n');
+    });
   });
   server.keepAliveTimeout = 5_000;
   await listen(server, options.host, options.port);

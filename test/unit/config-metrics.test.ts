@@ -29,3 +29,12 @@ describe('metrics and liveness settings', () => {
     expect(() => parseControllerConfig({ KCR_QUEUE_METRICS_INTERVAL_SECONDS: '0' })).toThrow(/KCR_QUEUE_METRICS_INTERVAL_SECONDS/);
   });
 });
+
+describe('KCR_METRICS_AUTH', () => {
+  it('is off by default, "kubernetes" turns the TokenReview and SubjectAccessReview check on, anything else is refused', () => {
+    expect(parseControllerConfig({}).metricsAuth).toBe('none');
+    expect(parseWebhookConfig({ KCR_METRICS_AUTH: 'kubernetes' }).metricsAuth).toBe('kubernetes');
+    expect(parseAgentConfig({ ...agentEnv, KCR_METRICS_AUTH: 'kubernetes' }).metricsAuth).toBe('kubernetes');
+    expect(() => parseControllerConfig({ KCR_METRICS_AUTH: 'token' })).toThrow(/KCR_METRICS_AUTH must be "none" or "kubernetes", got "token"/);
+  });
+});

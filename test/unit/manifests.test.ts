@@ -1004,6 +1004,17 @@ describe('metrics ports and liveness', () => {
   }
 });
 
+describe('metrics authentication (KCR_METRICS_AUTH=kubernetes)', () => {
+  it('lets the webhook, controller and agent review tokens and access, and offers a reader role for Prometheus', () => {
+    const auth = rulesOf('ClusterRole', 'kcr:metrics-auth');
+    expect(allows(auth, 'authentication.k8s.io', 'tokenreviews', 'create')).toBe(true);
+    expect(allows(auth, 'authorization.k8s.io', 'subjectaccessreviews', 'create')).toBe(true);
+    const binding = find('ClusterRoleBinding', 'kcr:metrics-auth');
+    expect((binding.subjects as { name: string }[]).map((s) => s.name).sort()).toEqual(['kcr-agent', 'kcr-controller', 'kcr-webhook']);
+    expect(find('ClusterRole', 'kcr:metrics-reader').rules).toEqual([{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
+  });
+});
+
 describe('manifests/monitoring (optional, prometheus-operator)', () => {
   const kustomization = docs.find((d) => relative(ROOT, d.file) === 'manifests/monitoring/kustomization.yaml')!.obj;
   const monitoring = docs.filter((d) => relative(ROOT, dirname(d.file)) === 'manifests/monitoring');
