@@ -146,6 +146,11 @@ export function startController(deps: ControllerDeps): RunningController {
   const redisProblem = (): string | undefined =>
     producer.status === 'ready' ? undefined : `Redis at ${producer.options.host ?? '?'}:${producer.options.port ?? '?'} is unreachable (${producer.status})`;
 
+  /** A pass that makes progress beats at each step: a long pass is not a hung one. */
+  const progress = () => {
+    if (leading) beats.reconcile.beat();
+  };
+
   async function passOnce(): Promise<void> {
     if (!leading) return;
     const myTerm = term;
@@ -155,22 +160,28 @@ export function startController(deps: ControllerDeps): RunningController {
     try {
       const { invalid } = await reconcileSchedulers({ cache, store: t.store, events, logger, force: forceNext });
       forceNext = false;
+      progress();
       if (!leading || myTerm !== term) return;
       await queuePendingRequests(keeper);
+      progress();
       // One Redis look per unfinished request: at most once a resync interval.
       if (Date.now() - lastStaleCheck >= s.resyncMs) {
         lastStaleCheck = Date.now();
         await failStaleRequests(keeper, { marginSeconds: s.requestStuckMarginSeconds, graceSeconds: s.requestLostGraceSeconds, suspects });
       }
+      progress();
       await runRestoreRequests({ api, kcrNamespace: s.namespace, cache, events, logger, repositories: s.checkpointRepositories, timeoutMs: s.restoreTimeoutSeconds * 1000, metrics });
       await syncPullSecrets();
+      progress();
       // A LIST in kcr's namespace: at most once a resync interval, however often passes run.
       if (Date.now() - lastKeptSweep >= s.resyncMs) {
         lastKeptSweep = Date.now();
         await untilNextPass(logger, {}, 'kept manifest sweep', () => sweepKeptManifests({ api, cache, logger, kcrNamespace: s.namespace, watchNamespaces: s.watchNamespaces }));
       }
+      progress();
       await watchRestores({ api, cache, events, logger, bound: inPlaceBound, pullTimeoutMs: s.restorePullTimeoutSeconds * 1000, repositories: s.checkpointRepositories, metrics, tally: restoreTally });
       await deleteExpiredRequests(keeper);
+      progress();
       await syncScheduleStatuses({ api, cache, logger, invalid });
       for (const b of Object.values(beside)) b.poke();
       if (lastPassError !== undefined) logger.info({}, 'reconcile pass succeeded again');
