@@ -65,4 +65,12 @@ describe('createControllerMetrics', () => {
     // A phase with no Checkpoint left is gone, not stuck at its last value.
     expect((await values(m.registry, 'kcr_checkpoints')).map((v) => [v.labels.phase, v.value])).toEqual([['ImageBuilt', 1]]);
   });
+
+  it('lists every metric before anything happened, so a scrape shows what exists', async () => {
+    const text = await createControllerMetrics({ defaultMetrics: false }).registry.metrics();
+    for (const name of ['kcr_restores_total', 'kcr_bad_checkpoints_total', 'kcr_retention_deletions_total', 'kcr_schedule_fires_total', 'kcr_registry_errors_total']) {
+      expect(text).toContain(`# TYPE ${name} counter`);
+    }
+    expect(text).toContain('# TYPE kcr_schedule_fire_lateness_seconds histogram');
+  });
 });
