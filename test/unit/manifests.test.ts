@@ -898,6 +898,15 @@ describe(`kubectl kustomize${skipNote}`, () => {
     expect(overlay.some((o) => o.kind === 'Certificate')).toBe(true);
   }, 60_000);
 
+  it.skipIf(!haveKubectl)('renders manifests/monitoring: three ServiceMonitors, the rules and the dashboard ConfigMap, in kcr-system', async () => {
+    const monitoring = await kustomize('manifests/monitoring');
+    expect(monitoring.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'PrometheusRule', 'ServiceMonitor', 'ServiceMonitor', 'ServiceMonitor']);
+    for (const o of monitoring) expect(get(o, 'metadata', 'namespace')).toBe('kcr-system');
+    const cm = monitoring.find((o) => o.kind === 'ConfigMap')!;
+    expect(get(cm, 'metadata', 'name')).toBe('kcr-grafana-dashboard');
+    expect(get(cm, 'metadata', 'labels', 'grafana_dashboard')).toBe('1');
+    expect(get(cm, 'data', 'kcr.json')).toBe(readFileSync(join(ROOT, 'manifests/monitoring/grafana-dashboard.json'), 'utf8'));
+  }, 60_000);
 });
 
 // ---------- the image ----------
