@@ -35,6 +35,14 @@ const id = (o: K8sObject) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metada
 const component = (o: K8sObject) => ((o.metadata.labels as Record<string, string> | undefined) ?? {})['app.kubernetes.io/component'];
 const isRedis = (o: K8sObject) => ((o.metadata.labels as Record<string, string> | undefined) ?? {})['app.kubernetes.io/name'] === 'kcr-redis' || o.metadata.name.startsWith('kcr-redis-config');
 
+/** Strings that hold `{{ }}` of their own (alert annotations, dashboard queries) reach the output as they are, not as Helm's. */
+function literalBraces<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(/\{\{|\}\}/g, (m) => `{{\`${m}\`}}`) as T;
+  if (Array.isArray(value)) return value.map(literalBraces) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, literalBraces(v)])) as T;
+  return value;
+}
+
 /** kcr's workloads, by the values section that configures them. */
 const WORKLOADS: Record<string, { kind: string; name: string; container: string; kcrImage: boolean }> = {
   webhook: { kind: 'Deployment', name: 'kcr-webhook', container: 'webhook', kcrImage: true },
@@ -82,8 +90,7 @@ export function chartParts(sources: ChartSources): ChartParts {
   value('redis.tls.caSecret', '', 'A Secret (key ca.crt) with the CA Redis\' TLS certificate is checked against (rediss:// only; KCR_REDIS_CA_FILE).');
   value('certificates.source', 'kcr', 'kcr: the webhook makes and rotates its own CA and serving certificate; cert-manager: a cert-manager Certificate (cert-manager installed separately).');
   value('settings', {}, 'Any KCR_* setting of the README\'s settings table, for every component (the kcr-settings ConfigMap); a component\'s own env (e.g. webhook.extraEnv) wins.');
-  value('metrics.serviceMonitor.enabled', false, 'A prometheus-operator ServiceMonitor for webhook and controller.');
-  value('metrics.podMonitor.enabled', false, 'A prometheus-operator PodMonitor for the agents.');
+  value('metrics.serviceMonitor.enabled', false, "prometheus-operator ServiceMonitors for webhook, controller and agents (their kcr-*-metrics Services, port 8080).");
   value('metrics.prometheusRule.enabled', false, "The alert rules (PrometheusRule) of manifests/monitoring.");
   value('metrics.dashboard.enabled', false, 'The Grafana dashboard as a ConfigMap labelled grafana_dashboard=1.');
   value('crds.keep', true, 'Keep the CRDs (and so every Checkpoint and schedule) on helm uninstall (helm.sh/resource-policy: keep).');
@@ -172,7 +179,7 @@ export function chartParts(sources: ChartSources): ChartParts {
     return t;
   }
 
-  const render = (o: K8sObject) => finish(o, templateObject(o, edits(o)));
+  const render = (o: K8sObject) => finish(o, templateObject(literalBraces(o), edits(o)));
   const condition = (o: K8sObject): string | undefined => {
     if (isRedis(o)) return '.Values.redis.bundled';
     if (component(o) === 'token-service' && o.kind !== 'ServiceAccount') return 'eq .Values.registry.auth "token"';
@@ -208,7 +215,6 @@ export function chartParts(sources: ChartSources): ChartParts {
   }
   const monitoringSwitch: Record<string, string> = {
     ServiceMonitor: '.Values.metrics.serviceMonitor.enabled',
-    PodMonitor: '.Values.metrics.podMonitor.enabled',
     PrometheusRule: '.Values.metrics.prometheusRule.enabled',
     ConfigMap: '.Values.metrics.dashboard.enabled',
   };

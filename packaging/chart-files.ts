@@ -1,6 +1,6 @@
 // The chart's own files besides its templates: Chart.yaml, values.yaml (each value with its
 // description as a comment) and the README listing every value. Pure: text out.
-import { Document, isMap, stringify, type YAMLMap } from 'yaml';
+import { Document, isMap, isScalar, stringify, type Scalar, type YAMLMap } from 'yaml';
 import type { ChartValue } from './chart-definition.ts';
 
 export interface ChartMeta {
@@ -31,8 +31,10 @@ export function valuesYaml(values: readonly ChartValue[]): string {
     const parts = v.key.split('.');
     const parent = parts.length === 1 ? doc.contents : doc.getIn(parts.slice(0, -1), true);
     if (!isMap(parent)) continue;
-    const pair = (parent as YAMLMap).items.find((p) => String((p.key as { value?: unknown }).value ?? p.key) === parts.at(-1));
-    if (pair && pair.key && typeof pair.key === 'object') (pair.key as { commentBefore?: string }).commentBefore = ` ${v.description}`;
+    const pair = (parent as YAMLMap).items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === parts.at(-1));
+    if (!pair) continue;
+    if (!isScalar(pair.key)) pair.key = doc.createNode(pair.key);
+    (pair.key as Scalar).commentBefore = ` ${v.description}`;
   }
   return `# kcr's Helm chart: every value, with what it does (README.md lists them too).\n${doc.toString({ lineWidth: 0 })}`;
 }

@@ -65,7 +65,39 @@ export function parseCommonConfig(env: Env): CommonConfig {
   };
 }
 
-export interface WebhookConfig extends CommonConfig {
+/** The plain-HTTP Prometheus endpoint every component serves (src/metrics/metrics-server.ts). */
+export interface MetricsConfig {
+  /** KCR_METRICS_PORT (default 8080; 0: any free port). */
+  metricsPort: number;
+  /** KCR_METRICS_HOST (default 0.0.0.0). */
+  metricsHost: string;
+  /** KCR_METRICS_AUTH: 'none' (default) or 'kubernetes' (TokenReview + SubjectAccessReview for GET /metrics). */
+  metricsAuth: 'none' | 'kubernetes';
+}
+
+export function parseMetricsConfig(env: Env): MetricsConfig {
+  return {
+    metricsPort: int(env, 'KCR_METRICS_PORT', 8080, 0, 65535),
+    metricsHost: str(env, 'KCR_METRICS_HOST', '0.0.0.0'),
+    metricsAuth: metricsAuth(env),
+  };
+}
+
+function metricsAuth(env: Env): 'none' | 'kubernetes' {
+  const v = str(env, 'KCR_METRICS_AUTH', 'none');
+  if (v !== 'none' && v !== 'kubernetes') throw new ConfigError(`KCR_METRICS_AUTH must be "none" or "kubernetes", got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * How long a main loop (controller: lease election, reconcile pass, schedule worker; agent: the
+ * queue worker) may go without a heartbeat before /livez fails (KCR_LIVENESS_TIMEOUT_SECONDS).
+ */
+function livenessTimeoutMs(env: Env): number {
+  return int(env, 'KCR_LIVENESS_TIMEOUT_SECONDS', 120, 2, 3600) * 1000;
+}
+
+export interface WebhookConfig extends CommonConfig, MetricsConfig {
   port: number;
   host: string;
   /** 'self' (kcr makes and rotates its own CA) or 'files' (cert-manager mounts tls.crt/tls.key). */
@@ -138,6 +170,7 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
   const extra = sans(env, 'KCR_WEBHOOK_EXTRA_SANS');
   return {
     ...parseCommonConfig(env),
+    ...parseMetricsConfig(env),
     port: int(env, 'KCR_WEBHOOK_PORT', 9443, 1, 65535),
     host: str(env, 'KCR_WEBHOOK_HOST', '0.0.0.0'),
     certSource,
@@ -164,7 +197,7 @@ export function parseWebhookConfig(env: Env): WebhookConfig {
   };
 }
 
-export interface AgentConfig extends CommonConfig {
+export interface AgentConfig extends CommonConfig, MetricsConfig {
   /** The node this agent runs on (NODE_NAME from the downward API): it works that node's queue. */
   nodeName: string;
   /** redis:// or rediss://, without a password (KCR_REDIS_URL). */
@@ -202,6 +235,8 @@ export interface AgentConfig extends CommonConfig {
   runtimeConfig: RuntimeConfigPaths;
   /** How often the node's restore capability is worked out again and published. */
   capabilityIntervalMs: number;
+  /** /livez fails once the queue worker's loop has not beaten for this long. */
+  livenessTimeoutMs: number;
 }
 
 export function parseAgentConfig(env: Env): AgentConfig {
@@ -212,6 +247,7 @@ export function parseAgentConfig(env: Env): AgentConfig {
   };
   return {
     ...parseCommonConfig(env),
+    ...parseMetricsConfig(env),
     nodeName: need('NODE_NAME', 'the node this agent runs on; the DaemonSet sets it from spec.nodeName'),
     ...parseRedisAccess(env, need('KCR_REDIS_URL', 'redis://host:port of the queue')),
     jobRetention: parseJobRetention(env),
@@ -232,6 +268,7 @@ export function parseAgentConfig(env: Env): AgentConfig {
       containerdConfig: str(env, 'KCR_CONTAINERD_CONFIG', '/etc/containerd/config.toml'),
     },
     capabilityIntervalMs: int(env, 'KCR_CAPABILITY_INTERVAL_SECONDS', 300, 10, 86_400) * 1000,
+    livenessTimeoutMs: livenessTimeoutMs(env),
   };
 }
 
@@ -339,7 +376,7 @@ export function parseImageStoreConfig(env: Env): ImageStoreConfig {
   };
 }
 
-export interface ControllerConfig extends CommonConfig {
+export interface ControllerConfig extends CommonConfig, MetricsConfig {
   /** redis://host:port[/db] or rediss://…, without a password (KCR_REDIS_URL). */
   redisUrl: string;
   /** Mounted file holding Redis' password (the Secret kcr-redis, key password); read at start. */
@@ -392,6 +429,10 @@ export interface ControllerConfig extends CommonConfig {
   registrySweepIntervalMs: number;
   /** How long a manifest must stay unreferenced before the sweep deletes it. */
   registrySweepGraceMs: number;
+  /** /livez fails once a main loop (lease election; when leading, reconcile pass and schedule worker) has not beaten for this long. */
+  livenessTimeoutMs: number;
+  /** How often the node queues' job counts are read for kcr_queue_jobs, at most (scrapes in between get the last read). */
+  queueMetricsIntervalMs: number;
 }
 
 export function parseControllerConfig(env: Env): ControllerConfig {
@@ -402,6 +443,7 @@ export function parseControllerConfig(env: Env): ControllerConfig {
   }
   return {
     ...parseCommonConfig(env),
+    ...parseMetricsConfig(env),
     ...parseRedisAccess(env, str(env, 'KCR_REDIS_URL', 'redis://127.0.0.1:6379')),
     jobRetention: parseJobRetention(env),
     queuePrefix: str(env, 'KCR_QUEUE_PREFIX', 'kcr'),
@@ -431,6 +473,8 @@ export function parseControllerConfig(env: Env): ControllerConfig {
     pullSecretVerifyMs: int(env, 'KCR_PULL_SECRET_VERIFY_SECONDS', 600, 5, 86_400) * 1000,
     registrySweepIntervalMs: int(env, 'KCR_REGISTRY_SWEEP_INTERVAL_SECONDS', 3600, 0, 7 * 86_400) * 1000,
     registrySweepGraceMs: int(env, 'KCR_REGISTRY_SWEEP_GRACE_SECONDS', 3600, 0, 30 * 86_400) * 1000,
+    livenessTimeoutMs: livenessTimeoutMs(env),
+    queueMetricsIntervalMs: int(env, 'KCR_QUEUE_METRICS_INTERVAL_SECONDS', 15, 1, 3600) * 1000,
   };
 }
 

@@ -1,11 +1,15 @@
 // Prometheus metrics of the webhook, in a registry of its own (one per app, so
-// tests can build several). Scraped on GET /metrics.
+// tests can build several). Scraped on GET /metrics of the HTTPS port and of KCR_METRICS_PORT.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type AdmissionOutcome = 'patched' | 'unchanged' | 'error';
 
-/** Admission latencies are sub-millisecond when healthy; the buckets resolve that range. */
-export const LATENCY_BUCKETS_SECONDS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05];
+/**
+ * Admission latencies are sub-millisecond when healthy; the buckets resolve that range, and go
+ * on up to the MutatingWebhookConfiguration's timeoutSeconds (3): a claim write waits on the API
+ * server, and an answer near 3 s is one the API server is about to give up on.
+ */
+export const LATENCY_BUCKETS_SECONDS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3];
 
 export interface WebhookMetrics {
   readonly registry: Registry;
@@ -16,6 +20,8 @@ export interface WebhookMetrics {
 export interface WebhookMetricsOptions {
   /** Read at scrape time for the index size gauge. */
   indexSizes?: () => Record<string, number>;
+  /** Read at scrape time: /readyz would answer 200 (index synced and fresh, not draining). */
+  ready?: () => boolean;
   /** Process metrics (CPU, memory, event loop lag, GC). Default true. */
   defaultMetrics?: boolean;
 }
@@ -47,6 +53,16 @@ export function createWebhookMetrics(opts: WebhookMetricsOptions = {}): WebhookM
       if (!sizes) return;
       this.reset();
       for (const [kind, n] of Object.entries(sizes())) this.set({ kind }, n);
+    },
+  });
+
+  const ready = opts.ready;
+  new Gauge({
+    name: 'kcr_webhook_ready',
+    help: '1 while this replica restores (its index synced and fresh, not draining), else 0',
+    registers: [registry],
+    collect() {
+      if (ready) this.set(ready() ? 1 : 0);
     },
   });
 

@@ -35,6 +35,8 @@ import type { ArchiveTurns, Turn } from './archive-turns.ts';
 import { buildCheckpoint, checkpointName, containerImage, failedCheckpointStatus, imageBuiltStatus, nodeArchitecture, originalSoftware } from './checkpoint-object.ts';
 import { classifyFailure, type ClassifiedFailure } from './classify-failure.ts';
 import type { ImagePushers } from './image-pusher.ts';
+import type { CheckpointJobMetrics, JobOutcome as AttemptOutcome } from './agent-metrics.ts';
+import { RegistryError } from '../images/registry-error.ts';
 
 export interface CheckpointJobDeps {
   node: string;
@@ -55,6 +57,8 @@ export interface CheckpointJobDeps {
   log: Logger;
   /** Archive names a running job of this agent still reads; retention skips them. */
   inUse?: Set<string>;
+  /** Where durations, sizes and failures are counted (agent-metrics.ts); none: not counted. */
+  metrics?: CheckpointJobMetrics;
 }
 
 export interface Attempt {
@@ -74,6 +78,21 @@ function rfc3339(d: Date): string {
 }
 
 export async function processCheckpointJob(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJobDeps): Promise<JobOutcome> {
+  const metrics = deps.metrics;
+  if (!metrics) return attemptJob(data, attempt, deps);
+  const started = performance.now();
+  let outcome: AttemptOutcome = 'failed';
+  metrics.started();
+  try {
+    const result = await attemptJob(data, attempt, deps, (o) => (outcome = o));
+    outcome = result.result;
+    return result;
+  } finally {
+    metrics.finished(outcome, (performance.now() - started) / 1000);
+  }
+}
+
+async function attemptJob(data: CheckpointJobData, attempt: Attempt, deps: CheckpointJobDeps, onFailure?: (o: 'failed' | 'retried') => void): Promise<JobOutcome> {
   const log = deps.log.child({ namespace: data.namespace, pod: data.podName, container: data.containerName, uid: data.podUid, node: deps.node, request: data.requestName });
   try {
     const prefix = archivePrefix(data.podName, data.namespace, data.containerName);
@@ -88,6 +107,8 @@ export async function processCheckpointJob(data: CheckpointJobData, attempt: Att
       registrySecret: deps.registrySecret,
     });
     const final = !failure.transient || attempt.number >= attempt.max;
+    onFailure?.(final ? 'failed' : 'retried');
+    if (final) deps.metrics?.failed(failure.reason);
     log.warn({ reason: failure.reason, transient: failure.transient, attempt: attempt.number, maxAttempts: attempt.max, err: failure.message }, final ? 'checkpoint failed' : 'checkpoint attempt failed, retrying');
     await recordFailure(data, attempt, failure, final, deps, log);
     if (!failure.transient) throw new UnrecoverableError(`${failure.reason}: ${failure.message}`);
@@ -290,7 +311,13 @@ async function pushArchive(
   const dockerConfig = await deps.kube.registryDockerConfig();
   deps.inUse?.add(archiveFile);
   try {
-    return await deps.images(dockerConfig).push({ ...meta, archivePath: deps.archives.path(archiveFile) });
+    const pushed = await deps.images(dockerConfig).push({ ...meta, archivePath: deps.archives.path(archiveFile) });
+    deps.metrics?.pushed(pushed.sizeBytes, !pushed.layerSkipped);
+    return pushed;
+  } catch (err) {
+    // An unreadable archive is the node's problem, not the registry's.
+    if (err instanceof RegistryError && err.kind !== 'source') deps.metrics?.registryError('push');
+    throw err;
   } finally {
     deps.inUse?.delete(archiveFile);
   }

@@ -23,11 +23,19 @@ import { startHealthServer, type HealthServer } from './health-server.ts';
 import { publishNodeCapability } from './node-capability.ts';
 import { createImagePushers } from './image-pusher.ts';
 import { processCheckpointJob } from './process-checkpoint-job.ts';
+import { createAgentMetrics, type AgentMetrics } from './agent-metrics.ts';
+import { Heartbeat, livenessOf, type Liveness } from '../metrics/heartbeat.ts';
+import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.ts';
+import { metricsAuthorizer } from '../metrics/metrics-auth.ts';
+import { kubeJson } from '../kube/kube-json.ts';
 
 export interface RunningAgent {
   worker: Worker<CheckpointJobData>;
   health: HealthServer;
+  metrics: AgentMetrics;
+  metricsServer: MetricsServer;
   ready(): boolean;
+  live(): Liveness;
   /** Stops taking jobs, waits for running ones up to the deadline, closes everything. */
   close(deadlineMs?: number): Promise<'closed' | 'deadline'>;
 }
@@ -58,6 +66,7 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
   // One ledger and one set of turns for every job of this agent (it runs KCR_AGENT_CONCURRENCY at once).
   const ledger = new ArchiveLedgerFile(config.checkpointDir);
   const turns = new ArchiveTurns({ now });
+  const metrics = createAgentMetrics({ redisUp: () => connection.status === 'ready' });
 
   const worker = createCheckpointWorker({
     nodeName: config.nodeName,
@@ -82,6 +91,7 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
           now,
           log,
           inUse,
+          metrics,
         },
       ),
   });
@@ -105,19 +115,39 @@ export async function startAgent(options: { config: AgentConfig; kc: KubeConfig;
   capabilityTimer.unref();
 
   const ready = () => connection.status === 'ready' && worker.isRunning() && !worker.closing;
-  const health = await startHealthServer({ port: config.healthPort, host: config.healthHost, ready });
-  log.info({ node: config.nodeName, healthPort: health.port, checkpointDir: config.checkpointDir, registry: config.images.registry }, 'agent started');
+  // The worker's loop: BullMQ's run() keeps `running` true until its main loop ends. A ticker on
+  // the event loop beats while it runs, so an ended loop or a blocked event loop stops the beats.
+  const workerBeat = new Heartbeat('queue worker', config.livenessTimeoutMs);
+  const beatTimer = setInterval(() => {
+    if (worker.isRunning() && !worker.isPaused()) workerBeat.beat();
+  }, Math.min(5000, Math.max(250, Math.floor(config.livenessTimeoutMs / 4))));
+  beatTimer.unref();
+  const live = () => livenessOf([workerBeat]);
+  const metricsServer = await startMetricsServer({
+    registry: metrics.registry,
+    host: config.metricsHost,
+    port: config.metricsPort,
+    ...(config.metricsAuth === 'kubernetes' ? { authorize: metricsAuthorizer(kubeJson(kc)) } : {}),
+    onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err), node: config.nodeName }, 'metrics scrape failed'),
+  });
+  const health = await startHealthServer({ port: config.healthPort, host: config.healthHost, ready, live });
+  log.info({ node: config.nodeName, healthPort: health.port, metricsPort: metricsServer.port, checkpointDir: config.checkpointDir, registry: config.images.registry }, 'agent started');
 
   return {
     worker,
     health,
+    metrics,
+    metricsServer,
     ready,
+    live,
     async close(deadlineMs = config.shutdownDeadlineMs) {
       clearInterval(capabilityTimer);
+      clearInterval(beatTimer);
       const outcome = await closeWithDeadline(worker, deadlineMs, () => connection.disconnect());
       if (outcome === 'closed') await connection.quit().catch(() => connection.disconnect());
       images.close();
       await health.close();
+      await metricsServer.close();
       return outcome;
     },
   };

@@ -19,6 +19,9 @@ import { PullSecretKeeper } from '../controller/pull-secret-keeper.ts';
 import { tokenModeCredentials } from '../controller/registry-token-secrets.ts';
 import { kubeEventRecorder } from '../controller/events.ts';
 import { writerCredential } from '../registry-access/registry-identity.ts';
+import { createControllerMetrics } from '../controller/controller-metrics.ts';
+import { startMetricsServer } from '../metrics/metrics-server.ts';
+import { metricsAuthorizer } from '../metrics/metrics-auth.ts';
 
 function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -48,6 +51,7 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
   logRedisAvailability(producer, 'producer', logger);
   logRedisAvailability(workerConnection, 'worker', logger);
 
+  const metrics = createControllerMetrics();
   const events = kubeEventRecorder(api, logger, { host: config.podName });
   const registry = config.checkpointRepositories.registry;
   const credentials = config.registryAuth === 'token'
@@ -66,6 +70,7 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
     namespace: config.namespace,
     secretName: config.registrySecretName,
     insecureRegistries: parseInsecureRegistries(config.insecureRegistries),
+    onRegistryError: (operation) => metrics.registryError(operation),
   });
   const controller = startController({
     events,
@@ -83,15 +88,25 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
     inventory: images.inventory(registry, config.checkpointRepositories.prefix),
     deleteManifest: images.deleteManifest,
     logger,
+    metrics,
   });
-  const health = await startHealthServer({ notReady: () => controller.notReady(), leading: () => controller.leading() }, config.healthHost, config.healthPort);
-  logger.info({ identity: config.podName, lease: `${config.namespace}/${config.leaseName}`, healthPort: boundPort(health) }, 'controller started');
+  metrics.watch(controller.gauges);
+  const metricsServer = await startMetricsServer({
+    registry: metrics.registry,
+    host: config.metricsHost,
+    port: config.metricsPort,
+    ...(config.metricsAuth === 'kubernetes' ? { authorize: metricsAuthorizer(api) } : {}),
+    onError: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'metrics scrape failed'),
+  });
+  const health = await startHealthServer({ notReady: () => controller.notReady(), leading: () => controller.leading(), live: () => controller.live() }, config.healthHost, config.healthPort);
+  logger.info({ identity: config.podName, lease: `${config.namespace}/${config.leaseName}`, healthPort: boundPort(health), metricsPort: metricsServer.port }, 'controller started');
 
   const signal = await waitForSignal();
   logger.info({ signal, deadlineMs: config.shutdownDeadlineMs }, 'shutting down');
   await controller.stop();
   images.close();
   health.close();
+  await metricsServer.close();
   producer.disconnect();
   workerConnection.disconnect();
   logger.info({}, 'controller stopped');

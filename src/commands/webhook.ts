@@ -26,6 +26,8 @@ import { createWebhookMetrics, type WebhookMetrics } from '../../webhooks/metric
 import { RestoreIndex } from '../../webhooks/restore-index.ts';
 import { closeWebhookServer, createWebhookApp, startWebhookServer } from '../../webhooks/server.ts';
 import { boundPort } from '../net/listen.ts';
+import { startMetricsServer, type MetricsServer, type MetricsServerOptions } from '../metrics/metrics-server.ts';
+import { metricsAuthorizer } from '../metrics/metrics-auth.ts';
 import { parseWebhookConfig, type Env, type WebhookConfig } from '../config.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -51,6 +53,8 @@ export interface StartWebhookOptions {
   decide?: (input: DecisionInput) => Decision;
   /** Process metrics in /metrics (default true; tests that build many servers turn them off). */
   defaultMetrics?: boolean;
+  /** Where the plain-HTTP /metrics listens (KCR_METRICS_HOST/PORT); none: only the HTTPS /metrics. */
+  metricsListen?: { host: string; port: number } & Pick<MetricsServerOptions, 'authorize'>;
 }
 
 export interface RunningWebhook {
@@ -59,6 +63,8 @@ export interface RunningWebhook {
   index: RestoreIndex;
   informers: InformerSet;
   metrics: WebhookMetrics;
+  /** The plain-HTTP metrics server, when metricsListen was given. */
+  metricsServer: MetricsServer | undefined;
   /**
    * Turns /readyz 503 and keeps answering for drainMs (the Service drops this endpoint
    * meanwhile, so the API server stops calling), then stops the informers and closes the
@@ -76,8 +82,12 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     feeds: opts.feeds, index, logger, now: clock, staleAfterMs: (config.staleIndexSeconds ?? DEFAULT_STALE_AFTER_MS / 1000) * 1000,
     ...(opts.backoff ? { backoff: opts.backoff } : {}),
   });
-  const metrics = createWebhookMetrics({ indexSizes: () => index.sizes(), defaultMetrics: opts.defaultMetrics ?? true });
   let draining = false;
+  const metrics = createWebhookMetrics({
+    indexSizes: () => index.sizes(),
+    ready: () => !draining && informers.synced() && informers.stale().length === 0,
+    defaultMetrics: opts.defaultMetrics ?? true,
+  });
   const app = createWebhookApp({
     index,
     decide: opts.decide ?? restoreDecision,
@@ -107,18 +117,35 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     throw err;
   }
   const port = boundPort(server);
-  logger.info({ host: config.host, port }, 'webhook listening (HTTPS)');
+  let metricsServer: MetricsServer | undefined;
+  if (opts.metricsListen) {
+    try {
+      metricsServer = await startMetricsServer({
+        registry: metrics.registry,
+        ...opts.metricsListen,
+        onError: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'metrics scrape failed'),
+      });
+    } catch (err) {
+      await informers.stop();
+      await closeWebhookServer(server, 0);
+      throw err;
+    }
+  }
+  logger.info({ host: config.host, port, metricsPort: metricsServer?.port }, 'webhook listening (HTTPS)');
   return {
     server,
     port,
     index,
     informers,
     metrics,
+    metricsServer,
     async close(deadlineMs, drainMs = 0) {
       draining = true;
       if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
       await informers.stop();
       await closeWebhookServer(server, deadlineMs);
+      // Last: Prometheus sees the drain in the counters until the end.
+      await metricsServer?.close();
     },
   };
 }
@@ -179,7 +206,11 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
   const certs = await servingCertificate(config, kc, logger);
   const claims = kubeClaimApi(kubeJson(kc, { timeoutMs: config.claimTimeoutMs }), GROUP, VERSION, PLURALS.Checkpoint);
   const clientCa = config.clientCaFile === undefined ? undefined : readFileSync(config.clientCaFile, 'utf8');
-  const webhook = await startWebhook({ config, feeds: kubeIndexFeeds(kc, { logger, ...(config.registryAuth === 'token' ? { pullSecretRecordIn: config.namespace } : {}) }), tls: certs.tls, logger, claims, clientCa });
+  const webhook = await startWebhook({ config, feeds: kubeIndexFeeds(kc, { logger, ...(config.registryAuth === 'token' ? { pullSecretRecordIn: config.namespace } : {}) }), tls: certs.tls, logger, claims, clientCa, metricsListen: {
+    host: config.metricsHost,
+    port: config.metricsPort,
+    ...(config.metricsAuth === 'kubernetes' ? { authorize: metricsAuthorizer(kubeJson(kc)) } : {}),
+  } });
   const detach = attachHotReload(webhook.server, certs.source, logger);
   void webhook.informers.whenSynced().then(() => logger.info({}, 'restore index ready'));
 

@@ -13,7 +13,7 @@ import { CheckpointQueues } from '../queue/checkpoint-queues.ts';
 import { createScheduleWorker } from '../queue/schedule-worker.ts';
 import { createScheduleQueue, SchedulerStore } from '../queue/scheduler-store.ts';
 import { DEFAULT_JOB_RETENTION } from '../queue/job-retention.ts';
-import { SCHEDULE_QUEUE } from '../schedule/names.ts';
+import { nodeQueueName, SCHEDULE_QUEUE } from '../schedule/names.ts';
 import { closeWithDeadline } from '../queue/shutdown.ts';
 import { InformerSet, type IndexFeed } from '../../webhooks/informers.ts';
 import { kubeEventRecorder, type EventRecorder } from './events.ts';
@@ -32,6 +32,12 @@ import { BesidePass } from './beside-pass.ts';
 import { reconcileSchedulers } from './scheduler-reconciler.ts';
 import { syncScheduleStatuses } from './status-sync.ts';
 import { untilNextPass } from './until-next-pass.ts';
+import { NO_CONTROLLER_METRICS, type ControllerGaugeSources, type ControllerRecorder, type QueueJobsSample } from './controller-metrics.ts';
+import { QueueJobCounts } from './queue-job-counts.ts';
+import { Heartbeat, livenessOf, type Liveness } from '../metrics/heartbeat.ts';
+import { RestoreTally } from '../restore/restore-outcomes.ts';
+import { overdueSchedules } from '../schedule/overdue.ts';
+import type { Checkpoint, CheckpointSchedule } from '../api/types.ts';
 
 export type ControllerSettings = Pick<
   ControllerConfig,
@@ -39,7 +45,7 @@ export type ControllerSettings = Pick<
   | 'resyncMs' | 'retentionIntervalMs' | 'requestTtlSeconds' | 'requestStuckMarginSeconds' | 'requestLostGraceSeconds' | 'shutdownDeadlineMs'
   | 'watchNamespaces' | 'restoreTimeoutSeconds' | 'restorePullTimeoutSeconds' | 'inPlaceRestoreMax' | 'inPlaceRestoreWindowSeconds'
   | 'checkpointRepositories' | 'registrySweepIntervalMs' | 'registrySweepGraceMs'
-> & Partial<Pick<ControllerConfig, 'jobRetention'>>;
+> & Partial<Pick<ControllerConfig, 'jobRetention' | 'livenessTimeoutMs' | 'queueMetricsIntervalMs'>>;
 
 export interface ControllerDeps {
   settings: ControllerSettings;
@@ -56,6 +62,8 @@ export interface ControllerDeps {
   inventory?: RegistryInventory;
   /** Token mode: keeps the kcr-pull Secrets (leader only, each pass), from the controller's cache. */
   pullSecrets?: (cache: ObjectCache) => { sync(now: Date): Promise<void> };
+  /** Where fires, restores, bad checkpoints and retention deletions are counted (controller-metrics.ts). */
+  metrics?: ControllerRecorder;
 }
 
 export interface RunningController {
@@ -65,15 +73,29 @@ export interface RunningController {
   notReady(): string[];
   /** Runs a reconcile pass now (leader only); resolves when it is done. */
   pass(): Promise<void>;
+  /** Whether the main loops beat within their bound (/livez). */
+  live(): Liveness;
+  /** What the metrics' gauges read at scrape time. */
+  gauges: ControllerGaugeSources;
   stop(): Promise<void>;
 }
 
 export function startController(deps: ControllerDeps): RunningController {
   const { settings: s, api, logger, producer } = deps;
+  const metrics = deps.metrics ?? NO_CONTROLLER_METRICS;
+  // The main loops' heartbeats (/livez): the election always runs; the reconcile pass and the
+  // schedule worker only while leading.
+  const livenessMs = s.livenessTimeoutMs ?? 120_000;
+  const beats = {
+    election: new Heartbeat('lease election', livenessMs),
+    reconcile: new Heartbeat('reconcile pass', livenessMs, { expected: false }),
+    scheduleWorker: new Heartbeat('schedule worker', livenessMs, { expected: false }),
+  };
+  const restoreTally = new RestoreTally();
   const cache = new ObjectCache({ namespaces: s.watchNamespaces });
   const informers = new InformerSet({ feeds: deps.feeds, index: cache, logger });
   const events = deps.events ?? kubeEventRecorder(api, logger, { host: s.podName });
-  const retention = new RetentionRunner({ api, cache, events, logger });
+  const retention = new RetentionRunner({ api, cache, events, logger, metrics });
   const pullSecrets = deps.pullSecrets?.(cache);
   const inPlaceBound = { maxRestores: s.inPlaceRestoreMax, windowMs: s.inPlaceRestoreWindowSeconds * 1000 };
 
@@ -124,6 +146,11 @@ export function startController(deps: ControllerDeps): RunningController {
   const redisProblem = (): string | undefined =>
     producer.status === 'ready' ? undefined : `Redis at ${producer.options.host ?? '?'}:${producer.options.port ?? '?'} is unreachable (${producer.status})`;
 
+  /** A pass that makes progress beats at each step: a long pass is not a hung one. */
+  const progress = () => {
+    if (leading) beats.reconcile.beat();
+  };
+
   async function passOnce(): Promise<void> {
     if (!leading) return;
     const myTerm = term;
@@ -134,22 +161,28 @@ export function startController(deps: ControllerDeps): RunningController {
     try {
       const { invalid, unregistered } = await reconcileSchedulers({ cache, store: t.store, events, logger, force: forceNext });
       forceNext = false;
+      progress();
       if (!leading || myTerm !== term) return;
       await queuePendingRequests(keeper);
+      progress();
       // One Redis look per unfinished request: at most once a resync interval.
       if (Date.now() - lastStaleCheck >= s.resyncMs) {
         lastStaleCheck = Date.now();
         await failStaleRequests(keeper, { marginSeconds: s.requestStuckMarginSeconds, graceSeconds: s.requestLostGraceSeconds, suspects });
       }
-      await runRestoreRequests({ api, kcrNamespace: s.namespace, cache, events, logger, repositories: s.checkpointRepositories, timeoutMs: s.restoreTimeoutSeconds * 1000 });
+      progress();
+      await runRestoreRequests({ api, kcrNamespace: s.namespace, cache, events, logger, repositories: s.checkpointRepositories, timeoutMs: s.restoreTimeoutSeconds * 1000, metrics });
       await syncPullSecrets();
+      progress();
       // A LIST in kcr's namespace: at most once a resync interval, however often passes run.
       if (Date.now() - lastKeptSweep >= s.resyncMs) {
         lastKeptSweep = Date.now();
         await untilNextPass(logger, {}, 'kept manifest sweep', () => sweepKeptManifests({ api, cache, logger, kcrNamespace: s.namespace, watchNamespaces: s.watchNamespaces }));
       }
-      await watchRestores({ api, cache, events, logger, bound: inPlaceBound, pullTimeoutMs: s.restorePullTimeoutSeconds * 1000, repositories: s.checkpointRepositories });
+      progress();
+      await watchRestores({ api, cache, events, logger, bound: inPlaceBound, pullTimeoutMs: s.restorePullTimeoutSeconds * 1000, repositories: s.checkpointRepositories, metrics, tally: restoreTally });
       await deleteExpiredRequests(keeper);
+      progress();
       await syncScheduleStatuses({ api, cache, logger, invalid, unregistered });
       for (const b of Object.values(beside)) b.poke();
       if (lastPassError !== undefined) logger.info({}, 'reconcile pass succeeded again');
@@ -185,6 +218,8 @@ export function startController(deps: ControllerDeps): RunningController {
     }
     running = passOnce().finally(() => {
       running = undefined;
+      // A pass that ended, well or not: the loop goes on. One that never ends stops the beats.
+      if (leading) beats.reconcile.beat();
       if (again && leading) {
         again = false;
         void pass();
@@ -205,6 +240,8 @@ export function startController(deps: ControllerDeps): RunningController {
     if (stopped) return;
     leading = true;
     term++;
+    beats.reconcile.expect();
+    beats.scheduleWorker.expect();
     // A new leader rewrites every scheduler once: what the old one left may be stale.
     forceNext = true;
     beside.retention.reset();
@@ -217,7 +254,14 @@ export function startController(deps: ControllerDeps): RunningController {
       prefix: s.queuePrefix,
       retention: s.jobRetention ?? DEFAULT_JOB_RETENTION,
       onFire: async (ref, fireTime) => {
-        await handleFire({ api, cache, queues: t.queues, events, logger, ttlSecondsAfterFinished: s.requestTtlSeconds, stuckMarginSeconds: s.requestStuckMarginSeconds }, ref, fireTime);
+        const lateness = (Date.now() - fireTime.getTime()) / 1000;
+        try {
+          const outcome = await handleFire({ api, cache, queues: t.queues, events, logger, ttlSecondsAfterFinished: s.requestTtlSeconds, stuckMarginSeconds: s.requestStuckMarginSeconds }, ref, fireTime);
+          metrics.scheduleFired(outcome === undefined ? 'skipped' : 'fired', lateness);
+        } catch (err) {
+          metrics.scheduleFired('failed', lateness);
+          throw err;
+        }
       },
     });
     // While Redis is away every retry errors; the composition root logged why once.
@@ -236,6 +280,8 @@ export function startController(deps: ControllerDeps): RunningController {
 
   function stopLeadingWork(): Promise<unknown> {
     leading = false;
+    beats.reconcile.idle();
+    beats.scheduleWorker.idle();
     clearTimeout(passTimer);
     clearTimeout(debounce);
     debounce = undefined;
@@ -264,7 +310,42 @@ export function startController(deps: ControllerDeps): RunningController {
     eligible: () => informers.synced() && redisProblem() === undefined,
     onStartedLeading: startLeading,
     onStoppedLeading: () => void stopLeadingWork(),
+    onRound: () => beats.election.beat(),
   });
+  // BullMQ keeps `running` true until the worker's main loop ends: a ticker beats while it runs.
+  const workerTicker = setInterval(() => {
+    if (worker?.isRunning() && !worker.isPaused()) beats.scheduleWorker.beat();
+  }, Math.min(5000, Math.max(250, Math.floor(livenessMs / 4))));
+  workerTicker.unref();
+
+  const queueCounts = new QueueJobCounts({
+    intervalMs: s.queueMetricsIntervalMs ?? 15_000,
+    read: async () => {
+      const t = tq;
+      if (!leading || !t) return [];
+      const samples: QueueJobsSample[] = [];
+      await Promise.all(cache.list<{ metadata?: { name?: string } }>('Node').map(async (n) => {
+        const node = n.metadata?.name;
+        if (!node) return;
+        for (const [state, count] of Object.entries(await t.queues.jobCounts(nodeQueueName(node)))) samples.push({ node, state, count });
+      }));
+      return samples;
+    },
+  });
+  const gauges: ControllerGaugeSources = {
+    leading: () => leading,
+    redisUp: () => producer.status === 'ready',
+    checkpointPhases() {
+      const phases: Record<string, number> = {};
+      for (const cp of cache.list<Checkpoint>('Checkpoint')) {
+        const phase = cp.status?.phase ?? 'Pending';
+        phases[phase] = (phases[phase] ?? 0) + 1;
+      }
+      return phases;
+    },
+    schedulesOverdue: () => overdueSchedules(cache.list<CheckpointSchedule>('CheckpointSchedule'), new Date()).length,
+    queueJobs: () => queueCounts.samples(),
+  };
 
   informers.start();
   election.start();
@@ -282,9 +363,12 @@ export function startController(deps: ControllerDeps): RunningController {
       return reasons;
     },
     pass,
+    live: () => livenessOf(Object.values(beats)),
+    gauges,
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(workerTicker);
       // Workers first, then the lease: the standby starts firing only once this one stopped.
       await stopLeadingWork();
       await running;

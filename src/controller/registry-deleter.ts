@@ -6,6 +6,7 @@
 import { parseDockerConfigJson, credentialsFor, type CredentialStore } from '../images/docker-config.ts';
 import { endpointFor, type InsecureRegistry } from '../images/registry-endpoint.ts';
 import { RegistryClient } from '../images/registry-client.ts';
+import { RegistryError } from '../images/registry-error.ts';
 import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 import type { ManifestDeleter } from './retention-runner.ts';
 import type { RegistryInventory } from './registry-sweep.ts';
@@ -32,6 +33,8 @@ export interface ControllerRegistryOptions {
   secretName: string;
   insecureRegistries: readonly InsecureRegistry[];
   now?: () => number;
+  /** A registry call failed (counted in kcr_registry_errors_total). */
+  onRegistryError?: (operation: 'delete' | 'list') => void;
 }
 
 export interface ControllerRegistry {
@@ -64,14 +67,23 @@ export function controllerRegistry(options: ControllerRegistryOptions): Controll
     clients.set(registry, { key, client });
     return client;
   };
+  const counted = async <T>(operation: 'delete' | 'list', call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (err) {
+      // The registry's own failures only; reading the credentials Secret is the API server's.
+      if (err instanceof RegistryError) options.onRegistryError?.(operation);
+      throw err;
+    }
+  };
   return {
     close: () => {
       for (const { client } of clients.values()) client.close();
       clients.clear();
     },
-    deleteManifest: async (registry, repository, digest) => (await clientFor(registry)).deleteManifest(repository, digest),
+    deleteManifest: async (registry, repository, digest) => counted('delete', async () => (await clientFor(registry)).deleteManifest(repository, digest)),
     inventory: (registry, prefix) => ({
-      async stored() {
+      stored: () => counted('list', async () => {
         const client = await clientFor(registry);
         const out: StoredManifest[] = [];
         for (const repository of (await client.catalog()).filter((r) => underPrefix(r, prefix))) {
@@ -81,7 +93,7 @@ export function controllerRegistry(options: ControllerRegistryOptions): Controll
           }
         }
         return out;
-      },
+      }),
     }),
   };
 }

@@ -26,6 +26,7 @@ import { nodeRestoreFacts, type NodeRestoreFacts } from '../rules/restore-fit.ts
 import { controllerOf } from '../rules/indexed-objects.ts';
 import { statefulSetImages } from '../restore/replacement-choice.ts';
 import { observedGeneration, restoreRequestConditions } from '../api/conditions.ts';
+import type { ControllerRecorder } from './controller-metrics.ts';
 
 export interface RestoreRunnerDeps {
   api: KubeJson;
@@ -39,6 +40,8 @@ export interface RestoreRunnerDeps {
   now?: () => Date;
   timeoutMs?: number;
   pinSettleMs?: number;
+  /** Finished RestoreRequests are counted here (kind restore-request). */
+  metrics?: Pick<ControllerRecorder, 'restore'>;
 }
 
 /** Kubelet timeout of the checkpoints a live migration takes first. */
@@ -134,6 +137,7 @@ async function carryOut(deps: RestoreRunnerDeps, r: RestoreRequest, step: Exclud
   await writeStatus(api, r, step.status, now);
   if (step.kind === 'finish') {
     const ok = step.status.phase === 'Completed';
+    deps.metrics?.restore('restore-request', ok ? 'restored' : 'failed', restoreRequestReason(step.status, ok));
     await deps.events.event(
       { apiVersion: API_VERSION, kind: 'RestoreRequest', namespace: ns, name: r.metadata.name ?? '', ...(r.metadata.uid ? { uid: r.metadata.uid } : {}) },
       ok ? 'Normal' : 'Warning',
@@ -154,6 +158,12 @@ async function livePod(api: KubeJson, namespace: string, name: string, uid: stri
     if (apiCode(err) === 404) return undefined;
     throw err;
   }
+}
+
+/** The reason of the status' newest condition, for the metric's label; a fixed word when it has none. */
+function restoreRequestReason(status: RestoreRequestStatus, ok: boolean): string {
+  const reason = status.conditions?.at(-1)?.reason;
+  return reason !== undefined && reason !== '' ? reason : ok ? 'Restored' : 'RestoreFailed';
 }
 
 /** Creates the ConfigMap; one left by an earlier try of this step is replaced (the pod, and so its manifest, is the same). */

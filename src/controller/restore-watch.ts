@@ -27,6 +27,8 @@ import type { ObjectCache } from './object-cache.ts';
 import { identityOfPod, podOptedIn } from './pod-opt-in.ts';
 import { cachedNodeFacts } from './cached-node-facts.ts';
 import type { CheckpointRepositories } from '../rules/checkpoint-image-ref.ts';
+import type { ControllerRecorder } from './controller-metrics.ts';
+import { runningRestores, type RestoreTally } from '../restore/restore-outcomes.ts';
 
 export interface RestoreWatchDeps {
   api: KubeJson;
@@ -39,6 +41,10 @@ export interface RestoreWatchDeps {
   /** In-place restores only from images under <registry>/<prefix>/<the pod's namespace>/. */
   repositories: CheckpointRepositories;
   now?: () => Date;
+  /** Restores and bad checkpoints are counted here. */
+  metrics?: Pick<ControllerRecorder, 'restore' | 'badCheckpoint'>;
+  /** Which running restored containers were counted already (kept across passes). */
+  tally?: RestoreTally;
 }
 
 const podRef = (namespace: string, name: string, uid: string): InvolvedObject => ({ apiVersion: 'v1', kind: 'Pod', namespace, name, ...(uid ? { uid } : {}) });
@@ -50,7 +56,16 @@ export async function watchRestores(deps: RestoreWatchDeps): Promise<void> {
   const checkpoints = deps.cache.list<Checkpoint>('Checkpoint');
   const now = deps.now?.() ?? new Date();
   for (const f of failedRestores({ pods, checkpoints, now, pullTimeoutMs: deps.pullTimeoutMs })) {
-    await untilNextPass(deps.logger, who(f), 'failed-restore handling', () => handleFailedRestore(deps, f, pods, checkpoints, now));
+    await untilNextPass(deps.logger, who(f), 'failed-restore handling', async () => {
+      const pod = pods.find((p) => p.metadata?.uid === f.podUid);
+      const kind = pod?.metadata?.annotations?.[historyAnnotation(f.container)] !== undefined ? 'in-place' : 'replacement';
+      await handleFailedRestore(deps, f, pods, checkpoints, now);
+      // Counted once handled: a failure handled is no longer listed on the next pass.
+      deps.metrics?.restore(kind, 'failed', f.cause);
+    });
+  }
+  if (deps.tally && deps.metrics) {
+    for (const r of deps.tally.newlyRunning(runningRestores(pods, checkpoints))) deps.metrics.restore(r.kind, 'restored', 'Running');
   }
 
   const { restores, crashLoops } = decideInPlace({
@@ -151,6 +166,7 @@ async function handleFailedRestore(deps: RestoreWatchDeps, f: FailedRestore, pod
       ...observedGeneration(generation),
     },
   });
+  deps.metrics?.badCheckpoint(f.cause);
   deps.logger.warn(log, 'restore failed; checkpoint marked bad');
   const message = `${f.reason}; checkpoint ${f.checkpoint} is marked bad and will not be restored again`;
   await warnBoth(deps, f, cpRef, 'RestoreFailed', message);

@@ -12,6 +12,7 @@ import type { EventRecorder } from './events.ts';
 import { crPath } from './fire-handler.ts';
 import { apiCode, type KubeJson } from '../kube/kube-json.ts';
 import type { ObjectCache } from './object-cache.ts';
+import type { ControllerRecorder } from './controller-metrics.ts';
 import { groupForRetention, livingPods, livingRestoredFrom, pinnedCheckpoints, workloadExistsIn } from './retention-input.ts';
 
 /** Deletes one manifest by digest; the shell around kcr's RegistryClient (credentials from the kcr-registry Secret). */
@@ -23,6 +24,7 @@ export interface RetentionDeps {
   events: EventRecorder;
   logger: Logger;
   now?: () => Date;
+  metrics?: Pick<ControllerRecorder, 'retentionDeleted'>;
 }
 
 export interface RetentionPass {
@@ -63,6 +65,7 @@ export class RetentionRunner {
           continue;
         }
         pass.deleted.push({ namespace: c.namespace, name: c.name, reason });
+        this.#deps.metrics?.retentionDeleted(reason);
         logger.info({ namespace: c.namespace, checkpoint: c.name, identity: c.identity, container: c.containerName, reason, group: group.key },
           'checkpoint deleted under retention');
         const owner = cp?.spec.checkpointScheduleRef?.name;

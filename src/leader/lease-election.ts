@@ -22,10 +22,12 @@ export interface LeaseElectionOptions {
   /** Campaign only while this is true (e.g. Redis reachable): a leader that cannot work should not hold the Lease. */
   eligible?: () => boolean;
   now?: () => Date;
+  /** Called after every round of the election loop (its heartbeat). */
+  onRound?: () => void;
 }
 
 export class LeaseElection {
-  readonly #o: Required<Omit<LeaseElectionOptions, 'eligible' | 'now'>> & { eligible: () => boolean; now: () => Date };
+  readonly #o: Required<Omit<LeaseElectionOptions, 'eligible' | 'now' | 'onRound'>> & { eligible: () => boolean; now: () => Date; onRound: () => void };
   #leading = false;
   #lastRenew = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -40,6 +42,7 @@ export class LeaseElection {
       retryPeriodMs: 5_000,
       eligible: () => true,
       now: () => new Date(),
+      onRound: () => {},
       ...options,
     };
   }
@@ -61,6 +64,7 @@ export class LeaseElection {
     this.#timer = setTimeout(() => {
       this.#running = this.#tryOnce().finally(() => {
         this.#running = undefined;
+        this.#o.onRound();
         this.#schedule(this.#o.retryPeriodMs);
       });
     }, ms);

@@ -97,6 +97,11 @@ export class CheckpointQueues {
     }
   }
 
+  /** Jobs in the queue by state (one Redis round trip); throws while Redis is unreachable. */
+  async jobCounts(queueName: string): Promise<Record<string, number>> {
+    return this.queue(queueName).getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.#queues.values()].map((q) => q.close()));
     this.#queues.clear();

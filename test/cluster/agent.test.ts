@@ -183,6 +183,8 @@ beforeAll(async () => {
       KCR_KUBELET_CA: ensureClusterPki(clusterPkiDir(cluster.kubeconfig)).kubeletCaCert,
       KCR_HEALTH_PORT: '0',
       KCR_HEALTH_HOST: '127.0.0.1',
+      KCR_METRICS_PORT: '0',
+      KCR_METRICS_HOST: '127.0.0.1',
       KCR_REGISTRY: reg.host,
       KCR_INSECURE_REGISTRIES: `http://${reg.host}`,
       KCR_LOG_LEVEL: 'debug',

@@ -56,6 +56,9 @@ export async function startLocalController(options: {
       KCR_REDIS_URL: options.redisUrl,
       KCR_HEALTH_HOST: '127.0.0.1',
       KCR_HEALTH_PORT: String(healthPort),
+      // Any free port: several controllers (and the other components) share this host.
+      KCR_METRICS_HOST: '127.0.0.1',
+      KCR_METRICS_PORT: '0',
       KCR_LOG_LEVEL: 'debug',
       ...options.env,
     },

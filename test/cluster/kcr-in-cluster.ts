@@ -254,6 +254,9 @@ export async function startLocalWebhook(
       KCR_WEBHOOK_EXTRA_SANS: '127.0.0.1',
       // Required; tests that restore name their own registry.
       KCR_REGISTRY: '127.0.0.1:5000',
+      // Any free port, not the default 8080: other processes share this host.
+      KCR_METRICS_HOST: '127.0.0.1',
+      KCR_METRICS_PORT: '0',
       ...opts.env,
     },
   });

@@ -134,6 +134,8 @@ export interface StackState {
   createdNetns?: string;
   /** Health ports of the controller(s) and agents, by process name. */
   healthPorts: Record<string, number>;
+  /** Plain-HTTP metrics ports (KCR_METRICS_PORT) of every webhook, controller and agent process, by process name. */
+  metricsPorts: Record<string, number>;
   processes: DetachedProcess[];
 }
 
@@ -419,10 +421,15 @@ async function startWebhook(ctx: Ctx, subset: ManifestSubset): Promise<void> {
     for (const w of body.webhooks ?? []) w.clientConfig.caBundle = Buffer.from(ca.cert).toString('base64');
   }
   await admission.createMutatingWebhookConfiguration({ body });
-  const replicas = replicaPorts.map((replicaPort, i) => kcrProcess(ctx, i === 0 ? 'webhook' : `webhook-${i + 1}`, 'webhook', {
+  const replicaNames = replicaPorts.map((_, i) => (i === 0 ? 'webhook' : `webhook-${i + 1}`));
+  for (const name of replicaNames) ctx.state.metricsPorts[name] = await freePort();
+  ctx.save();
+  const replicas = replicaPorts.map((replicaPort, i) => kcrProcess(ctx, replicaNames[i]!, 'webhook', {
     KUBECONFIG: kubeconfig,
     KCR_WEBHOOK_HOST: '127.0.0.1',
     KCR_WEBHOOK_PORT: String(replicaPort),
+    KCR_METRICS_HOST: '127.0.0.1',
+    KCR_METRICS_PORT: String(ctx.state.metricsPorts[replicaNames[i]!]),
     KCR_WEBHOOK_CERT_SOURCE: ctx.opts.webhookCertSource,
     KCR_WEBHOOK_CERT_DIR: certDir,
     KCR_WEBHOOK_CONFIGURATION: WEBHOOK_CONFIGURATION,
@@ -477,12 +484,16 @@ async function startController(ctx: Ctx): Promise<void> {
   for (let i = 1; i <= ctx.opts.controllerReplicas; i++) {
     const port = await freePort();
     const name = `controller-${i}`;
+    const metricsPort = await freePort();
+    ctx.state.metricsPorts[name] = metricsPort;
     const p = kcrProcess(ctx, name, 'controller', {
       KUBECONFIG: kubeconfig,
       KCR_POD_NAME: `kcr-controller-local-${i}`,
       KCR_REDIS_URL: ctx.state.redis.url,
       KCR_REDIS_PASSWORD_FILE: ctx.state.redis.passwordFile,
       KCR_HEALTH_PORT: String(port),
+      KCR_METRICS_HOST: '127.0.0.1',
+      KCR_METRICS_PORT: String(metricsPort),
       ...registryEnv(ctx),
       ...ctx.opts.controllerEnv,
     });
@@ -541,6 +552,8 @@ async function startAgents(ctx: Ctx): Promise<void> {
     const kubeconfig = await serviceAccountKubeconfig(ctx.cluster, ctx.opts.namespace, AGENT_SERVICE_ACCOUNT, join(dir, `kubeconfig-${node.name}`), TOKEN_SECONDS, await agentPod(ctx, node.name));
     const port = await freePort();
     const name = `agent-${node.name}`;
+    const metricsPort = await freePort();
+    ctx.state.metricsPorts[name] = metricsPort;
     mkdirSync(node.checkpointDir, { recursive: true, mode: 0o700 });
     const p = kcrProcess(ctx, name, 'agent', {
       KUBECONFIG: kubeconfig,
@@ -553,6 +566,8 @@ async function startAgents(ctx: Ctx): Promise<void> {
       KCR_KUBELET_CA: ensureClusterPki(ctx.opts.cluster.pkiDir).kubeletCaCert,
       ...runtimeConfigEnv(node),
       KCR_HEALTH_PORT: String(port),
+      KCR_METRICS_HOST: '127.0.0.1',
+      KCR_METRICS_PORT: String(metricsPort),
       ...registryEnv(ctx),
     });
     ctx.state.healthPorts[name] = port;
@@ -616,6 +631,7 @@ export async function startStack(options: StackOptions): Promise<StartStackResul
     nodes: [],
     components: { started: [], missing: [] },
     healthPorts: {},
+    metricsPorts: {},
     processes: [],
   };
   const save = () => writeFileSync(stackFile(kcrDir), JSON.stringify(state, null, 2));
@@ -712,6 +728,7 @@ export function describeStack(s: StackState): string[] {
     const sa = name.startsWith('agent') ? AGENT_SERVICE_ACCOUNT : CONTROLLER_SERVICE_ACCOUNT;
     lines.push(`  kcr ${name.padEnd(18)} health http://127.0.0.1:${port}/readyz  (ServiceAccount kcr-system/${sa})`);
   }
+  for (const [name, port] of Object.entries(s.metricsPorts ?? {})) lines.push(`  kcr ${name.padEnd(18)} metrics http://127.0.0.1:${port}/metrics`);
   if (s.components.missing.length > 0) lines.push(`  not started (not in this checkout yet): kcr ${s.components.missing.join(', kcr ')}`);
   const logDir = join(s.kcrDir, 'logs');
   lines.push(`  logs                   ${logDir}/{${s.processes.map((p) => p.logFile.slice(logDir.length + 1)).join(',')}}`);

@@ -15,6 +15,8 @@ import { ArchiveTurns } from '../../src/agent/archive-turns.ts';
 import { createImagePushers } from '../../src/agent/image-pusher.ts';
 import { processCheckpointJob } from '../../src/agent/process-checkpoint-job.ts';
 import { startAgent } from '../../src/agent/start-agent.ts';
+import { createAgentMetrics, type CheckpointJobMetrics } from '../../src/agent/agent-metrics.ts';
+import { startMetricsServer } from '../../src/metrics/metrics-server.ts';
 import type { Checkpoint, CheckpointRequest, CheckpointRequestStatus, CheckpointStatus, Condition } from '../../src/api/types.ts';
 import { parseAgentConfig } from '../../src/config.ts';
 import { KubeletCheckpointError } from '../../src/kubelet/checkpoint-error.ts';
@@ -168,7 +170,7 @@ function setup(opts: { attempts?: number; registry?: string; namespace?: string;
 const soloTurns = new ArchiveTurns({ now: () => new Date() });
 
 /** Runs one job through a real BullMQ worker of the node queue until it completes or fails for good. */
-async function runJob(s: ReturnType<typeof setup>, kubelet: (c: CheckpointCall) => Promise<string>): Promise<{ state: 'completed' | 'failed'; failedReason?: string; attemptsMade: number }> {
+async function runJob(s: ReturnType<typeof setup>, kubelet: (c: CheckpointCall) => Promise<string>, metrics?: CheckpointJobMetrics): Promise<{ state: 'completed' | 'failed'; failedReason?: string; attemptsMade: number }> {
   const prefix = `aw${s.id}`;
   const producer: Redis = createRedisConnection(redis.url, 'producer');
   const workerConn: Redis = createRedisConnection(redis.url, 'worker');
@@ -191,6 +193,7 @@ async function runJob(s: ReturnType<typeof setup>, kubelet: (c: CheckpointCall) 
         registrySecret: 'kcr-system/kcr-registry',
         now: () => new Date(),
         log: silentLogger(),
+        ...(metrics ? { metrics } : {}),
       }),
   });
   worker.on('error', () => {});
@@ -523,7 +526,120 @@ describe('archives on a node shared by names that collide (team/a-x and team-a/x
   });
 });
 
+describe('agent metrics, scraped from the metrics server (real Redis, real registry)', () => {
+  /** One metrics registry served over HTTP for the whole block, as the agent serves it. */
+  const metrics = createAgentMetrics();
+  let scrapeUrl = '';
+  let close: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const server = await startMetricsServer({ registry: metrics.registry, host: '127.0.0.1', port: 0 });
+    scrapeUrl = `http://127.0.0.1:${server.port}/metrics`;
+    close = server.close;
+  });
+  afterAll(() => close?.());
+  const scrape = async () => (await fetch(scrapeUrl)).text();
+  const sample = (text: string, series: string): number | undefined => {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
+
+  it('a stored checkpoint: one completed attempt timed, its archive measured, its bytes pushed, nothing in flight', async () => {
+    // A pod of its own: its archive is in no repository yet, so its layer is uploaded.
+    const s = setup({ pod: 'metrics-0' });
+    const before = await scrape();
+    const r = await runJob(s, fakeKubelet(s.folder).kubelet, metrics);
+    expect(r.state).toBe('completed');
+    const after = await scrape();
+    const delta = (series: string) => (sample(after, series) ?? 0) - (sample(before, series) ?? 0);
+    expect(delta('kcr_checkpoint_duration_seconds_count{outcome="completed"}')).toBe(1);
+    expect(delta('kcr_checkpoint_archive_bytes_count')).toBe(1);
+    const size = [...s.kube.checkpoints.values()][0]!.spec.sizeBytes;
+    expect(delta('kcr_checkpoint_archive_bytes_sum')).toBe(Number(size));
+    expect(delta('kcr_push_bytes_total')).toBe(Number(size));
+    expect(sample(after, 'kcr_jobs_in_flight')).toBe(0);
+  });
+
+  it('transient failures are timed as retried, the last one counted as a failure with the agent\'s reason', async () => {
+    const s = setup({ attempts: 2 });
+    const before = await scrape();
+    const r = await runJob(s, fakeKubelet(s.folder, [503, 503]).kubelet, metrics);
+    expect(r.state).toBe('failed');
+    const after = await scrape();
+    const delta = (series: string) => (sample(after, series) ?? 0) - (sample(before, series) ?? 0);
+    expect(delta('kcr_checkpoint_duration_seconds_count{outcome="retried"}')).toBe(1);
+    expect(delta('kcr_checkpoint_duration_seconds_count{outcome="failed"}')).toBe(1);
+    expect(delta('kcr_checkpoint_failures_total{reason="KubeletUnavailable"}')).toBe(1);
+  });
+
+  it('a permanent failure is counted at once by its reason', async () => {
+    const s = setup();
+    const before = await scrape();
+    const r = await runJob(s, fakeKubelet(s.folder, [404]).kubelet, metrics);
+    expect(r.state).toBe('failed');
+    const after = await scrape();
+    expect((sample(after, 'kcr_checkpoint_failures_total{reason="ContainerNotFound"}') ?? 0) - (sample(before, 'kcr_checkpoint_failures_total{reason="ContainerNotFound"}') ?? 0)).toBe(1);
+  });
+
+  it('an unreachable registry counts push errors and fails as RegistryUnavailable', async () => {
+    const s = setup({ registry: '127.0.0.1:1', attempts: 1 });
+    const before = await scrape();
+    const r = await runJob(s, fakeKubelet(s.folder).kubelet, metrics);
+    expect(r.state).toBe('failed');
+    const after = await scrape();
+    expect((sample(after, 'kcr_registry_errors_total{operation="push"}') ?? 0) - (sample(before, 'kcr_registry_errors_total{operation="push"}') ?? 0)).toBe(1);
+    expect(sample(after, 'kcr_checkpoint_failures_total{reason="RegistryUnavailable"}')).toBeGreaterThanOrEqual(1);
+  });
+});
+
 describe('agent health', () => {
+  it('serves its metrics on the metrics port, and /livez turns 503 once the queue worker\'s loop stopped', async () => {
+    const own = await startRedis();
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: false }],
+      users: [{ name: 'u', token: 'x' }],
+      contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+      currentContext: 'c',
+    });
+    const config = parseAgentConfig({
+      NODE_NAME: NODE, KCR_REDIS_URL: own.url, KCR_REGISTRY: reg.host, KCR_HEALTH_PORT: '0', KCR_HEALTH_HOST: '127.0.0.1',
+      KCR_METRICS_PORT: '0', KCR_METRICS_HOST: '127.0.0.1', KCR_CHECKPOINT_DIR: dir, KCR_LIVENESS_TIMEOUT_SECONDS: '2',
+    });
+    const agent = await startAgent({ config, kc, log: silentLogger() });
+    const get = (port: number, path: string) => fetch(`http://127.0.0.1:${port}${path}`);
+    try {
+      expect(agent.metricsServer.port).not.toBe(agent.health.port);
+      const deadline = Date.now() + 15_000;
+      let text = '';
+      while (!/^kcr_redis_up 1$/m.test(text)) {
+        if (Date.now() > deadline) throw new Error(`kcr_redis_up never 1:\n${text}`);
+        await new Promise((r) => setTimeout(r, 50));
+        text = await (await get(agent.metricsServer.port, '/metrics')).text();
+      }
+      expect(text).toMatch(/^kcr_jobs_in_flight 0$/m);
+      expect(text).toMatch(/^# TYPE kcr_checkpoint_duration_seconds histogram$/m);
+      expect(text).toMatch(/^process_resident_memory_bytes \d/m);
+      expect((await get(agent.health.port, '/livez')).status).toBe(200);
+
+      // The worker's loop ends (not a shutdown: the agent itself is still up).
+      await agent.worker.close();
+      const started = Date.now();
+      let live = await get(agent.health.port, '/livez');
+      while (live.status === 200) {
+        if (Date.now() - started > 10_000) throw new Error('/livez stayed 200 after the worker loop stopped');
+        await new Promise((r) => setTimeout(r, 100));
+        live = await get(agent.health.port, '/livez');
+      }
+      expect(live.status).toBe(503);
+      expect(await live.text()).toContain('queue worker');
+      // Not before the bound: a loop that just stopped is not yet reported.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    } finally {
+      await agent.close(2000);
+      await own.stop().catch(() => undefined);
+    }
+  });
+
   it('/readyz is 200 while the worker is connected to Redis, 503 once Redis is gone; /livez stays 200', async () => {
     const own = await startRedis();
     const kc = new KubeConfig();
@@ -533,7 +649,7 @@ describe('agent health', () => {
       contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
       currentContext: 'c',
     });
-    const config = parseAgentConfig({ NODE_NAME: NODE, KCR_REDIS_URL: own.url, KCR_REGISTRY: reg.host, KCR_HEALTH_PORT: '0', KCR_HEALTH_HOST: '127.0.0.1', KCR_CHECKPOINT_DIR: dir });
+    const config = parseAgentConfig({ NODE_NAME: NODE, KCR_REDIS_URL: own.url, KCR_REGISTRY: reg.host, KCR_HEALTH_PORT: '0', KCR_HEALTH_HOST: '127.0.0.1', KCR_METRICS_PORT: '0', KCR_METRICS_HOST: '127.0.0.1', KCR_CHECKPOINT_DIR: dir });
     const agent = await startAgent({ config, kc, log: silentLogger() });
     const status = async (path: string) => (await fetch(`http://127.0.0.1:${agent.health.port}${path}`)).status;
     try {

@@ -38,7 +38,7 @@ const job = fanOut({
 
 /** A producer connection built as the controller builds it: config from env, files read by redisAccessOptions. */
 async function controllerProducer(env: Record<string, string>): Promise<Redis> {
-  const config = parseControllerConfig(env);
+  const config = parseControllerConfig({ KCR_REGISTRY: 'r.example', ...env });
   return createRedisConnection(config.redisUrl, 'producer', await redisAccessOptions({ passwordFile: config.redisPasswordFile, caFile: config.redisCaFile }));
 }
 
@@ -99,7 +99,7 @@ describe('Redis with a password', () => {
   });
 
   it('no password at all: NOAUTH, and the error says to set KCR_REDIS_PASSWORD_FILE', async () => {
-    const config = parseAgentConfig({ NODE_NAME: 'node-a', KCR_REDIS_URL: redis.url });
+    const config = parseAgentConfig({ NODE_NAME: 'node-a', KCR_REGISTRY: 'r.example', KCR_REDIS_URL: redis.url });
     const worker = createRedisConnection(config.redisUrl, 'worker', await redisAccessOptions({ passwordFile: config.redisPasswordFile, caFile: config.redisCaFile }));
     try {
       const err = await waitForReady(worker, 1500).catch((e: unknown) => e);

@@ -146,7 +146,7 @@ describe('kcr webhook over HTTPS, caches synced', () => {
   beforeAll(async () => {
     const { feeds, informers } = fakeFeeds();
     webhook = await startWebhook({ config: servingConfig, feeds, tls: { cert: bundle.cert, key: bundle.key }, claims,
-      logger: silentLogger() });
+      logger: silentLogger(), metricsListen: { host: '127.0.0.1', port: 0 } });
     syncAll(informers);
     await webhook.informers.whenSynced();
   });
@@ -284,6 +284,24 @@ describe('kcr webhook over HTTPS, caches synced', () => {
     // Process metrics ride along.
     expect(m).toMatch(/^process_cpu_user_seconds_total \d/m);
     expect(m).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
+  });
+
+  it('serves the same metrics in plain HTTP on its metrics port, with buckets up to the 3 s timeout and its readiness', async () => {
+    const port = webhook.metricsServer!.port;
+    expect(port).not.toBe(webhook.port);
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(res.status).toBe(200);
+    const m = await res.text();
+    const tls = (await request(webhook.port, bundle.caCert, 'GET', '/metrics')).text;
+    const count = (text: string) => /^kcr_webhook_admissions_total\{outcome="unchanged",reason="not-opted-in"\} (\d+)$/m.exec(text)?.[1];
+    expect(count(m)).toBe('1');
+    expect(count(m)).toBe(count(tls));
+    expect(m).toMatch(/^kcr_webhook_admission_duration_seconds_bucket\{le="3",outcome="unchanged"\} 2$/m);
+    expect(m).toMatch(/^kcr_webhook_ready 1$/m);
+    expect(m).toMatch(/^process_cpu_user_seconds_total \d/m);
+    // Only metrics there: the admission and health routes stay on the TLS port.
+    expect((await fetch(`http://127.0.0.1:${port}/mutate`, { method: 'POST', body: '{}' })).status).toBe(405);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(404);
   });
 
   it('answers 404 with JSON for unknown paths', async () => {

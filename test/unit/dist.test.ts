@@ -3,17 +3,19 @@
 // object. The tools are the built kubectl and helm (test/cluster/controlplane/build.sh,
 // test/scripts/go-tool.sh helm), which test/run.sh builds before the unit tests.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { distFiles } from '../../packaging/build-dist.ts';
 import { toolPath, REPO_ROOT } from '../support/tools.ts';
 
 const run = promisify(execFile);
 const kubectl = toolPath('kubectl');
 const helm = toolPath('helm');
+const promtool = toolPath('promtool');
 const skip = !kubectl || !helm;
 const note = skip ? ` (SKIPPED: kubectl ${kubectl ?? 'missing'}, helm ${helm ?? 'missing'}; run test/run.sh)` : '';
 
@@ -118,6 +120,32 @@ describe(`dist/${note}`, () => {
     expect(find(objs, 'MutatingWebhookConfiguration', 'kcr-restore')!.metadata.annotations).toMatchObject({ 'cert-manager.io/inject-ca-from': 'platform-kcr/kcr-webhook' });
     expect(container(find(objs, 'Deployment', 'kcr-webhook')).env).toContainEqual({ name: 'KCR_WEBHOOK_CERT_SOURCE', value: 'files' });
     expect((await template([])).some((o) => o.kind === 'Certificate')).toBe(false);
+  }, 60_000);
+
+  it.skipIf(skip)('metrics.* on renders manifests/monitoring as kustomize does (alert and legend templates left to Prometheus and Grafana); off by default', async () => {
+    const { stdout } = await run(kubectl!, ['kustomize', join(REPO_ROOT, 'manifests/monitoring')], { maxBuffer: 64 * 1024 * 1024 });
+    const want = parse(stdout);
+    const got = await template(['--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.dashboard.enabled=true']);
+    for (const o of want) expect(got.find((g) => key(g) === key(o)), key(o)).toEqual(o);
+    const defaults = await template([]);
+    for (const o of want) expect(defaults.some((g) => key(g) === key(o)), key(o)).toBe(false);
+  }, 60_000);
+
+  it.skipIf(skip || !promtool)('promtool check rules passes on the alert rules', async () => {
+    const { stdout } = await run(kubectl!, ['kustomize', join(REPO_ROOT, 'manifests/monitoring')], { maxBuffer: 64 * 1024 * 1024 });
+    const rules = parse(stdout).filter((o) => o.kind === 'PrometheusRule');
+    expect(rules.length).toBeGreaterThan(0);
+    const dir = mkdtempSync(join(tmpdir(), 'kcr-rules-'));
+    try {
+      for (const [i, r] of rules.entries()) {
+        const file = join(dir, `rules-${i}.yaml`);
+        writeFileSync(file, stringify((r as unknown as { spec: unknown }).spec));
+        const out = await run(promtool!, ['check', 'rules', file]);
+        expect(out.stdout).toMatch(/SUCCESS: \d+ rules found/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it.skipIf(skip)('refuses, saying what to set, without a registry or with neither Redis', async () => {

@@ -29,6 +29,10 @@ import { DEFAULT_MAX_CHECKPOINTS_PER_CONTAINER } from '../../src/retention/choos
 import { DEFAULT_ORPHAN_GRACE_SECONDS } from '../../src/retention/orphan-grace.ts';
 import { controllerCreateRefusal } from '../../src/restore/service-account-token.ts';
 import { toolPath } from '../support/tools.ts';
+import type { Registry } from 'prom-client';
+import { createAgentMetrics } from '../../src/agent/agent-metrics.ts';
+import { createControllerMetrics } from '../../src/controller/controller-metrics.ts';
+import { createWebhookMetrics } from '../../webhooks/metrics.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -123,7 +127,7 @@ describe('kustomizations', () => {
 
   it('exist for manifests, its parts, samples, the cert-manager overlay and redis', () => {
     const dirs = kustomizations.map((k) => relative(ROOT, dirname(k.file))).sort();
-    for (const want of ['manifests', 'manifests/namespace', 'manifests/crds', 'manifests/rbac', 'manifests/policies', 'manifests/webhook', 'manifests/controller', 'manifests/agent', 'manifests/samples', 'manifests/overlays/cert-manager', 'redis']) {
+    for (const want of ['manifests', 'manifests/namespace', 'manifests/crds', 'manifests/rbac', 'manifests/policies', 'manifests/webhook', 'manifests/controller', 'manifests/agent', 'manifests/samples', 'manifests/overlays/cert-manager', 'manifests/monitoring', 'redis']) {
       expect(dirs).toContain(want);
     }
   });
@@ -977,6 +981,15 @@ describe(`kubectl kustomize${skipNote}`, () => {
     }
   }, 60_000);
 
+  it.skipIf(!haveKubectl)('renders manifests/monitoring: three ServiceMonitors, the rules and the dashboard ConfigMap, in kcr-system', async () => {
+    const monitoring = await kustomize('manifests/monitoring');
+    expect(monitoring.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'PrometheusRule', 'ServiceMonitor', 'ServiceMonitor', 'ServiceMonitor']);
+    for (const o of monitoring) expect(get(o, 'metadata', 'namespace')).toBe('kcr-system');
+    const cm = monitoring.find((o) => o.kind === 'ConfigMap')!;
+    expect(get(cm, 'metadata', 'name')).toBe('kcr-grafana-dashboard');
+    expect(get(cm, 'metadata', 'labels', 'grafana_dashboard')).toBe('1');
+    expect(get(cm, 'data', 'kcr.json')).toBe(readFileSync(join(ROOT, 'manifests/monitoring/grafana-dashboard.json'), 'utf8'));
+  }, 60_000);
 });
 
 // ---------- the image ----------
@@ -1017,5 +1030,141 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^USER 65532:65532$/m);
     expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "src\/main\.ts"\]$/m);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
+  });
+});
+
+// ---------- metrics and monitoring ----------
+
+/** Every series name the components' registries expose (a histogram as _bucket, _sum, _count). */
+function registeredNames(...registries: Registry[]): Set<string> {
+  const names = new Set<string>();
+  for (const r of registries) {
+    for (const m of r.getMetricsAsArray()) {
+      const { name, type } = m as unknown as { name: string; type: string };
+      names.add(name);
+      if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${name}${suffix}`);
+    }
+  }
+  return names;
+}
+
+const REGISTERED = registeredNames(createAgentMetrics().registry, createControllerMetrics().registry, createWebhookMetrics().registry);
+/** The kcr_ metric names a PromQL expression uses. */
+const kcrMetricsIn = (expr: string): string[] => [...new Set(expr.match(/\bkcr_[a-z0-9_]+/g) ?? [])];
+
+const COMPONENTS = [
+  { component: 'webhook', kind: 'Deployment', name: 'kcr-webhook' },
+  { component: 'controller', kind: 'Deployment', name: 'kcr-controller' },
+  { component: 'agent', kind: 'DaemonSet', name: 'kcr-agent' },
+] as const;
+
+describe('metrics ports and liveness', () => {
+  for (const c of COMPONENTS) {
+    describe(c.name, () => {
+      const pod = get(find(c.kind, c.name), 'spec', 'template') as Obj;
+      const container = (get(pod, 'spec', 'containers') as Obj[])[0]!;
+      const env = container.env as { name: string; value?: string }[];
+      const ports = container.ports as { name: string; containerPort: number }[];
+
+      it('names a metrics containerPort, the port KCR_METRICS_PORT serves on', () => {
+        const metrics = ports.find((p) => p.name === 'metrics');
+        expect(metrics).toBeDefined();
+        expect(env.find((e) => e.name === 'KCR_METRICS_PORT')?.value).toBe(String(metrics!.containerPort));
+        // Apart from its other ports (the webhook's TLS, the health port).
+        expect(ports.filter((p) => p.containerPort === metrics!.containerPort)).toHaveLength(1);
+      });
+
+      it(`has a Service kcr-${c.component}-metrics selecting its pods, to the metrics port`, () => {
+        const svc = find('Service', `kcr-${c.component}-metrics`);
+        const selector = get(svc, 'spec', 'selector') as Record<string, string>;
+        const labels = get(pod, 'metadata', 'labels') as Record<string, string>;
+        for (const [k, v] of Object.entries(selector)) expect(labels[k], k).toBe(v);
+        expect(get(svc, 'spec', 'ports', 0, 'targetPort')).toBe('metrics');
+        expect(get(svc, 'spec', 'ports', 0, 'name')).toBe('metrics');
+      });
+    });
+  }
+
+  for (const c of COMPONENTS.filter((x) => x.component !== 'webhook')) {
+    it(`${c.name}'s livenessProbe asks /livez on its health port`, () => {
+      const container = (get(find(c.kind, c.name), 'spec', 'template', 'spec', 'containers') as Obj[])[0]!;
+      expect(get(container, 'livenessProbe', 'httpGet', 'path')).toBe('/livez');
+      expect(get(container, 'livenessProbe', 'httpGet', 'port')).toBe('health');
+      const health = (container.ports as { name: string; containerPort: number }[]).find((p) => p.name === 'health');
+      expect((container.env as { name: string; value?: string }[]).find((e) => e.name === 'KCR_HEALTH_PORT')?.value).toBe(String(health?.containerPort));
+    });
+  }
+});
+
+describe('metrics authentication (KCR_METRICS_AUTH=kubernetes)', () => {
+  it('lets the webhook, controller and agent review tokens and access, and offers a reader role for Prometheus', () => {
+    const auth = rulesOf('ClusterRole', 'kcr:metrics-auth');
+    expect(allows(auth, 'authentication.k8s.io', 'tokenreviews', 'create')).toBe(true);
+    expect(allows(auth, 'authorization.k8s.io', 'subjectaccessreviews', 'create')).toBe(true);
+    const binding = find('ClusterRoleBinding', 'kcr:metrics-auth');
+    expect((binding.subjects as { name: string }[]).map((s) => s.name).sort()).toEqual(['kcr-agent', 'kcr-controller', 'kcr-webhook']);
+    expect(find('ClusterRole', 'kcr:metrics-reader').rules).toEqual([{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
+  });
+});
+
+describe('manifests/monitoring (optional, prometheus-operator)', () => {
+  const kustomization = docs.find((d) => relative(ROOT, d.file) === 'manifests/monitoring/kustomization.yaml')!.obj;
+  const monitoring = docs.filter((d) => relative(ROOT, dirname(d.file)) === 'manifests/monitoring');
+  const rules = monitoring.filter((d) => kindOf(d) === 'PrometheusRule');
+  const alerts = rules.flatMap((d) => (get(d.obj, 'spec', 'groups') as { rules: { alert?: string; expr: string }[] }[]).flatMap((g) => g.rules));
+  const dashboard = JSON.parse(readFileSync(join(ROOT, 'manifests/monitoring/grafana-dashboard.json'), 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
+
+  it('is not part of the default install (it needs prometheus-operator\'s CRDs)', () => {
+    const top = docs.find((d) => relative(ROOT, d.file) === 'manifests/kustomization.yaml')!.obj;
+    expect((top.resources as string[]).some((r) => r.includes('monitoring'))).toBe(false);
+  });
+
+  it('has a ServiceMonitor for each component\'s metrics Service, on its metrics port', () => {
+    const monitors = monitoring.filter((d) => kindOf(d) === 'ServiceMonitor');
+    for (const c of COMPONENTS) {
+      const svc = find('Service', `kcr-${c.component}-metrics`);
+      const svcLabels = get(svc, 'metadata', 'labels') as Record<string, string>;
+      const selecting = monitors.filter((m) => Object.entries(get(m.obj, 'spec', 'selector', 'matchLabels') as Record<string, string>).every(([k, v]) => svcLabels[k] === v));
+      expect(selecting.map(nameOf), c.component).toEqual([`kcr-${c.component}-metrics-monitor`]);
+      expect(get(selecting[0]!.obj, 'spec', 'endpoints', 0, 'port')).toBe('metrics');
+      expect(get(selecting[0]!.obj, 'spec', 'endpoints', 0, 'path')).toBe('/metrics');
+    }
+  });
+
+  it('alerts on failing checkpoints, a schedule not firing, no leader, the webhook unavailable, Redis unreachable and registry errors', () => {
+    expect(alerts.map((a) => a.alert)).toEqual(expect.arrayContaining([
+      'KcrCheckpointsFailing', 'KcrScheduleNotFiring', 'KcrNoLeader', 'KcrWebhookUnavailable', 'KcrRedisUnreachable', 'KcrRegistryErrors',
+    ]));
+    const expr = (name: string) => alerts.find((a) => a.alert === name)!.expr;
+    expect(kcrMetricsIn(expr('KcrCheckpointsFailing'))).toEqual(['kcr_checkpoint_failures_total']);
+    expect(kcrMetricsIn(expr('KcrRedisUnreachable'))).toEqual(['kcr_redis_up']);
+    expect(kcrMetricsIn(expr('KcrRegistryErrors'))).toEqual(['kcr_registry_errors_total']);
+    expect(kcrMetricsIn(expr('KcrNoLeader'))).toEqual(['kcr_leader']);
+    // No series at all (every replica down) must alert too, not only a 0.
+    expect(expr('KcrNoLeader')).toContain('or vector(0)');
+    expect(expr('KcrWebhookUnavailable')).toContain('or vector(0)');
+  });
+
+  it('names in every alert only metrics the code registers, read from the components\' registries', () => {
+    expect(REGISTERED.has('kcr_checkpoint_duration_seconds_bucket')).toBe(true);
+    for (const a of alerts) {
+      const used = kcrMetricsIn(a.expr);
+      expect(used.length, a.alert).toBeGreaterThan(0);
+      for (const m of used) expect(REGISTERED.has(m), `${a.alert}: ${m}`).toBe(true);
+    }
+  });
+
+  it('ships the Grafana dashboard as a ConfigMap labelled grafana_dashboard: "1", its queries on registered metrics only', () => {
+    const gen = (kustomization.configMapGenerator as { name: string; files: string[]; options?: { labels?: Record<string, string>; disableNameSuffixHash?: boolean } }[])[0]!;
+    expect(gen.files.some((f) => f.endsWith('=grafana-dashboard.json'))).toBe(true);
+    expect(gen.options?.labels?.grafana_dashboard).toBe('1');
+    expect(gen.options?.disableNameSuffixHash).toBe(true);
+    const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+    expect(exprs.length).toBeGreaterThan(10);
+    for (const { panel, expr } of exprs) {
+      const used = kcrMetricsIn(expr);
+      expect(used.length, panel).toBeGreaterThan(0);
+      for (const m of used) expect(REGISTERED.has(m), `${panel}: ${m}`).toBe(true);
+    }
   });
 });

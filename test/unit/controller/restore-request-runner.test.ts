@@ -128,8 +128,9 @@ function cacheWith(...objects: Array<[string, unknown]>): ObjectCache {
   return cache;
 }
 
-async function run(cache: ObjectCache, api: KubeJson, events = recorder().events) {
-  await runRestoreRequests({ api, kcrNamespace: 'kcr-system', cache, events, logger: silentLogger(), repositories: { registry: 'reg', prefix: 'kcr' }, now: () => NOW });
+async function run(cache: ObjectCache, api: KubeJson, events = recorder().events, counted: string[] = []) {
+  const metrics = { restore: (kind: string, outcome: string, reason: string) => void counted.push(`${kind}/${outcome}/${reason}`) };
+  await runRestoreRequests({ api, kcrNamespace: 'kcr-system', cache, events, logger: silentLogger(), repositories: { registry: 'reg', prefix: 'kcr' }, now: () => NOW, metrics });
 }
 
 const statusPatches = (calls: Call[]) => calls.filter((c) => c.verb === 'patch' && c.path.endsWith('/status')).map((c) => (c.body as { status: RestoreRequest['status'] }).status!);
@@ -196,7 +197,8 @@ describe('a bare pod\'s restore', () => {
 
   it('fails when the kept manifest is gone, and creates nothing', async () => {
     const { api, calls } = fakeApi();
-    await run(cacheWith(['RestoreRequest', request({ keptManifest: KEPT })]), api);
+    const counted: string[] = [];
+    await run(cacheWith(['RestoreRequest', request({ keptManifest: KEPT })]), api, undefined, counted);
     expect(calls.some((c) => c.verb === 'create')).toBe(false);
     expect(statusPatches(calls)[0]).toMatchObject({ phase: 'Failed', message: expect.stringContaining('is gone') });
     // `kubectl wait --for=condition=Failed restorerequest/back` returns; Complete never turns True.
@@ -204,6 +206,9 @@ describe('a bare pod\'s restore', () => {
     expect(conditions.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'RestoreFailed', message: expect.stringContaining('is gone'), observedGeneration: 2 });
     expect(conditions.find((c) => c.type === 'Complete')).toMatchObject({ status: 'False', reason: 'RestoreFailed' });
     expect(statusPatches(calls)[0]!.observedGeneration).toBe(2);
+    // kcr_restores_total{kind="restore-request",outcome="failed"}, once.
+    expect(counted).toHaveLength(1);
+    expect(counted[0]).toMatch(/^restore-request\/failed\//);
   });
 
   it('a forged status.podManifest makes it create nothing', async () => {

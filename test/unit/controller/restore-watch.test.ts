@@ -9,6 +9,7 @@ import { ObjectCache } from '../../../src/controller/object-cache.ts';
 import { watchRestores } from '../../../src/controller/restore-watch.ts';
 import { silentLogger } from '../../../src/log.ts';
 import type { PodLike } from '../../../src/restore/pod-like.ts';
+import { RestoreTally } from '../../../src/restore/restore-outcomes.ts';
 
 const NOW = new Date('2026-03-10T12:00:00Z');
 const ago = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000).toISOString();
@@ -181,5 +182,46 @@ describe('watchRestores: a restore CRIU failed', () => {
     expect(ready).toMatchObject({ status: 'False', reason: 'MarkedBad', message: status?.badReason, lastTransitionTime: '2026-03-10T12:00:00Z' });
     // Its image is still in the registry: ImageBuilt stays True.
     expect(status?.conditions?.find((c) => c.type === 'ImageBuilt')).toMatchObject({ status: 'True', reason: 'Pushed' });
+  });
+});
+
+describe('watchRestores: what it counts', () => {
+  function recorder() {
+    const restores: string[] = [];
+    const bad: string[] = [];
+    return { restores, bad, metrics: { restore: (kind: string, outcome: string, reason: string) => void restores.push(`${kind}/${outcome}/${reason}`), badCheckpoint: (reason: string) => void bad.push(reason) } };
+  }
+  const run = async (p: PodLike, r: ReturnType<typeof recorder>, tally = new RestoreTally()) => {
+    const cache = new ObjectCache();
+    cache.upsert('Pod', p);
+    cache.upsert('Checkpoint', checkpoint);
+    cache.upsert('Node', node());
+    const { api } = fakeApi();
+    await watchRestores({ api, cache, events: fakeEvents().events, logger: silentLogger(), bound: { maxRestores: 3, windowMs: 600_000 }, pullTimeoutMs: 120_000, repositories: { registry: 'reg.example', prefix: 'kcr' }, now: () => NOW, metrics: r.metrics, tally });
+  };
+
+  it('a replacement CRIU could not restore: one failed restore and one bad checkpoint, by cause', async () => {
+    const r = recorder();
+    await run(pod({ waiting: { reason: 'CreateContainerError', message: 'criu failed: type RESTORE errno 0' } }), r);
+    expect(r.restores).toEqual(['replacement/failed/criu']);
+    expect(r.bad).toEqual(['criu']);
+  });
+
+  it('a node that cannot restore: a failed restore, but no bad checkpoint', async () => {
+    const r = recorder();
+    await run(pod(), r);
+    expect(r.restores).toEqual(['replacement/failed/node']);
+    expect(r.bad).toEqual([]);
+  });
+
+  it('a restored container running its checkpoint image: one restore, counted once across passes', async () => {
+    const r = recorder();
+    const tally = new RestoreTally();
+    const waiting = pod({ waiting: { reason: 'ContainerCreating', message: '' } });
+    await run(waiting, r, tally);
+    const running = { ...waiting, status: { ...waiting.status, phase: 'Running', containerStatuses: [{ name: 'app', restartCount: 0, state: { running: { startedAt: ago(0) } } }] } } as PodLike;
+    await run(running, r, tally);
+    await run(running, r, tally);
+    expect(r.restores).toEqual(['replacement/restored/Running']);
   });
 });

@@ -28,10 +28,11 @@ async function retain(checkpoints: Checkpoint[]) {
   for (const c of checkpoints) cache.upsert('Checkpoint', c);
   cache.upsert('CheckpointSchedule', schedule);
   const deletedCrs: string[] = [];
+  const counted: string[] = [];
   const api = { delete: async (path: string) => void deletedCrs.push(path) } as unknown as KubeJson;
-  const runner = new RetentionRunner({ api, cache, events: { event: async () => {} }, logger: silentLogger() });
+  const runner = new RetentionRunner({ api, cache, events: { event: async () => {} }, logger: silentLogger(), metrics: { retentionDeleted: (reason) => void counted.push(reason) } });
   const pass = await runner.run();
-  return { pass, deletedCrs };
+  return { pass, deletedCrs, counted };
 }
 
 // The image goes through the Checkpoint's finalizer (test/unit/rules/checkpoint-finalizer.test.ts
@@ -42,9 +43,11 @@ describe('retention deletes Checkpoints, never images itself', () => {
     ['another namespace’s repository', `reg.example:5000/kcr/team-b/vault-0@${digest('a')}`],
     ['another registry', `evil.example/kcr/team-a/web-0@${digest('a')}`],
   ])('a Checkpoint naming %s: the Checkpoint goes', async (_name, image) => {
-    const { deletedCrs, pass } = await retain([cp('old', 1, image), cp('new', 2, `reg.example:5000/kcr/team-a/web-0@${digest('b')}`)]);
+    const { deletedCrs, pass, counted } = await retain([cp('old', 1, image), cp('new', 2, `reg.example:5000/kcr/team-a/web-0@${digest('b')}`)]);
     expect(pass.deleted.map((d) => d.name)).toEqual(['old']);
     expect(deletedCrs).toHaveLength(1);
+    // kcr_retention_deletions_total{reason="count"}
+    expect(counted).toEqual(['count']);
   });
 });
 
