@@ -123,7 +123,7 @@ beforeAll(async () => {
   await Promise.all([waitForReady(producer, 5000), waitForReady(workerConnection, 5000)]);
   api = new FakeApi();
   const metrics = createControllerMetrics();
-  const config = parseControllerConfig({ KCR_POD_NAME: 'c-1', KCR_QUEUE_PREFIX: PREFIX, KCR_REDIS_URL: redis.url, KCR_CONTROLLER_RESYNC_MS: '200', KCR_QUEUE_METRICS_INTERVAL_SECONDS: '1' });
+  const config = parseControllerConfig({ KCR_REGISTRY: 'r.example', KCR_POD_NAME: 'c-1', KCR_QUEUE_PREFIX: PREFIX, KCR_REDIS_URL: redis.url, KCR_CONTROLLER_RESYNC_MS: '200', KCR_QUEUE_METRICS_INTERVAL_SECONDS: '1' });
   controller = startController({
     settings: { ...config, leaseRetryPeriodMs: 100, livenessTimeoutMs: 1500 },
     api, feeds: feeds(), producer, workerConnection, deleteManifest: async () => 'absent', logger: silentLogger(), metrics,
