@@ -39,7 +39,7 @@ let w: E2eWorld;
 const NO_PODS = [
   '--set', 'registry.host=registry.local:5000',
   '--set', 'webhook.replicas=0', '--set', 'controller.replicas=0', '--set', 'tokenService.replicas=0', '--set', 'redis.replicas=0',
-  '--set', 'agent.nodeSelector.kcr-test/no-such-node=true',
+  '--set-string', 'agent.nodeSelector.kcr-test/no-such-node=true',
 ];
 
 function helm(args: string[]): Promise<string> {
@@ -137,6 +137,9 @@ describe(`helm install into ${NAMESPACE}`, () => {
     });
     const before = (await w.checkpoints()).map((c) => c.metadata.uid).sort();
     expect(before.length).toBeGreaterThan(0);
+    // The stack registered the webhook by URL (its process is local), over the chart's Service
+    // reference; the upgrade would apply both. Give the chart back its own.
+    await w.admin.admission.deleteMutatingWebhookConfiguration({ name: 'kcr-restore' });
     // The next version: this chart with its version bumped (0.1.0 is the first release).
     const next = mkdtempSync(join(tmpdir(), 'kcr-chart-next-'));
     try {

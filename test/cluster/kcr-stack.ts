@@ -531,7 +531,9 @@ async function agentPod(ctx: Ctx, node: string): Promise<{ name: string; uid: st
       const created = await core.createNamespacedPod({
         namespace: ctx.opts.namespace,
         body: {
-          metadata: { name, labels: { 'app.kubernetes.io/name': 'kcr', 'app.kubernetes.io/component': 'agent' } },
+          // Not the DaemonSet's selector (name + component agent): where the chart's DaemonSet exists
+          // (helm-chart.test.ts), its controller would adopt this pod and delete it.
+          metadata: { name, labels: { 'app.kubernetes.io/name': 'kcr', 'app.kubernetes.io/component': 'local-agent' } },
           spec: { nodeName: node, serviceAccountName: AGENT_SERVICE_ACCOUNT, automountServiceAccountToken: false, terminationGracePeriodSeconds: 0, containers: [{ name: 'agent', image: 'kcr:0.1.0' }] },
         },
       });
