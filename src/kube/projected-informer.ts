@@ -61,8 +61,18 @@ const METADATA_WATCH_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.
 const LIST_RESTARTS = 3;
 
 interface ListPage {
+  apiVersion?: string;
+  kind?: string;
   metadata?: { resourceVersion?: string; continue?: string };
   items?: unknown[];
+}
+
+function withType(item: unknown, apiVersion: string | undefined, kind: string | undefined): unknown {
+  if (typeof item !== 'object' || item === null || apiVersion === undefined || kind === undefined) return item;
+  const o = item as { apiVersion?: string; kind?: string };
+  if (o.apiVersion === undefined) o.apiVersion = apiVersion;
+  if (o.kind === undefined) o.kind = kind;
+  return o;
 }
 
 function metaOf(obj: unknown): { name?: string; namespace?: string } {
@@ -200,7 +210,10 @@ export class ProjectedInformer<P extends KubernetesObject> implements Informer<P
           const page = await getJson<ListPage>(this.#o.kc, listPageUrl(this.#o.path, this.#selectors, limit, token), undefined, accept);
           if (!this.#current(run)) return;
           this.stats.pages += 1;
-          for (const item of page.items ?? []) this.#listed(item, seen);
+          // A list's items carry no apiVersion and kind (watch events' objects do): give them the
+          // list's, so an object reads the same whichever way it arrived.
+          const itemKind = page.kind?.endsWith('List') ? page.kind.slice(0, -'List'.length) : undefined;
+          for (const item of page.items ?? []) this.#listed(withType(item, page.apiVersion, itemKind), seen);
           resourceVersion = page.metadata?.resourceVersion;
           token = page.metadata?.continue || undefined;
         } while (token !== undefined);
