@@ -23,7 +23,7 @@ import { GROUP, NAMESPACE_LABEL, PLURALS, VERSION } from '../../src/api/types.ts
 import { apiCode, kubeJson, type KubeJson } from '../../src/kube/kube-json.ts';
 import { controllerKubeconfig, startLocalController, type LocalController } from '../cluster/kcr-controller-process.ts';
 import { installKcr, startLocalWebhook, WEBHOOK_CONFIGURATION, type LocalWebhook, type TestCluster } from '../cluster/kcr-in-cluster.ts';
-import { ensureClusterUp } from '../cluster/local-cluster.ts';
+import { ensureClusterUp, freePort } from '../cluster/local-cluster.ts';
 import { startRedis, type RedisServer } from '../support/redis.ts';
 
 const { values: args } = parseArgs({
@@ -56,6 +56,12 @@ function shippedNodeOptions(deployment: string): Record<string, string> {
   const dep = docs.find((d) => d?.kind === 'Deployment' && d.metadata?.name === deployment);
   const value = dep?.spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
   return value ? { NODE_OPTIONS: value } : {};
+}
+
+/** V8 heap used/total and external memory, MiB, from a component's /metrics text (prom-client's default metrics). */
+function heapOf(metrics: string): string {
+  const v = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN) / 1048576;
+  return `heap used ${v('nodejs_heap_size_used_bytes').toFixed(1)} of ${v('nodejs_heap_size_total_bytes').toFixed(1)} MiB, external ${v('nodejs_external_memory_bytes').toFixed(1)} MiB`;
 }
 
 /** The p-th percentile of the webhook's own latency histogram between two scrapes (the bucket's upper bound, ms). */
@@ -325,8 +331,9 @@ async function main(): Promise<void> {
     // 3. The controller into that cluster.
     redis = await startRedis();
     // No registry here: nothing it does in this run reaches one (no deletes; the sweep is off).
+    const controllerMetricsPort = await freePort();
     controller = await startLocalController({ kubeconfig: await controllerKubeconfig(cluster), identity: 'bench-scale', redisUrl: redis.url,
-      env: { KCR_REGISTRY: '127.0.0.1:5000', KCR_REGISTRY_SWEEP_INTERVAL_SECONDS: '0', ...shippedNodeOptions('kcr-controller') } });
+      env: { KCR_REGISTRY: '127.0.0.1:5000', KCR_REGISTRY_SWEEP_INTERVAL_SECONDS: '0', KCR_METRICS_HOST: '127.0.0.1', KCR_METRICS_PORT: String(controllerMetricsPort), ...shippedNodeOptions('kcr-controller') } });
     const ctlStart = Date.now();
     for (;;) {
       const r = await controller.readyz().catch(() => ({ status: 0, body: {} }));
@@ -340,7 +347,8 @@ async function main(): Promise<void> {
     const controllerMib = await steadyRssMib(controller.process.pid!);
     const passes = controller.logs.filter((l) => l.msg === 'reconcile pass done').map((l) => Number(l.passMs)).filter((n) => Number.isFinite(n));
     const passMs = passes.length === 0 ? NaN : passes.slice(-10).sort((a, b) => a - b)[Math.floor(Math.min(10, passes.length) / 2)]!;
-    log(`controller: ${controllerMib.toFixed(1)} MiB, ${passes.length} passes, median of the last ${Math.min(10, passes.length)}: ${passMs} ms`);
+    const controllerHeap = heapOf(await (await fetch(`http://127.0.0.1:${controllerMetricsPort}/metrics`)).text());
+    log(`controller: ${controllerMib.toFixed(1)} MiB (${controllerHeap}), ${passes.length} passes, median of the last ${Math.min(10, passes.length)}: ${passMs} ms`);
 
     // 4. The webhook starting into it.
     const wStart = Date.now();
@@ -350,6 +358,7 @@ async function main(): Promise<void> {
     log(`webhook ready in ${readyS.toFixed(1)} s, peak ${startPeakMib.toFixed(1)} MiB; settling ${SETTLE_MS / 1000} s`);
     await sleep(SETTLE_MS);
     const webhookMib = await steadyRssMib(webhook.process.pid!);
+    log(`webhook steady: ${webhookMib.toFixed(1)} MiB (${heapOf(await webhook.metrics())})`);
 
     // 5. Admission under churn: CHURN pods created and deleted while /mutate gets RATE req/s.
     let churning = true;
