@@ -9,54 +9,25 @@ const MAX_ERROR_BODY = 64 * 1024;
 
 /** GET path on the current cluster and parse the JSON body. Non-2xx throws ApiException with .code. */
 export async function getJson<T = unknown>(kc: KubeConfig, path: string, signal?: AbortSignal, accept = 'application/json'): Promise<T> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('no current cluster in the kubeconfig');
-  const url = new URL(cluster.server.replace(/\/$/, '') + path);
-  const opts: https.RequestOptions = { method: 'GET', headers: { Accept: accept } };
-  await kc.applyToHTTPSOptions(opts);
-  const transport = url.protocol === 'http:' ? http : https;
-  return new Promise<T>((resolve, reject) => {
-    const req = transport.request(url, { ...opts, ...(signal ? { signal } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const status = res.statusCode ?? 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (status >= 200 && status < 300) chunks.push(c);
-        else if (size <= MAX_ERROR_BODY) chunks.push(c);
-      });
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (status < 200 || status >= 300) {
-          let body: unknown = text;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            // not JSON: keep the text
-          }
-          const message = (body as { message?: unknown })?.message;
-          reject(new ApiException(status, `GET ${path}: HTTP ${status}${typeof message === 'string' ? `: ${message}` : ''}`,
-            body, res.headers as Record<string, string>));
-          return;
-        }
-        try {
-          resolve(JSON.parse(text) as T);
-        } catch (err) {
-          reject(new Error(`GET ${path}: response is not JSON: ${(err as Error).message}`));
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end();
+  const res = await openStream(kc, path, signal, accept);
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', reject);
+    res.on('end', resolve);
   });
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
+  } catch (err) {
+    throw new Error(`GET ${path}: response is not JSON: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**
- * GET path and hand over the response once the API server answered 200 (a watch stream, read as
+ * GET path and hand over the response once the API server answered 2xx (a watch stream, read as
  * it comes). Non-2xx rejects with ApiException (.code, the Status body) after reading the error body.
  */
-export async function openStream(kc: KubeConfig, path: string, signal: AbortSignal, accept = 'application/json'): Promise<http.IncomingMessage> {
+export async function openStream(kc: KubeConfig, path: string, signal?: AbortSignal, accept = 'application/json'): Promise<http.IncomingMessage> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in the kubeconfig');
   const url = new URL(cluster.server.replace(/\/$/, '') + path);
@@ -64,7 +35,7 @@ export async function openStream(kc: KubeConfig, path: string, signal: AbortSign
   await kc.applyToHTTPSOptions(opts);
   const transport = url.protocol === 'http:' ? http : https;
   return new Promise((resolve, reject) => {
-    const req = transport.request(url, { ...opts, signal }, (res) => {
+    const req = transport.request(url, { ...opts, ...(signal ? { signal } : {}) }, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 200 && status < 300) {
         resolve(res);
