@@ -1,7 +1,7 @@
 // /livez (the queue worker's loop beats: liveness of heartbeat.ts) and /readyz (the worker is
 // connected to Redis and running) for the DaemonSet's probes. Plain node:http: two routes need no framework.
 import { createServer, type Server } from 'node:http';
-import { boundPort, listen } from '../net/listen.ts';
+import { serveHttp } from '../net/listen.ts';
 import type { Liveness } from '../metrics/heartbeat.ts';
 
 export interface HealthServer {
@@ -27,14 +27,5 @@ export async function startHealthServer(options: { port: number; host: string; r
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
-  server.keepAliveTimeout = 5_000;
-  await listen(server, options.host, options.port);
-  return {
-    port: boundPort(server),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return serveHttp(server, options.host, options.port);
 }

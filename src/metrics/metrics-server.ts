@@ -3,7 +3,7 @@
 // One registry per component (passed in): tests build several side by side.
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import { boundPort, listen } from '../net/listen.ts';
+import { serveHttp } from '../net/listen.ts';
 import type { MetricsAccess } from './metrics-auth.ts';
 
 export interface MetricsServer {
@@ -53,14 +53,5 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics collection failed\n');
     });
   });
-  server.keepAliveTimeout = 5_000;
-  await listen(server, options.host, options.port);
-  return {
-    port: boundPort(server),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return serveHttp(server, options.host, options.port);
 }
