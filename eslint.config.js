@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.kcr/**', 'test/cluster/controlplane/**'] },
+  { ignores: ['node_modules/**', '.kcr/**', 'build/**', 'test/cluster/controlplane/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -13,7 +13,10 @@
 //   npm run bench:scale -- --pods 200 --checkpoints 100          (a cheap run)
 // Last line: RESULT pods=… checkpoints=… webhook_rss_mib=… webhook_start_peak_mib=… webhook_ready_s=…
 //   controller_rss_mib=… admission_p99_ms=… pass_ms=…
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -24,6 +27,7 @@ import { apiCode, kubeJson, type KubeJson } from '../../src/kube/kube-json.ts';
 import { controllerKubeconfig, startLocalController, type LocalController } from '../cluster/kcr-controller-process.ts';
 import { installKcr, startLocalWebhook, WEBHOOK_CONFIGURATION, type LocalWebhook, type TestCluster } from '../cluster/kcr-in-cluster.ts';
 import { ensureClusterUp, freePort } from '../cluster/local-cluster.ts';
+import { REPO_ROOT } from '../cluster/pki.ts';
 import { startRedis, type RedisServer } from '../support/redis.ts';
 
 const { values: args } = parseArgs({
@@ -36,6 +40,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     'settle-seconds': { type: 'string', default: '30' },
     keep: { type: 'boolean', default: false },
+    // The image runs the compiled JavaScript (Dockerfile: npm run build); --sources runs src/main.ts.
+    sources: { type: 'boolean', default: false },
   },
 });
 const PODS = Number(args.pods);
@@ -287,6 +293,15 @@ async function admissionLoad(webhook: LocalWebhook, rps: number, until: () => bo
 
 async function main(): Promise<void> {
   log(`pods=${PODS} checkpoints=${CHECKPOINTS} churn=${CHURN} rate=${RATE}/s namespaces=${NAMESPACES}`);
+  let entry: string | undefined;
+  if (!args.sources) {
+    const out = join(REPO_ROOT, 'build');
+    await promisify(execFile)(join(REPO_ROOT, 'node_modules/.bin/tsc'), ['-p', join(REPO_ROOT, 'tsconfig.build.json')], { cwd: REPO_ROOT });
+    if (!existsSync(join(out, 'package.json'))) symlinkSync(join(REPO_ROOT, 'package.json'), join(out, 'package.json'));
+    if (!existsSync(join(out, 'node_modules'))) symlinkSync(join(REPO_ROOT, 'node_modules'), join(out, 'node_modules'));
+    entry = join(out, 'src/main.js');
+  }
+  log(`kcr runs from ${entry ?? 'src/main.ts'}`);
   const up = await ensureClusterUp({ log });
   const cluster: TestCluster = { kubeconfig: up.state.kubeconfig, binDir: up.state.binDir, external: false };
   const subset = await installKcr(cluster);
@@ -303,7 +318,7 @@ async function main(): Promise<void> {
     // 1. Idle webhook: kcr's own objects only.
     const webhookEnv: Record<string, string> = { KCR_LOG_LEVEL: 'info', ...shippedNodeOptions('kcr-webhook') };
     log(`webhook NODE_OPTIONS: ${webhookEnv.NODE_OPTIONS ?? '(none)'}; controller: ${shippedNodeOptions('kcr-controller').NODE_OPTIONS ?? '(none)'}`);
-    const idle = await startLocalWebhook(cluster, subset, { env: webhookEnv });
+    const idle = await startLocalWebhook(cluster, subset, { env: webhookEnv, ...(entry ? { entry } : {}) });
     await sleep(Math.min(SETTLE_MS, 10_000));
     const idleMib = await steadyRssMib(idle.process.pid!);
     await idle.stop();
@@ -332,7 +347,7 @@ async function main(): Promise<void> {
     redis = await startRedis();
     // No registry here: nothing it does in this run reaches one (no deletes; the sweep is off).
     const controllerMetricsPort = await freePort();
-    controller = await startLocalController({ kubeconfig: await controllerKubeconfig(cluster), identity: 'bench-scale', redisUrl: redis.url,
+    controller = await startLocalController({ kubeconfig: await controllerKubeconfig(cluster), identity: 'bench-scale', redisUrl: redis.url, ...(entry ? { entry } : {}),
       env: { KCR_REGISTRY: '127.0.0.1:5000', KCR_REGISTRY_SWEEP_INTERVAL_SECONDS: '0', KCR_METRICS_HOST: '127.0.0.1', KCR_METRICS_PORT: String(controllerMetricsPort), ...shippedNodeOptions('kcr-controller') } });
     const ctlStart = Date.now();
     for (;;) {
@@ -352,7 +367,7 @@ async function main(): Promise<void> {
 
     // 4. The webhook starting into it.
     const wStart = Date.now();
-    webhook = await startLocalWebhook(cluster, subset, { env: webhookEnv, readyTimeoutMs: 300_000 });
+    webhook = await startLocalWebhook(cluster, subset, { env: webhookEnv, readyTimeoutMs: 300_000, ...(entry ? { entry } : {}) });
     const readyS = (Date.now() - wStart) / 1000;
     const startPeakMib = memoryOf(webhook.process.pid!).hwmMib;
     log(`webhook ready in ${readyS.toFixed(1)} s, peak ${startPeakMib.toFixed(1)} MiB; settling ${SETTLE_MS / 1000} s`);

@@ -40,11 +40,13 @@ export async function startLocalController(options: {
   identity: string;
   redisUrl: string;
   env?: Record<string, string>;
+  /** kcr's entry point: src/main.ts (default) or the compiled build/src/main.js the image runs. */
+  entry?: string;
 }): Promise<LocalController> {
   const healthPort = await freePort();
   mkdirSync(join(KCR_DIR, 'logs'), { recursive: true });
   const logFile = join(KCR_DIR, 'logs', `controller-${options.identity}.log`);
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'src/main.ts'), 'controller'], {
+  const child = spawn(process.execPath, [options.entry ?? join(REPO_ROOT, 'src/main.ts'), 'controller'], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {

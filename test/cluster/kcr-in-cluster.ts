@@ -178,6 +178,8 @@ export interface LocalWebhook {
 export interface StartWebhookOptions {
   /** Extra environment for the webhook (e.g. KCR_LOG_LEVEL). */
   env?: Record<string, string>;
+  /** kcr's entry point: src/main.ts (default) or the compiled build/src/main.js the image runs. */
+  entry?: string;
   readyTimeoutMs?: number;
 }
 
@@ -237,7 +239,7 @@ export async function startLocalWebhook(
   const logFile = join(KCR_DIR, 'logs', `webhook-${port}.log`);
   mkdirSync(join(KCR_DIR, 'logs'), { recursive: true });
   const certDir = mkdtempSync(join(tmpdir(), 'kcr-webhook-certs-'));
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'src/main.ts'), 'webhook'], {
+  const child = spawn(process.execPath, [opts.entry ?? join(REPO_ROOT, 'src/main.ts'), 'webhook'], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {

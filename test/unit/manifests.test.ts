@@ -2,7 +2,7 @@
 // kustomization names files that exist, the CRDs carry every field of src/api/types.ts, the
 // webhook can never block pod creation, RBAC has no wildcards, and Redis keeps its jobs.
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -1025,12 +1025,33 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('runs src/main.ts with Node 24 as uid 65532, production dependencies only', () => {
+  it('runs the compiled src/main.js (npm run build) with Node 24 as uid 65532, production dependencies only', () => {
     expect(dockerfile).toMatch(/^FROM node:24-/m);
     expect(dockerfile).toMatch(/^USER 65532:65532$/m);
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "src\/main\.ts"\]$/m);
+    expect(dockerfile).toMatch(/^RUN npx tsc -p tsconfig\.build\.json$/m);
+    expect(dockerfile).toMatch(/^COPY --from=build \/app\/build\/ \.\/$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "src\/main\.js"\]$/m);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    // tsconfig.build.json compiles exactly the directories the runtime imports.
+    const build = JSON.parse(readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as { include: string[]; compilerOptions: { outDir: string } };
+    expect(new Set(build.include)).toEqual(runtimeTopDirs());
+    expect(build.compilerOptions.outDir).toBe('build');
+    for (const f of ['tsconfig.json', 'tsconfig.build.json']) expect(dockerignore, `.dockerignore lets ${f} through`).toContain(`!${f}`);
   });
+
+  it('npm run build compiles the runtime into build/, and the compiled kcr runs', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'kcr-build-'));
+    try {
+      await promisify(execFile)(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out], { cwd: ROOT });
+      cpSync(join(ROOT, 'package.json'), join(out, 'package.json'));
+      symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'));
+      const { stdout } = await promisify(execFile)(process.execPath, [join(out, 'src/main.js'), '--help']);
+      expect(stdout).toContain('webhook');
+      expect(stdout).toContain('controller');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 // ---------- metrics and monitoring ----------
