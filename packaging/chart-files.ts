@@ -49,12 +49,14 @@ ${meta.description}
 Generated from \`manifests/\` by \`npm run dist\` (do not edit by hand: a test fails when this chart
 and \`dist/install.yaml\` are not what the manifests give). With its defaults and \`registry.host\`
 set, \`helm template\` renders the same objects as \`dist/install.yaml\`, except the Namespace
-(Helm's: \`-n <namespace> --create-namespace\`) and the CRDs' \`helm.sh/resource-policy: keep\`.
+(Helm's: create it before, or \`--create-namespace\`), the release namespace left out of the webhook by name
+as well (Helm's namespace lacks kcr's label), and the CRDs' \`helm.sh/resource-policy: keep\`.
 
 \`\`\`sh
-openssl rand -hex 32 | kubectl -n kcr-system create secret generic kcr-redis --from-file=password=/dev/stdin   # after creating the namespace
-helm install kcr dist/chart -n kcr-system --create-namespace \\
-  --set image.repository=registry.example.com/kcr --set registry.host=registry.example.com
+kubectl create namespace kcr-system
+openssl rand -hex 32 | kubectl -n kcr-system create secret generic kcr-redis --from-file=password=/dev/stdin   # Redis' password
+helm install kcr dist/chart -n kcr-system \\
+  --set image.repository=registry.example.com/kcr --set registry.host=registry.example.com:5000
 \`\`\`
 
 Installed into any namespace, everything follows it: the webhook leaves that namespace out, the
