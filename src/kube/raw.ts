@@ -10,17 +10,14 @@ const MAX_ERROR_BODY = 64 * 1024;
 /** GET path on the current cluster and parse the JSON body. Non-2xx throws ApiException with .code. */
 export async function getJson<T = unknown>(kc: KubeConfig, path: string, signal?: AbortSignal, accept = 'application/json'): Promise<T> {
   const res = await openStream(kc, path, signal, accept);
-  // Decoded as it comes into V8 strings: a list page never becomes one large native Buffer,
-  // whose freed memory glibc keeps (README "Large clusters").
-  res.setEncoding('utf8');
-  let text = '';
+  const chunks: Buffer[] = [];
   await new Promise<void>((resolve, reject) => {
-    res.on('data', (c: string) => void (text += c));
+    res.on('data', (c: Buffer) => chunks.push(c));
     res.on('error', reject);
     res.on('end', resolve);
   });
   try {
-    return JSON.parse(text) as T;
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
   } catch (err) {
     throw new Error(`GET ${path}: response is not JSON: ${(err as Error).message}`, { cause: err });
   }
