@@ -60,6 +60,9 @@ async function helmInstall(): Promise<ReturnType<typeof splitManifests>> {
 beforeAll(async () => {
   cluster = testCluster();
   installedKcr();
+  // An earlier file's stack that failed to stop leaves kcr-restore registered by URL; the chart
+  // applies it with its Service reference (both would be invalid), so it starts from none.
+  await clientsFor(cluster.kubeconfig).admission.deleteMutatingWebhookConfiguration({ name: 'kcr-restore' }).catch(() => undefined);
 }, 60_000);
 
 afterAll(async () => {
