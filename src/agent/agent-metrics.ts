@@ -2,6 +2,7 @@
 // records through CheckpointJobMetrics (passed in with its deps); gauges read their state at
 // scrape time.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { redisUpGauge, registryErrorsCounter } from '../metrics/shared-metrics.ts';
 import type { RegistryOperation } from '../metrics/registry-operation.ts';
 
 /** How one job attempt ended: retried = a transient failure BullMQ tries again. */
@@ -69,21 +70,8 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
     help: 'Checkpoint job attempts running on this node now',
     registers: [registry],
   });
-  const registryErrors = new Counter({
-    name: 'kcr_registry_errors_total',
-    help: 'Failed registry calls, by operation (push|delete|list)',
-    labelNames: ['operation'] as const,
-    registers: [registry],
-  });
-  const redisUp = opts.redisUp;
-  new Gauge({
-    name: 'kcr_redis_up',
-    help: '1 while the connection to Redis (the queue) is ready, else 0',
-    registers: [registry],
-    collect() {
-      if (redisUp) this.set(redisUp() ? 1 : 0);
-    },
-  });
+  const registryErrors = registryErrorsCounter(registry);
+  redisUpGauge(registry, () => opts.redisUp);
   return {
     registry,
     started: () => inFlight.inc(),

@@ -2,6 +2,7 @@
 // are recorded where they happen through ControllerRecorder (passed in with each part's deps);
 // gauges read the controller's state at scrape time through the sources given to watch().
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { redisUpGauge, registryErrorsCounter } from '../metrics/shared-metrics.ts';
 import type { RegistryOperation } from '../metrics/registry-operation.ts';
 
 /** replacement: a new pod the webhook restored; in-place: a crashed container set to its checkpoint; restore-request: a RestoreRequest. */
@@ -92,12 +93,7 @@ export function createControllerMetrics(opts: { defaultMetrics?: boolean } = {})
     labelNames: ['reason'] as const,
     registers: [registry],
   });
-  const registryErrors = new Counter({
-    name: 'kcr_registry_errors_total',
-    help: 'Failed registry calls, by operation (push|delete|list)',
-    labelNames: ['operation'] as const,
-    registers: [registry],
-  });
+  const registryErrors = registryErrorsCounter(registry);
   new Gauge({
     name: 'kcr_leader',
     help: '1 while this controller replica holds the Lease and does the leader\'s work, else 0',
@@ -106,14 +102,7 @@ export function createControllerMetrics(opts: { defaultMetrics?: boolean } = {})
       if (sources) this.set(sources.leading() ? 1 : 0);
     },
   });
-  new Gauge({
-    name: 'kcr_redis_up',
-    help: '1 while the connection to Redis (the queues) is ready, else 0',
-    registers: [registry],
-    collect() {
-      if (sources) this.set(sources.redisUp() ? 1 : 0);
-    },
-  });
+  redisUpGauge(registry, () => (sources ? () => sources!.redisUp() : undefined));
   new Gauge({
     name: 'kcr_checkpoints',
     help: 'Checkpoints in the controller\'s cache, by status.phase',
