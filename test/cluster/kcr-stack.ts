@@ -534,7 +534,9 @@ async function agentPod(ctx: Ctx, node: string): Promise<{ name: string; uid: st
           // Not the DaemonSet's selector (name + component agent): where the chart's DaemonSet exists
           // (helm-chart.test.ts), its controller would adopt this pod and delete it.
           metadata: { name, labels: { 'app.kubernetes.io/name': 'kcr', 'app.kubernetes.io/component': 'local-agent' } },
-          spec: { nodeName: node, serviceAccountName: AGENT_SERVICE_ACCOUNT, automountServiceAccountToken: false, terminationGracePeriodSeconds: 0, containers: [{ name: 'agent', image: 'kcr:0.1.0' }] },
+          // The DaemonSet's toleration: without it, a node left not-ready by an earlier file's fault
+          // has its NoExecute taint evict this pod at once, and the token request below finds no pod.
+          spec: { nodeName: node, serviceAccountName: AGENT_SERVICE_ACCOUNT, automountServiceAccountToken: false, terminationGracePeriodSeconds: 0, tolerations: [{ operator: 'Exists' }], containers: [{ name: 'agent', image: 'kcr:0.1.0' }] },
         },
       });
       return { name, uid: created.metadata!.uid! };

@@ -128,8 +128,11 @@ describe('webhook watch cut → not ready → recovers', () => {
     // The informers retry with backoff (at most 30 s apart): ready again without a restart.
     await eventually('/readyz 200 again', async () => ((await readyz(hook.baseUrl)).status === 200 ? true : undefined), 90_000, 500);
     expect(hook.process.exitCode).toBeNull();
-    const msgs = hook.logs.map((l) => String(l.msg));
+    // The line is written as /readyz answers; the log file is read a moment later.
+    const msgs = await eventually('the log to say the index is current again', async () => {
+      const m = hook.logs.map((l) => String(l.msg));
+      return m.includes('restore index current again: every watch is connected') ? m : undefined;
+    }, 10_000, 200);
     expect(msgs).toContain('restore index is stale: not ready and no restores until the watches reconnect');
-    expect(msgs).toContain('restore index current again: every watch is connected');
   });
 });

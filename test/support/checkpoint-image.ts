@@ -47,8 +47,10 @@ export async function inspectImage(image: string, opts: { authFile?: string; cre
     return { outcome: 'found', message: stdout };
   } catch (err) {
     const message = String((err as { stderr?: string }).stderr ?? err);
-    if (/manifest unknown|not found|404/i.test(message)) return { outcome: 'unknown', message };
-    if (/unauthorized|denied|authentication required|401|403/i.test(message)) return { outcome: 'refused', message };
+    // Digests are hex and may hold "404" or "401": classify on the message with them removed.
+    const words = message.replace(/sha256:[a-f0-9]{64}/gi, 'sha256:…');
+    if (/unauthorized|denied|authentication required|\b40[13]\b/i.test(words)) return { outcome: 'refused', message };
+    if (/manifest unknown|not found|\b404\b/i.test(words)) return { outcome: 'unknown', message };
     throw new Error(`skopeo inspect ${image}: ${message}`, { cause: err });
   }
 }
