@@ -1,9 +1,5 @@
-// Kubernetes API errors are told apart by HTTP status (client-node 2.x ApiException.code).
-import { ApiException } from '@kubernetes/client-node';
+// Kubernetes API errors are told apart by HTTP status (.code).
+import { apiCode } from '../src/kube/api-error.ts';
 
-export function apiStatus(err: unknown): number | undefined {
-  return err instanceof ApiException ? err.code : undefined;
-}
-
-export const isConflict = (err: unknown): boolean => apiStatus(err) === 409;
-export const isNotFound = (err: unknown): boolean => apiStatus(err) === 404;
+export const isConflict = (err: unknown): boolean => apiCode(err) === 409;
+export const isNotFound = (err: unknown): boolean => apiCode(err) === 404;

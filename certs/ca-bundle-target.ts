@@ -1,7 +1,7 @@
 // Thin shell: put the CA into every webhook entry of the MutatingWebhookConfiguration,
 // writing only when the merged bundle differs from what is there.
 import type { Logger } from '../src/log.ts';
-import { apiStatus } from './api-errors.ts';
+import { apiCode } from '../src/kube/api-error.ts';
 import { mergeCaBundle } from './ca-bundle.ts';
 
 /** The webhook configuration's caBundles (decoded PEM, '' when unset), one per webhook entry. */
@@ -22,7 +22,7 @@ const MAX_ATTEMPTS = 3;
  * The configuration changed between our read and our write: 409, or 422 from the
  * JSON patch `test` of the resourceVersion (what kube-apiserver answers for it).
  */
-const isConcurrentChange = (err: unknown) => apiStatus(err) === 409 || apiStatus(err) === 422;
+const isConcurrentChange = (err: unknown) => apiCode(err) === 409 || apiCode(err) === 422;
 
 /** Returns whether a write happened. Rejects (e.g. 404) when the configuration is missing. */
 export async function publishCaBundle(deps: PublishCaDeps, configurationName: string, caCert: string): Promise<boolean> {

@@ -1,5 +1,6 @@
-// SecretStore over the Kubernetes API (client-node CoreV1Api).
-import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+// SecretStore over the Kubernetes API (kcr's plain-JSON client, src/kube/kube-json.ts).
+import type { V1Secret } from '@kubernetes/client-node';
+import type { KubeJson } from '../src/kube/kube-json.ts';
 import { isNotFound } from './api-errors.ts';
 import type { SecretStore, StoredSecret } from './secret-store.ts';
 
@@ -29,23 +30,23 @@ function body(namespace: string, name: string, data: Record<string, string>, res
   };
 }
 
-export function kubeSecretStore(core: CoreV1Api): SecretStore {
+const secrets = (namespace: string) => `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
+
+export function kubeSecretStore(api: KubeJson): SecretStore {
   return {
     async get(namespace, name) {
       try {
-        return decode(await core.readNamespacedSecret({ namespace, name }));
+        return decode(await api.get<V1Secret>(`${secrets(namespace)}/${encodeURIComponent(name)}`));
       } catch (err) {
         if (isNotFound(err)) return undefined;
         throw err;
       }
     },
     async create(namespace, name, data) {
-      return decode(await core.createNamespacedSecret({ namespace, body: body(namespace, name, data) }));
+      return decode(await api.create<V1Secret>(secrets(namespace), body(namespace, name, data)));
     },
     async replace(namespace, name, data, resourceVersion) {
-      return decode(
-        await core.replaceNamespacedSecret({ namespace, name, body: body(namespace, name, data, resourceVersion) }),
-      );
+      return decode(await api.replace<V1Secret>(`${secrets(namespace)}/${encodeURIComponent(name)}`, body(namespace, name, data, resourceVersion)));
     },
   };
 }

@@ -53,6 +53,9 @@ export interface CommonConfig {
   logLevel: string;
   /** Path to a kubeconfig; unset means in-cluster, then the default kubeconfig. */
   kubeconfig: string | undefined;
+  /** KUBERNETES_SERVICE_HOST/PORT, set by the kubelet in every pod: the API server, in a cluster. */
+  apiServiceHost: string | undefined;
+  apiServicePort: string | undefined;
   /** The namespace kcr runs in: the manifests set it from the pod's own (downward API); kcr-system outside a pod. */
   namespace: string;
 }
@@ -61,6 +64,8 @@ export function parseCommonConfig(env: Env): CommonConfig {
   return {
     logLevel: str(env, 'KCR_LOG_LEVEL', 'info'),
     kubeconfig: optional(env, 'KUBECONFIG'),
+    apiServiceHost: optional(env, 'KUBERNETES_SERVICE_HOST'),
+    apiServicePort: optional(env, 'KUBERNETES_SERVICE_PORT'),
     namespace: str(env, 'KCR_NAMESPACE', 'kcr-system'),
   };
 }

@@ -5,7 +5,8 @@
 // exponential backoff (the projecting informer, src/kube/projected-informer.ts, goes idle on
 // errors other than 410 and a server-ended watch). Each informer's connection is tracked against the clock: one
 // disconnected longer than the bound makes the index stale (index-staleness.ts).
-import type { Informer, KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Informer, KubernetesObject } from '@kubernetes/client-node';
+import type { ClusterAccess } from '../src/kube/cluster-access.ts';
 import { GROUP, PLURALS, VERSION } from '../src/api/types.ts';
 import { PULL_SECRETS_RECORD } from '../src/registry-access/pull-secret-plan.ts';
 import { ProjectedInformer } from '../src/kube/projected-informer.ts';
@@ -13,7 +14,7 @@ import type { Logger } from '../src/log.ts';
 import type { IndexedKind, RestoreIndex } from './restore-index.ts';
 import type { Readiness } from './server.ts';
 import { staleFeeds, type FeedConnection, type StaleFeed } from './index-staleness.ts';
-import type { ConnectionSignal } from './observed-watch.ts';
+import type { ConnectionSignal } from '../src/kube/connection-signal.ts';
 import { INDEX_METADATA_ONLY, INDEX_PROJECTIONS } from './index-projections.ts';
 
 /** One informer and the index kind its objects go to. */
@@ -23,7 +24,7 @@ export interface IndexFeed {
   kind: IndexedKind;
   informer: Informer<KubernetesObject>;
   /**
-   * Reports the informer's watch stream opening and ending (ObservedWatch). Without it, a
+   * Reports the informer's watch stream opening and ending (ProjectedInformer). Without it, a
    * start that delivered its list counts as connected and an 'error' as disconnected.
    */
   connection?: ConnectionSignal;
@@ -169,7 +170,7 @@ export class InformerSet implements Readiness {
     feed.informer.on('update', apply('upsert'));
     feed.informer.on('delete', apply('remove'));
     feed.informer.on('error', (err?: unknown) => this.#onError(state, state.attempt, err));
-    // Not 'connect': informers emit it before they try (observed-watch.ts).
+    // Not 'connect': informers emit it before they try (connection-signal.ts).
     feed.connection?.onConnection((up) => {
       if (this.#stopped) return;
       if (up) this.#connected(state);
@@ -255,7 +256,7 @@ export interface KubeFeedOptions {
   logger?: Logger;
 }
 
-export function kubeIndexFeeds(kc: KubeConfig, options: KubeFeedOptions = {}): IndexFeed[] {
+export function kubeIndexFeeds(kc: ClusterAccess, options: KubeFeedOptions = {}): IndexFeed[] {
   const kcr = `/apis/${GROUP}/${VERSION}`;
   const feeds: Array<[name: string, kind: IndexedKind, path: string]> = [
     ['pods', 'Pod', '/api/v1/pods'],

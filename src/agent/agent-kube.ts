@@ -3,7 +3,6 @@
 // (manifests/rbac/agent.yaml lists exactly these calls). Status is always written through the
 // status subresource with a JSON merge patch.
 import {
-  ApiException,
   CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
@@ -21,6 +20,7 @@ import {
   type CheckpointRequestStatus,
   type CheckpointStatus,
 } from '../api/types.ts';
+import { apiCode } from '../kube/api-error.ts';
 
 export interface AgentEvent {
   namespace: string;
@@ -50,7 +50,7 @@ export interface AgentKube {
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 function isNotFound(err: unknown): boolean {
-  return err instanceof ApiException && err.code === 404;
+  return apiCode(err) === 404;
 }
 
 async function orUndefined<T>(call: Promise<T>): Promise<T | undefined> {
@@ -84,7 +84,7 @@ export function createAgentKube(kc: KubeConfig, options: { registrySecret: { nam
         const created = (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.Checkpoint, namespace, body: checkpoint })) as Checkpoint;
         return { outcome: 'created', generation: created.metadata?.generation };
       } catch (err) {
-        if (err instanceof ApiException && err.code === 409) return { outcome: 'exists' };
+        if (apiCode(err) === 409) return { outcome: 'exists' };
         throw err;
       }
     },

@@ -2,7 +2,7 @@
 // (kubelet 5xx or no answer, registry unreachable or 5xx, API server 429/5xx/conflicts) are
 // retried with backoff; permanent ones (pod or container gone, 403 from either side, registry
 // credentials refused, bad request) end the CheckpointRequest at once. Pure.
-import { ApiException } from '@kubernetes/client-node';
+import { apiCode, type KubeApiError } from '../kube/api-error.ts';
 import { RegistryError } from '../images/registry-error.ts';
 import { KubeletCheckpointError } from '../kubelet/checkpoint-error.ts';
 import { AgentFailure } from './agent-failure.ts';
@@ -29,7 +29,8 @@ export function classifyFailure(err: unknown, ctx: FailureContext): ClassifiedFa
   if (err instanceof KubeletCheckpointError) return classifyKubelet(err, ctx);
   if (err instanceof RegistryError) return classifyRegistry(err, ctx);
   if (err instanceof ArchivePathError) return { transient: false, reason: 'ArchiveNotFound', message: err.message };
-  if (err instanceof ApiException) return classifyApi(err.code, apiMessage(err));
+  const status = apiCode(err);
+  if (status !== undefined) return classifyApi(status, apiMessage(err as KubeApiError));
   const code = (err as { code?: unknown } | null)?.code;
   const text = err instanceof Error ? err.message : String(err);
   // No HTTP answer at all (API server restarting, network): worth another try.
@@ -127,7 +128,7 @@ function classifyApi(code: number, message: string): ClassifiedFailure {
   return { transient: false, reason: 'APIRejected', message: `the API server answered HTTP ${code}: ${message}` };
 }
 
-function apiMessage(err: ApiException<unknown>): string {
+function apiMessage(err: KubeApiError): string {
   const body: unknown = err.body;
   if (typeof body === 'string') {
     try {

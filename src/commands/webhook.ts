@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import type https from 'node:https';
 import { pino } from 'pino';
-import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import {
   CertificateFileWatcher,
   CertificateRotator,
@@ -29,7 +28,7 @@ import { boundPort } from '../net/listen.ts';
 import { startMetricsServer, type MetricsServer, type MetricsServerOptions } from '../metrics/metrics-server.ts';
 import { metricsAuthorizer } from '../metrics/metrics-auth.ts';
 import { parseWebhookConfig, type Env, type WebhookConfig } from '../config.ts';
-import { loadKubeConfig } from '../kube/config.ts';
+import { loadClusterAccess, type ClusterAccess } from '../kube/cluster-access.ts';
 import { createLogger, type Logger } from '../log.ts';
 
 export type WebhookServingConfig = Pick<
@@ -157,14 +156,15 @@ interface CertificateSourceHandle {
 }
 
 /** 'self': kcr's own CA in a Secret, rotated, caBundle published. 'files': cert-manager's mounted pair. */
-async function servingCertificate(config: WebhookConfig, kc: ReturnType<typeof loadKubeConfig>, logger: Logger): Promise<CertificateSourceHandle> {
+async function servingCertificate(config: WebhookConfig, kc: ClusterAccess, logger: Logger): Promise<CertificateSourceHandle> {
   if (config.certSource === 'files') {
     const watcher = await CertificateFileWatcher.start({ certDir: config.certDir, log: logger });
     return { tls: watcher.current, source: watcher, stop: () => watcher.stop() };
   }
   const now = () => new Date();
-  const secrets = kubeSecretStore(kc.makeApiClient(CoreV1Api));
-  const target = kubeCaBundleTarget(kc.makeApiClient(AdmissionregistrationV1Api));
+  const api = kubeJson(kc);
+  const secrets = kubeSecretStore(api);
+  const target = kubeCaBundleTarget(api);
   const rotator = new CertificateRotator({
     ensure: async () => (await ensureServingCertificate({ secrets, now, log: logger }, {
       namespace: config.namespace,
@@ -202,7 +202,8 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
   // Asynchronous stdout: log writes never block an admission.
   const destination = pino.destination({ dest: 1, sync: false });
   const logger = createLogger('webhook', config.logLevel, destination);
-  const kc = loadKubeConfig({ kubeconfig: config.kubeconfig });
+  // Not client-node's KubeConfig: the webhook never loads client-node (cluster-access.ts).
+  const kc = await loadClusterAccess(config);
   const certs = await servingCertificate(config, kc, logger);
   const claims = kubeClaimApi(kubeJson(kc, { timeoutMs: config.claimTimeoutMs }), GROUP, VERSION, PLURALS.Checkpoint);
   const clientCa = config.clientCaFile === undefined ? undefined : readFileSync(config.clientCaFile, 'utf8');

@@ -4,7 +4,7 @@
 // They reuse the webhook's InformerSet (restart with backoff, synced tracking) with the
 // controller's ObjectCache as the sink. Each keeps a projection of its kind (cache-projections.ts):
 // the cache never holds a full pod.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterAccess } from '../kube/cluster-access.ts';
 import { GROUP, PLURALS, VERSION } from '../api/types.ts';
 import { ProjectedInformer } from '../kube/projected-informer.ts';
 import type { Logger } from '../log.ts';
@@ -13,7 +13,7 @@ import type { IndexedKind } from '../../webhooks/restore-index.ts';
 import { CACHE_PROJECTIONS } from './cache-projections.ts';
 import type { CachedKind } from './object-cache.ts';
 
-export function controllerFeeds(kc: KubeConfig, options: { pageSize?: number; silentMs?: number; logger?: Logger } = {}): IndexFeed[] {
+export function controllerFeeds(kc: ClusterAccess, options: { pageSize?: number; silentMs?: number; logger?: Logger } = {}): IndexFeed[] {
   const kcr = `/apis/${GROUP}/${VERSION}`;
   const feeds: Array<[name: string, kind: CachedKind, path: string]> = [
     ['pods', 'Pod', '/api/v1/pods'],

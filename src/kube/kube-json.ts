@@ -1,9 +1,10 @@
 // Plain-JSON calls against the API server (controller, webhook claims): objects stay in their wire form
 // (timestamps as strings, MicroTime with microseconds as the API server writes it), the same form
-// the informers deliver. Non-2xx throws client-node's ApiException, so callers branch on `.code`.
+// the informers deliver. Non-2xx throws KubeApiError, so callers branch on `.code`.
 import http from 'node:http';
 import https from 'node:https';
-import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import { KubeApiError } from './api-error.ts';
+import type { ClusterAccess } from './cluster-access.ts';
 import { readBoundedBody } from '../net/bounded-body.ts';
 
 const MAX_BODY = 16 * 1024 * 1024;
@@ -24,9 +25,9 @@ export interface KubeJson {
   delete(path: string, body?: unknown): Promise<void>;
 }
 
-export function kubeJson(kc: KubeConfig, options: { timeoutMs?: number } = {}): KubeJson {
+export function kubeJson(kc: ClusterAccess, options: { timeoutMs?: number } = {}): KubeJson {
   const timeoutMs = options.timeoutMs ?? 15_000;
-  // client-node's applyToHTTPSOptions makes a new Agent on every call, hence a new TLS connection
+  // KubeConfig's applyToHTTPSOptions makes a new Agent on every call, hence a new TLS connection
   // per request; one keep-alive agent per TLS identity keeps connections to the API server open.
   let agent: https.Agent | undefined;
   let agentKey: string | undefined;
@@ -67,7 +68,7 @@ export function kubeJson(kc: KubeConfig, options: { timeoutMs?: number } = {}): 
           }
           if (status < 200 || status >= 300) {
             const message = (parsed as { message?: unknown } | undefined)?.message;
-            reject(new ApiException(status, `${method} ${path}: HTTP ${status}${typeof message === 'string' ? `: ${message}` : ''}`,
+            reject(new KubeApiError(status, `${method} ${path}: HTTP ${status}${typeof message === 'string' ? `: ${message}` : ''}`,
               parsed, res.headers as Record<string, string>));
             return;
           }
@@ -91,7 +92,4 @@ export function kubeJson(kc: KubeConfig, options: { timeoutMs?: number } = {}): 
   };
 }
 
-/** The HTTP status of a failed API call (ApiException), else undefined. */
-export function apiCode(err: unknown): number | undefined {
-  return err instanceof ApiException ? err.code : undefined;
-}
+export { apiCode } from './api-error.ts';

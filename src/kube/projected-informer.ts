@@ -13,9 +13,10 @@
 // - Any other failure emits 'error' and the informer goes idle; InformerSet restarts it with
 //   backoff (start() resumes the watch from the tracked resourceVersion when it has one).
 // - onConnection: up once the API server answered 200 with the watch stream open, down from the
-//   moment it ends until the next one is open (as ObservedWatch reports it for ListWatch).
+//   moment it ends until the next one is open (connection-signal.ts).
 import type { IncomingMessage } from 'node:http';
-import type { Informer, KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Informer, KubernetesObject } from '@kubernetes/client-node';
+import type { ClusterAccess } from './cluster-access.ts';
 import type { Logger } from '../log.ts';
 import { getJson, openStream } from './raw.ts';
 import { apiCode } from './kube-json.ts';
@@ -23,14 +24,14 @@ import { LineSplitter } from './line-splitter.ts';
 import { listPageUrl, silentBoundMs, watchTimeoutSeconds, watchUrl, type Selectors } from './list-query.ts';
 import { ProjectedStore, storeKey } from './projected-store.ts';
 import { parseWatchLine, resourceVersionOf } from './watch-event.ts';
-import type { ConnectionListener, ConnectionSignal } from '../../webhooks/observed-watch.ts';
+import type { ConnectionListener, ConnectionSignal } from './connection-signal.ts';
 
 /** The kept part of an object; undefined drops it (never stored, never emitted). Must keep metadata.name and namespace. */
 export type Projection<P extends KubernetesObject> = (obj: unknown) => P | undefined;
 
 /** Where the informer reads: a kubeconfig's current cluster in production; the same calls faked nowhere (tests run a real HTTP server). */
 export interface ProjectedInformerOptions<P extends KubernetesObject> {
-  kc: KubeConfig;
+  kc: ClusterAccess;
   /** Collection path, e.g. /api/v1/pods. */
   path: string;
   project: Projection<P>;

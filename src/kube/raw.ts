@@ -3,12 +3,13 @@
 // feed one index need both in the same (wire) form, so they list with this.
 import http from 'node:http';
 import https from 'node:https';
-import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import { KubeApiError } from './api-error.ts';
+import type { ClusterAccess } from './cluster-access.ts';
 
 const MAX_ERROR_BODY = 64 * 1024;
 
-/** GET path on the current cluster and parse the JSON body. Non-2xx throws ApiException with .code. */
-export async function getJson<T = unknown>(kc: KubeConfig, path: string, signal?: AbortSignal, accept = 'application/json'): Promise<T> {
+/** GET path on the current cluster and parse the JSON body. Non-2xx throws KubeApiError with .code. */
+export async function getJson<T = unknown>(kc: ClusterAccess, path: string, signal?: AbortSignal, accept = 'application/json'): Promise<T> {
   const res = await openStream(kc, path, signal, accept);
   const chunks: Buffer[] = [];
   await new Promise<void>((resolve, reject) => {
@@ -25,9 +26,9 @@ export async function getJson<T = unknown>(kc: KubeConfig, path: string, signal?
 
 /**
  * GET path and hand over the response once the API server answered 2xx (a watch stream, read as
- * it comes). Non-2xx rejects with ApiException (.code, the Status body) after reading the error body.
+ * it comes). Non-2xx rejects with KubeApiError (.code, the Status body) after reading the error body.
  */
-export async function openStream(kc: KubeConfig, path: string, signal?: AbortSignal, accept = 'application/json'): Promise<http.IncomingMessage> {
+export async function openStream(kc: ClusterAccess, path: string, signal?: AbortSignal, accept = 'application/json'): Promise<http.IncomingMessage> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in the kubeconfig');
   const url = new URL(cluster.server.replace(/\/$/, '') + path);
@@ -57,7 +58,7 @@ export async function openStream(kc: KubeConfig, path: string, signal?: AbortSig
           // not JSON: keep the text
         }
         const message = (body as { message?: unknown })?.message;
-        reject(new ApiException(status, `GET ${path}: HTTP ${status}${typeof message === 'string' ? `: ${message}` : ''}`,
+        reject(new KubeApiError(status, `GET ${path}: HTTP ${status}${typeof message === 'string' ? `: ${message}` : ''}`,
           body, res.headers as Record<string, string>));
       });
     });

@@ -7,7 +7,7 @@
 //    kubelet checks the API server's own identity (manifests/rbac/kubelet-checkpoint.yaml).
 import http from 'node:http';
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterAccess } from '../kube/cluster-access.ts';
 import { KubeletCheckpointError, describeErrorBody, parseCheckpointResponse } from './checkpoint-error.ts';
 import type { KubeletEndpoint } from './kubelet-endpoint.ts';
 import { readBoundedBody } from '../net/bounded-body.ts';
@@ -45,7 +45,7 @@ export type KubeletAccess =
   | { kind: 'direct'; endpoint: KubeletEndpoint; ca: string | Buffer | undefined };
 
 /** Resolves with the archive path the kubelet reports (a path on the node). */
-export async function checkpointContainer(kc: KubeConfig, call: CheckpointCall, access: KubeletAccess = { kind: 'proxy' }, signal?: AbortSignal): Promise<string> {
+export async function checkpointContainer(kc: ClusterAccess, call: CheckpointCall, access: KubeletAccess = { kind: 'proxy' }, signal?: AbortSignal): Promise<string> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in the kubeconfig');
   const opts: https.RequestOptions = { method: 'POST', headers: { Accept: 'application/json, */*' } };

@@ -15,6 +15,7 @@ import {
   type SecretStore,
 } from '../../certs/index.ts';
 import { clientsFor, createNamespace, deleteNamespace, expectApiError, testCluster, type Clients } from './cluster-clients.ts';
+import { kubeJson } from '../../src/kube/kube-json.ts';
 
 const cluster = testCluster();
 let admin: Clients;
@@ -28,7 +29,7 @@ const make = (now = new Date()) =>
 beforeAll(async () => {
   admin = clientsFor(cluster.kubeconfig);
   ns = await createNamespace(admin.core, 'kcr-certs');
-  secrets = kubeSecretStore(admin.core);
+  secrets = kubeSecretStore(kubeJson(admin.kc));
 });
 
 afterAll(async () => {
@@ -88,7 +89,7 @@ describe('kubeCaBundleTarget', () => {
     await admin.admission.createMutatingWebhookConfiguration({
       body: { metadata: { name: configName }, webhooks: [entry('a.kcr.test'), entry('b.kcr.test')] },
     });
-    const target = kubeCaBundleTarget(admin.admission);
+    const target = kubeCaBundleTarget(kubeJson(admin.kc));
     const now = () => new Date();
     expect(await target.getCaBundles(configName)).toEqual(['', '']);
 
@@ -116,7 +117,7 @@ describe('kubeCaBundleTarget', () => {
   });
 
   it('reports a missing configuration as ApiException 404', async () => {
-    const target = kubeCaBundleTarget(admin.admission);
+    const target = kubeCaBundleTarget(kubeJson(admin.kc));
     expect((await expectApiError(() => target.getCaBundles(`${configName}-missing`))).code).toBe(404);
   });
 });

@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AdmissionregistrationV1Api,
-  ApiException,
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -15,6 +14,7 @@ import {
 } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import type { ManifestSubset, TestCluster } from './kcr-in-cluster.ts';
+import { apiCode, type KubeApiError } from '../../src/kube/api-error.ts';
 
 export function testCluster(): TestCluster {
   return inject('kcrCluster');
@@ -49,15 +49,12 @@ export function clientsFor(kubeconfigFile: string): Clients {
   };
 }
 
-/** The HTTP status of a failed API call (client-node 2.x ApiException), else undefined. */
-export function apiCode(err: unknown): number | undefined {
-  return err instanceof ApiException ? err.code : undefined;
-}
+export { apiCode };
 
 /** The Kubernetes Status message of a failed API call. */
 export function apiMessage(err: unknown): string {
-  if (!(err instanceof ApiException)) return err instanceof Error ? err.message : String(err);
-  const body: unknown = err.body;
+  if (apiCode(err) === undefined) return err instanceof Error ? err.message : String(err);
+  const body: unknown = (err as KubeApiError).body;
   if (typeof body === 'string') {
     try {
       return String((JSON.parse(body) as { message?: unknown }).message ?? body);
@@ -66,7 +63,7 @@ export function apiMessage(err: unknown): string {
     }
   }
   if (body !== null && typeof body === 'object' && 'message' in body) return String(body.message);
-  return err.message;
+  return (err as KubeApiError).message;
 }
 
 /** Runs `call`, expecting it to fail; returns its ApiException's code and message. */

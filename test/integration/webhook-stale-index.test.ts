@@ -1,5 +1,5 @@
-// Honest readiness, end to end: the webhook's real informers (kubeIndexFeeds: client-node's
-// ListWatch with ObservedWatch) against a small API server over HTTP that the test can cut. Cut,
+// Honest readiness, end to end: the webhook's real informers (kubeIndexFeeds: ProjectedInformer)
+// against a small API server over HTTP that the test can cut. Cut,
 // the webhook stays ready within KCR_WEBHOOK_STALE_INDEX_SECONDS, then answers /readyz 503 and
 // restores nothing (stale-index); once the API server is back the watches reconnect and it
 // restores again, by itself.
@@ -8,13 +8,14 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { KubeConfig, ListWatch } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCertificateBundle, type CertificateBundle } from '../../certs/index.ts';
 import { startWebhook, type RunningWebhook } from '../../src/commands/webhook.ts';
 import { silentLogger } from '../../src/log.ts';
 import { kubeIndexFeeds } from '../../webhooks/informers.ts';
-import { ObservedWatch } from '../../webhooks/observed-watch.ts';
+import { ProjectedInformer } from '../../src/kube/projected-informer.ts';
+import { projectIndexPod } from '../../webhooks/index-projections.ts';
 import { MemoryClaimApi } from '../support/memory-claim-api.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -117,19 +118,18 @@ function kubeconfig(port: number): KubeConfig {
   return kc;
 }
 
-describe('ObservedWatch', () => {
+describe("ProjectedInformer's connection signal", () => {
   it('is connected while a watch stream is open: a watch the server ends is back at once, one it cannot reach is not', async () => {
     const api = new FakeApiServer();
     await api.listen();
-    const kc = kubeconfig(api.port);
-    const watch = new ObservedWatch(kc);
+    const informer = new ProjectedInformer({ kc: kubeconfig(api.port), path: '/api/v1/pods', project: projectIndexPod });
     const seen: boolean[] = [];
-    watch.onConnection((up) => seen.push(up));
-    const informer = new ListWatch('/api/v1/pods', watch, async () => ({ apiVersion: 'v1', kind: 'PodList', metadata: { resourceVersion: '10' }, items: [] }), false);
+    informer.onConnection((up) => seen.push(up));
     const errors: unknown[] = [];
     informer.on('error', (e) => errors.push(e));
     try {
       await informer.start();
+      await until('connected', async () => seen.length >= 1);
       expect(seen).toEqual([true]);
       api.endWatches();
       await until('reconnected', async () => seen.length >= 3);

@@ -162,7 +162,7 @@ class GatedInformer implements Informer<KubernetesObject> {
   }
 }
 
-/** What ObservedWatch reports, played by the test. */
+/** What ProjectedInformer's connection signal reports, played by the test. */
 class FakeConnection {
   readonly #listeners: Array<(up: boolean) => void> = [];
   onConnection(l: (up: boolean) => void): void {
