@@ -17,9 +17,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { parseAllDocuments } from 'yaml';
 import { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, NAMESPACE_LABEL, PLURALS, VERSION } from '../../src/api/types.ts';
@@ -29,6 +29,7 @@ import { installKcr, startLocalWebhook, WEBHOOK_CONFIGURATION, type LocalWebhook
 import { ensureClusterUp, freePort } from '../cluster/local-cluster.ts';
 import { REPO_ROOT } from '../cluster/pki.ts';
 import { startRedis, type RedisServer } from '../support/redis.ts';
+import { IMAGE, nsName, podBody, podName } from './scale-objects.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,9 +52,6 @@ const RATE = Number(args.rate);
 const NAMESPACES = Math.max(1, Math.min(Number(args.namespaces), PODS));
 const CONCURRENCY = Number(args.concurrency);
 const SETTLE_MS = Number(args['settle-seconds']) * 1000;
-const PREFIX = 'kcr-scale';
-const GATE = 'kcr.io/bench-hold';
-const IMAGE = 'registry.k8s.io/pause:3.10';
 const log = (m: string) => console.error(`[bench:scale] ${m}`);
 
 /** NODE_OPTIONS the shipped manifests give a component (dist/install.yaml), so the bench runs it as installed. */
@@ -144,50 +142,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-const nsName = (i: number) => `${PREFIX}-${i}`;
-const podName = (i: number) => `app-${i}`;
-
-/**
- * An ordinary pod as clusters hold them (about 5.9 KB as the API serves it, the size issue 13
- * measured): two containers with env, ports, probes, resources and mounts, a handful of labels,
- * and kubectl's last-applied annotation. Held by a scheduling gate so nothing runs it.
- */
-function podBody(i: number, name = podName(i)) {
-  const container = (cname: string, port: number) => ({
-    name: cname,
-    image: IMAGE,
-    ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
-    env: [
-      { name: 'INDEX', value: String(i) },
-      { name: 'LOG_LEVEL', value: 'info' },
-      { name: 'SERVICE_NAME', value: `app-${i % 50}` },
-      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-      { name: 'GOMAXPROCS', valueFrom: { resourceFieldRef: { resource: 'limits.cpu', divisor: '1' } } },
-    ],
-    resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
-    readinessProbe: { httpGet: { path: '/healthz', port }, periodSeconds: 10 },
-    livenessProbe: { httpGet: { path: '/healthz', port }, periodSeconds: 20, initialDelaySeconds: 10 },
-    volumeMounts: [{ name: 'config', mountPath: '/etc/app', readOnly: true }, { name: 'cache', mountPath: '/var/cache/app' }],
-  });
-  const metadata = {
-    name,
-    labels: { app: `app-${i % 50}`, tier: i % 2 === 0 ? 'web' : 'worker', 'kcr-bench': 'scale', 'app.kubernetes.io/part-of': 'shop', 'app.kubernetes.io/version': '1.4.2', team: `team-${i % 7}` },
-  };
-  const spec = {
-    schedulingGates: [{ name: GATE }],
-    containers: [container('app', 8080), container('sidecar', 9090)],
-    volumes: [{ name: 'config', configMap: { name: 'app-config' } }, { name: 'cache', emptyDir: { sizeLimit: '256Mi' } }],
-    terminationGracePeriodSeconds: 30,
-  };
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { ...metadata, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: metadata.labels }, spec: { containers: spec.containers.map((c) => ({ name: c.name, image: c.image })) } }) } },
-    spec,
-  };
-}
-
 function checkpointBody(i: number) {
   const pod = i % Math.max(1, PODS);
   return {
@@ -244,48 +198,22 @@ async function cleanup(api: KubeJson): Promise<void> {
 
 interface Admission { ms: number; ok: boolean }
 
-/** AdmissionReviews for CREATE of bench pods, sent at `rps` to /mutate until `until()` says stop. */
+/**
+ * AdmissionReviews at `rps` to /mutate, sent from a worker thread (admission-load-worker.ts) so
+ * the latencies are not this thread's: it is busy creating and deleting the churn pods.
+ */
 async function admissionLoad(webhook: LocalWebhook, rps: number, until: () => boolean): Promise<Admission[]> {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: false });
-  const url = new URL(`${webhook.baseUrl}/mutate`);
-  const results: Admission[] = [];
-  const inFlight = new Set<Promise<void>>();
-  const send = (i: number): Promise<void> => new Promise((resolve) => {
-    const ns = nsName(i % NAMESPACES);
-    // Named as a bench pod of that namespace: the decision looks up that identity's Checkpoints.
-    const n = NAMESPACES * Math.floor(i / NAMESPACES) % Math.max(1, PODS) + (i % NAMESPACES);
-    const base = podBody(n);
-    const pod = { ...base, metadata: { ...base.metadata, namespace: ns, annotations: { 'kcr.io/restore': 'true' } } };
-    const body = JSON.stringify({
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: { uid: `bench-${i}`, kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: ns, operation: 'CREATE', object: pod },
-    });
-    const started = performance.now();
-    const req = https.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        results.push({ ms: performance.now() - started, ok: res.statusCode === 200 });
-        resolve();
-      });
-    });
-    req.on('error', () => {
-      results.push({ ms: performance.now() - started, ok: false });
-      resolve();
-    });
-    req.end(body);
+  const worker = new Worker(new URL('./admission-load-worker.ts', import.meta.url), {
+    workerData: { url: `${webhook.baseUrl}/mutate`, rps, namespaces: NAMESPACES, pods: PODS },
   });
-  const intervalMs = 1000 / rps;
-  const t0 = performance.now();
-  for (let i = 0; !until(); i++) {
-    const due = t0 + i * intervalMs;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
-    const p = send(i).then(() => void inFlight.delete(p));
-    inFlight.add(p);
-  }
-  await Promise.all(inFlight);
-  agent.destroy();
+  const done = new Promise<Admission[]>((resolve, reject) => {
+    worker.once('message', (m: Admission[]) => resolve(m));
+    worker.once('error', reject);
+  });
+  while (!until()) await sleep(200);
+  worker.postMessage('stop');
+  const results = await done;
+  await worker.terminate();
   return results;
 }
 
