@@ -10,7 +10,7 @@ import { boundPort } from '../net/listen.ts';
 import { kubeJson } from '../kube/kube-json.ts';
 import { controllerRegistry } from '../controller/registry-deleter.ts';
 import { parseInsecureRegistries } from '../images/registry-endpoint.ts';
-import { loadKubeConfig } from '../kube/config.ts';
+import { loadClusterAccess } from '../kube/cluster-access.ts';
 import { createLogger } from '../log.ts';
 import { createRedisConnection } from '../queue/connection.ts';
 import { redisAccessOptions } from '../queue/redis-access.ts';
@@ -42,7 +42,8 @@ export async function run(argv: string[], env: Env = process.env): Promise<void>
   const config = parseControllerConfig({ HOSTNAME: hostname(), ...env });
   const destination = pino.destination({ dest: 1, sync: false });
   const logger = createLogger('controller', config.logLevel, destination);
-  const kc = loadKubeConfig({ kubeconfig: config.kubeconfig });
+  // Not client-node's KubeConfig: the controller never loads client-node (cluster-access.ts).
+  const kc = await loadClusterAccess(config);
   const api = kubeJson(kc);
   // The password comes from the mounted Secret file, never the URL (a bad file stops the start).
   const access = await redisAccessOptions({ passwordFile: config.redisPasswordFile, caFile: config.redisCaFile });
