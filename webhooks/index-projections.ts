@@ -106,4 +106,14 @@ export const INDEX_PROJECTIONS: Record<IndexedKind, (obj: unknown) => Projected 
 };
 
 /** Kinds whose projection reads metadata only: their informers ask for PartialObjectMetadata. */
-export const INDEX_METADATA_ONLY: ReadonlySet<IndexedKind> = new Set(['Namespace', 'ReplicaSet', 'Deployment', 'StatefulSet']);
+export const INDEX_METADATA_ONLY: ReadonlySet<IndexedKind> = new Set(['Pod', 'Namespace', 'ReplicaSet', 'Deployment', 'StatefulSet']);
+
+/**
+ * What the webhook watches of a kind, when not all of it. Of a pod's status the index reads only
+ * whether its phase is terminal, so pods are watched as metadata only and only while not
+ * Succeeded or Failed: a pod that becomes terminal leaves the selection and the watch reports it
+ * deleted, which the index reads as not living, exactly as it reads a terminal pod. (Such a pod's
+ * claim holder is then not seen after a restart: its claim holds the checkpoint until the claim's
+ * TTL, which errs on the side of not restoring twice.)
+ */
+export const INDEX_FIELD_SELECTORS: Partial<Record<IndexedKind, string>> = { Pod: 'status.phase!=Succeeded,status.phase!=Failed' };

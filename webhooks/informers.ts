@@ -15,7 +15,7 @@ import type { IndexedKind, RestoreIndex } from './restore-index.ts';
 import type { Readiness } from './server.ts';
 import { staleFeeds, type FeedConnection, type StaleFeed } from './index-staleness.ts';
 import type { ConnectionSignal } from '../src/kube/connection-signal.ts';
-import { INDEX_METADATA_ONLY, INDEX_PROJECTIONS } from './index-projections.ts';
+import { INDEX_FIELD_SELECTORS, INDEX_METADATA_ONLY, INDEX_PROJECTIONS } from './index-projections.ts';
 
 /** One informer and the index kind its objects go to. */
 export interface IndexFeed {
@@ -273,7 +273,8 @@ export function kubeIndexFeeds(kc: ClusterAccess, options: KubeFeedOptions = {})
     ...(options.logger ? { logger: options.logger } : {}) };
   // Each keeps only what the index reads of its kind (index-projections.ts).
   const made: IndexFeed[] = feeds.map(([name, kind, path]) => {
-    const informer = new ProjectedInformer({ ...common, name, path, project: INDEX_PROJECTIONS[kind], metadataOnly: INDEX_METADATA_ONLY.has(kind) });
+    const fieldSelector = INDEX_FIELD_SELECTORS[kind];
+    const informer = new ProjectedInformer({ ...common, name, path, project: INDEX_PROJECTIONS[kind], metadataOnly: INDEX_METADATA_ONLY.has(kind), ...(fieldSelector ? { fieldSelector } : {}) });
     return { name, kind, informer, connection: informer };
   });
   if (options.pullSecretRecordIn !== undefined) {

@@ -11,6 +11,7 @@
 // Everything it created is deleted at the end (also after a failure).
 //   npm run bench:scale -- --pods 20000 --checkpoints 10000      (defaults)
 //   npm run bench:scale -- --pods 200 --checkpoints 100          (a cheap run)
+//   npm run bench:scale -- --env MALLOC_ARENA_MAX=2               (memory settings A/B)
 // Last line: RESULT pods=… checkpoints=… webhook_rss_mib=… webhook_start_peak_mib=… webhook_ready_s=…
 //   controller_rss_mib=… admission_p99_ms=… pass_ms=…
 import { execFile } from 'node:child_process';
@@ -43,6 +44,8 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     // The image runs the compiled JavaScript (Dockerfile: npm run build); --sources runs src/main.ts.
     sources: { type: 'boolean', default: false },
+    // A/B of memory settings: KEY=VALUE, repeatable, on top of the shipped ones, for both components.
+    env: { type: 'string', multiple: true, default: [] },
   },
 });
 const PODS = Number(args.pods);
@@ -54,12 +57,14 @@ const CONCURRENCY = Number(args.concurrency);
 const SETTLE_MS = Number(args['settle-seconds']) * 1000;
 const log = (m: string) => console.error(`[bench:scale] ${m}`);
 
-/** NODE_OPTIONS the shipped manifests give a component (dist/install.yaml), so the bench runs it as installed. */
-function shippedNodeOptions(deployment: string): Record<string, string> {
+/** The memory settings the shipped manifests give a component (dist/install.yaml: NODE_OPTIONS, glibc's MALLOC_*), so the bench runs it as installed. */
+function shippedMemoryEnv(deployment: string): Record<string, string> {
   const docs = parseAllDocuments(readFileSync(new URL('../../dist/install.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } } });
   const dep = docs.find((d) => d?.kind === 'Deployment' && d.metadata?.name === deployment);
-  const value = dep?.spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
-  return value ? { NODE_OPTIONS: value } : {};
+  const env = dep?.spec?.template?.spec?.containers?.[0]?.env ?? [];
+  const shipped = Object.fromEntries(env.filter((e) => (e.name === 'NODE_OPTIONS' || e.name.startsWith('MALLOC_')) && e.value !== undefined).map((e) => [e.name, e.value!]));
+  const extra = Object.fromEntries(args.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  return { ...shipped, ...extra };
 }
 
 /** V8 heap used/total and external memory, MiB, from a component's /metrics text (prom-client's default metrics). */
@@ -244,8 +249,8 @@ async function main(): Promise<void> {
   let webhook: LocalWebhook | undefined;
   try {
     // 1. Idle webhook: kcr's own objects only.
-    const webhookEnv: Record<string, string> = { KCR_LOG_LEVEL: 'info', ...shippedNodeOptions('kcr-webhook') };
-    log(`webhook NODE_OPTIONS: ${webhookEnv.NODE_OPTIONS ?? '(none)'}; controller: ${shippedNodeOptions('kcr-controller').NODE_OPTIONS ?? '(none)'}`);
+    const webhookEnv: Record<string, string> = { KCR_LOG_LEVEL: 'info', ...shippedMemoryEnv('kcr-webhook') };
+    log(`webhook memory settings: ${JSON.stringify(shippedMemoryEnv('kcr-webhook'))}; controller: ${JSON.stringify(shippedMemoryEnv('kcr-controller'))}`);
     const idle = await startLocalWebhook(cluster, subset, { env: webhookEnv, ...(entry ? { entry } : {}) });
     await sleep(Math.min(SETTLE_MS, 10_000));
     const idleMib = await steadyRssMib(idle.process.pid!);
@@ -276,7 +281,7 @@ async function main(): Promise<void> {
     // No registry here: nothing it does in this run reaches one (no deletes; the sweep is off).
     const controllerMetricsPort = await freePort();
     controller = await startLocalController({ kubeconfig: await controllerKubeconfig(cluster), identity: 'bench-scale', redisUrl: redis.url, ...(entry ? { entry } : {}),
-      env: { KCR_REGISTRY: '127.0.0.1:5000', KCR_REGISTRY_SWEEP_INTERVAL_SECONDS: '0', KCR_METRICS_HOST: '127.0.0.1', KCR_METRICS_PORT: String(controllerMetricsPort), ...shippedNodeOptions('kcr-controller') } });
+      env: { KCR_REGISTRY: '127.0.0.1:5000', KCR_REGISTRY_SWEEP_INTERVAL_SECONDS: '0', KCR_METRICS_HOST: '127.0.0.1', KCR_METRICS_PORT: String(controllerMetricsPort), ...shippedMemoryEnv('kcr-controller') } });
     const ctlStart = Date.now();
     for (;;) {
       const r = await controller.readyz().catch(() => ({ status: 0, body: {} }));

@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { parsePullSecretRecord } from '../../../src/registry-access/pull-secret-plan.ts';
 import { trimCheckpoint, trimNamespace, trimNode, trimPod, trimReplicaSet, trimSchedule, trimWorkload } from '../../../src/rules/indexed-objects.ts';
 import { stringMap } from '../../../src/rules/shape.ts';
-import { INDEX_PROJECTIONS } from '../../../webhooks/index-projections.ts';
+import { isLiving } from '../../../src/rules/checkpoint-choice.ts';
+import { INDEX_FIELD_SELECTORS, INDEX_METADATA_ONLY, INDEX_PROJECTIONS } from '../../../webhooks/index-projections.ts';
+import { RestoreIndex } from '../../../webhooks/restore-index.ts';
 
 const junk = fc.jsonValue({ maxDepth: 2 });
 /** A value of the expected type mostly, sometimes anything (the index must read both alike). */
@@ -82,5 +84,37 @@ describe('index projections', () => {
       status: { phase: 'Running', conditions: [], containerStatuses: [] },
     };
     expect(INDEX_PROJECTIONS.Pod(full)).toEqual({ metadata: { name: 'p', namespace: 'shop', uid: 'u', annotations: { 'kcr.io/restored-from.app': 'cp-1' } }, status: { phase: 'Running' } });
+  });
+
+  it('pods watched as metadata only and while not terminal: every pod lookup the choice makes answers as with all pods whole', () => {
+    const phases = fc.constantFrom('Pending', 'Running', 'Unknown', 'Succeeded', 'Failed', undefined);
+    const pod = fc.record({
+      name: fc.constantFrom('db-0', 'db-1', 'web-x'), generation: fc.constantFrom('a', 'b'), phase: phases, deleting: fc.boolean(),
+      restoredFrom: fc.option(fc.constantFrom('cp-1', 'cp-2'), { nil: undefined }),
+    });
+    // As the API server holds them: one pod per name at a time, uids never reused.
+    fc.assert(fc.property(fc.uniqueArray(pod, { selector: (p) => p.name, maxLength: 3 }), (pods) => {
+      const whole = new RestoreIndex();
+      const watched = new RestoreIndex();
+      for (const p of pods) {
+        const full = {
+          apiVersion: 'v1', kind: 'Pod',
+          metadata: { name: p.name, namespace: 'shop', uid: `${p.name}-${p.generation}`, ...(p.deleting ? { deletionTimestamp: '2026-12-04T06:00:00Z' } : {}), ...(p.restoredFrom ? { annotations: { 'kcr.io/restored-from.app': p.restoredFrom } } : {}) },
+          spec: { containers: [{ name: 'app', image: 'redis:7' }] },
+          status: p.phase === undefined ? {} : { phase: p.phase },
+        };
+        whole.upsert('Pod', INDEX_PROJECTIONS.Pod(full));
+        // The API server's side: the field selector, then PartialObjectMetadata (no spec, no status).
+        if (p.phase !== 'Succeeded' && p.phase !== 'Failed') watched.upsert('Pod', INDEX_PROJECTIONS.Pod({ apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: full.metadata }));
+      }
+      for (const uid of ['db-0-a', 'db-0-b', 'db-1-a', 'web-x-b']) expect(isLiving(watched.podByUid(uid))).toBe(isLiving(whole.podByUid(uid)));
+      for (const name of ['db-0', 'db-1', 'web-x']) expect(isLiving(watched.podByName('shop', name))).toBe(isLiving(whole.podByName('shop', name)));
+      for (const cp of ['cp-1', 'cp-2']) {
+        const living = (index: RestoreIndex) => [...index.podsRestoredFrom('shop', cp)].filter(isLiving).map((p) => p.uid ?? '').sort();
+        expect(living(watched)).toEqual(living(whole));
+      }
+    }), { numRuns: 500 });
+    expect(INDEX_FIELD_SELECTORS.Pod).toBe('status.phase!=Succeeded,status.phase!=Failed');
+    expect(INDEX_METADATA_ONLY.has('Pod')).toBe(true);
   });
 });
