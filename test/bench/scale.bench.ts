@@ -15,7 +15,7 @@
 // Last line: RESULT pods=… checkpoints=… webhook_rss_mib=… webhook_start_peak_mib=… webhook_ready_s=…
 //   controller_rss_mib=… admission_p99_ms=… pass_ms=…
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,6 +46,8 @@ const { values: args } = parseArgs({
     sources: { type: 'boolean', default: false },
     // A/B of memory settings: KEY=VALUE, repeatable, on top of the shipped ones, for both components.
     env: { type: 'string', multiple: true, default: [] },
+    // 'manifests' (default): each component runs under its manifest memory limit, as in its container; 'none'.
+    'memory-limits': { type: 'string', default: 'manifests' },
   },
 });
 const PODS = Number(args.pods);
@@ -57,14 +59,41 @@ const CONCURRENCY = Number(args.concurrency);
 const SETTLE_MS = Number(args['settle-seconds']) * 1000;
 const log = (m: string) => console.error(`[bench:scale] ${m}`);
 
+interface ShippedDeployment {
+  spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[]; resources?: { limits?: { memory?: string } } }[] } } };
+}
+
+function shippedContainer(deployment: string) {
+  const docs = parseAllDocuments(readFileSync(new URL('../../dist/install.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as ShippedDeployment & { kind?: string; metadata?: { name?: string } });
+  return docs.find((d) => d?.kind === 'Deployment' && d.metadata?.name === deployment)?.spec?.template?.spec?.containers?.[0];
+}
+
 /** The memory settings the shipped manifests give a component (dist/install.yaml: NODE_OPTIONS, glibc's MALLOC_*), so the bench runs it as installed. */
 function shippedMemoryEnv(deployment: string): Record<string, string> {
-  const docs = parseAllDocuments(readFileSync(new URL('../../dist/install.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } } });
-  const dep = docs.find((d) => d?.kind === 'Deployment' && d.metadata?.name === deployment);
-  const env = dep?.spec?.template?.spec?.containers?.[0]?.env ?? [];
+  const env = shippedContainer(deployment)?.env ?? [];
   const shipped = Object.fromEntries(env.filter((e) => (e.name === 'NODE_OPTIONS' || e.name.startsWith('MALLOC_')) && e.value !== undefined).map((e) => [e.name, e.value!]));
   const extra = Object.fromEntries(args.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   return { ...shipped, ...extra };
+}
+
+const QUANTITY = /^(\d+)(Ki|Mi|Gi)?$/;
+
+/**
+ * The component's memory limit from the manifests, applied as its container would be: it starts in
+ * a memory cgroup of that size (in-memory-cgroup.sh), so Node sizes V8's heap from it
+ * (--max-old-space-size-percentage). Without write access to /sys/fs/cgroup: no launcher, said in the log.
+ */
+function memoryLimitLauncher(deployment: string): { launcher?: string[]; limit: string } {
+  const limit = shippedContainer(deployment)?.resources?.limits?.memory ?? '';
+  const m = QUANTITY.exec(limit);
+  if (args['memory-limits'] === 'none' || !m) return { limit: 'none' };
+  const bytes = Number(m[1]) * ({ Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 }[m[2] as 'Ki' | 'Mi' | 'Gi'] ?? 1);
+  try {
+    accessSync('/sys/fs/cgroup', constants.W_OK);
+  } catch {
+    return { limit: `none (no write access to /sys/fs/cgroup; the manifests say ${limit})` };
+  }
+  return { launcher: [join(REPO_ROOT, 'test/bench/in-memory-cgroup.sh'), `kcr-bench-${deployment}`, String(bytes)], limit };
 }
 
 /** V8 heap used/total and external memory, MiB, from a component's /metrics text (prom-client's default metrics). */
@@ -250,8 +279,11 @@ async function main(): Promise<void> {
   try {
     // 1. Idle webhook: kcr's own objects only.
     const webhookEnv: Record<string, string> = { KCR_LOG_LEVEL: 'info', ...shippedMemoryEnv('kcr-webhook') };
-    log(`webhook memory settings: ${JSON.stringify(shippedMemoryEnv('kcr-webhook'))}; controller: ${JSON.stringify(shippedMemoryEnv('kcr-controller'))}`);
-    const idle = await startLocalWebhook(cluster, subset, { env: webhookEnv, ...(entry ? { entry } : {}) });
+    const webhookLimit = memoryLimitLauncher('kcr-webhook');
+    const controllerLimit = memoryLimitLauncher('kcr-controller');
+    log(`webhook memory settings: ${JSON.stringify(shippedMemoryEnv('kcr-webhook'))}, limit ${webhookLimit.limit}; ` +
+      `controller: ${JSON.stringify(shippedMemoryEnv('kcr-controller'))}, limit ${controllerLimit.limit}`);
+    const idle = await startLocalWebhook(cluster, subset, { env: webhookEnv, ...(entry ? { entry } : {}), ...(webhookLimit.launcher ? { launcher: webhookLimit.launcher } : {}) });
     await sleep(Math.min(SETTLE_MS, 10_000));
     const idleMib = await steadyRssMib(idle.process.pid!);
     await idle.stop();
@@ -280,7 +312,7 @@ async function main(): Promise<void> {
     redis = await startRedis();
     // No registry here: nothing it does in this run reaches one (no deletes; the sweep is off).
     const controllerMetricsPort = await freePort();
-    controller = await startLocalController({ kubeconfig: await controllerKubeconfig(cluster), identity: 'bench-scale', redisUrl: redis.url, ...(entry ? { entry } : {}),
+    controller = await startLocalController({ kubeconfig: await controllerKubeconfig(cluster), identity: 'bench-scale', redisUrl: redis.url, ...(entry ? { entry } : {}), ...(controllerLimit.launcher ? { launcher: controllerLimit.launcher } : {}),
       env: { KCR_REGISTRY: '127.0.0.1:5000', KCR_REGISTRY_SWEEP_INTERVAL_SECONDS: '0', KCR_METRICS_HOST: '127.0.0.1', KCR_METRICS_PORT: String(controllerMetricsPort), ...shippedMemoryEnv('kcr-controller') } });
     const ctlStart = Date.now();
     for (;;) {
@@ -292,6 +324,18 @@ async function main(): Promise<void> {
     }
     log(`controller ready in ${((Date.now() - ctlStart) / 1000).toFixed(1)} s; settling ${SETTLE_MS / 1000} s`);
     await sleep(SETTLE_MS);
+    // Steady means its first round of writes is over (finalizers, orphan marks on every Checkpoint):
+    // passes no longer follow one another, at most one in the last 10 s (or 5 minutes passed).
+    const quietBy = Date.now() + 300_000;
+    const passTimes: number[] = [];
+    let seenLogs = 0;
+    while (Date.now() < quietBy) {
+      for (const l of controller.logs.slice(seenLogs)) if (l.msg === 'reconcile pass done') passTimes.push(Date.now());
+      seenLogs = controller.logs.length;
+      if (passTimes.filter((t) => t > Date.now() - 10_000).length <= 1 && Date.now() - ctlStart > SETTLE_MS + 10_000) break;
+      await sleep(1000);
+    }
+    log(`controller quiet ${((Date.now() - ctlStart) / 1000).toFixed(0)} s after its start`);
     const controllerMib = await steadyRssMib(controller.process.pid!);
     const passes = controller.logs.filter((l) => l.msg === 'reconcile pass done').map((l) => Number(l.passMs)).filter((n) => Number.isFinite(n));
     const passMs = passes.length === 0 ? NaN : passes.slice(-10).sort((a, b) => a - b)[Math.floor(Math.min(10, passes.length) / 2)]!;
@@ -300,7 +344,7 @@ async function main(): Promise<void> {
 
     // 4. The webhook starting into it.
     const wStart = Date.now();
-    webhook = await startLocalWebhook(cluster, subset, { env: webhookEnv, readyTimeoutMs: 300_000, ...(entry ? { entry } : {}) });
+    webhook = await startLocalWebhook(cluster, subset, { env: webhookEnv, readyTimeoutMs: 300_000, ...(entry ? { entry } : {}), ...(webhookLimit.launcher ? { launcher: webhookLimit.launcher } : {}) });
     const readyS = (Date.now() - wStart) / 1000;
     const startPeakMib = memoryOf(webhook.process.pid!).hwmMib;
     log(`webhook ready in ${readyS.toFixed(1)} s, peak ${startPeakMib.toFixed(1)} MiB; settling ${SETTLE_MS / 1000} s`);

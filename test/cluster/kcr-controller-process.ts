@@ -42,11 +42,14 @@ export async function startLocalController(options: {
   env?: Record<string, string>;
   /** kcr's entry point: src/main.ts (default) or the compiled build/src/main.js the image runs. */
   entry?: string;
+  /** A command the node process is started through (`launcher… node main controller`), e.g. the bench's memory cgroup. */
+  launcher?: string[];
 }): Promise<LocalController> {
   const healthPort = await freePort();
   mkdirSync(join(KCR_DIR, 'logs'), { recursive: true });
   const logFile = join(KCR_DIR, 'logs', `controller-${options.identity}.log`);
-  const child = spawn(process.execPath, [options.entry ?? join(REPO_ROOT, 'src/main.ts'), 'controller'], {
+  const [command, ...prefix] = [...(options.launcher ?? []), process.execPath];
+  const child = spawn(command!, [...prefix, options.entry ?? join(REPO_ROOT, 'src/main.ts'), 'controller'], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {

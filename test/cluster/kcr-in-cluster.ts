@@ -180,6 +180,8 @@ export interface StartWebhookOptions {
   env?: Record<string, string>;
   /** kcr's entry point: src/main.ts (default) or the compiled build/src/main.js the image runs. */
   entry?: string;
+  /** A command the node process is started through (`launcher… node main webhook`), e.g. the bench's memory cgroup. */
+  launcher?: string[];
   readyTimeoutMs?: number;
 }
 
@@ -239,7 +241,8 @@ export async function startLocalWebhook(
   const logFile = join(KCR_DIR, 'logs', `webhook-${port}.log`);
   mkdirSync(join(KCR_DIR, 'logs'), { recursive: true });
   const certDir = mkdtempSync(join(tmpdir(), 'kcr-webhook-certs-'));
-  const child = spawn(process.execPath, [opts.entry ?? join(REPO_ROOT, 'src/main.ts'), 'webhook'], {
+  const [command, ...prefix] = [...(opts.launcher ?? []), process.execPath];
+  const child = spawn(command!, [...prefix, opts.entry ?? join(REPO_ROOT, 'src/main.ts'), 'webhook'], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
