@@ -77,9 +77,11 @@ export function checkpointKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
-// Newest first; ties broken by name so the choice never depends on input order.
+// Newest first; ties broken by namespace, then name (together unique), so the choice and the
+// order of its lists never depend on input order.
 function newestFirst(a: RetentionCandidate, b: RetentionCandidate): number {
   if (a.timestampMs !== b.timestampMs) return b.timestampMs - a.timestampMs;
+  if (a.namespace !== b.namespace) return a.namespace < b.namespace ? -1 : 1;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 

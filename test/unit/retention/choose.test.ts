@@ -109,6 +109,16 @@ describe('chooseRetention', () => {
     expect(r.deleted).toEqual(['c:size']);
   });
 
+  it('orders its lists the same whatever the input order, also for one name and time in two namespaces', () => {
+    const a = cp('u', 5, { namespace: 'a' });
+    const b = cp('u', 5, { namespace: 'b' });
+    const base = { policy: undefined, livingRestoredFrom: new Set<string>(), pinned: new Set<string>(), workloadExists: () => true, now };
+    const forward = chooseRetention({ ...base, checkpoints: [a, b] });
+    const backward = chooseRetention({ ...base, checkpoints: [b, a] });
+    expect(forward.keep.map((c) => c.namespace)).toEqual(['a', 'b']);
+    expect(backward).toEqual(forward);
+  });
+
   it('rejects a malformed maxTotalSize', () => {
     expect(() => run([cp('c', 1)], { maxTotalSize: '10 gigs' })).toThrow(/quantity/);
   });
